@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-llava",
+    products: [
+        .executable(name: "llava", targets: ["LLaVACommand"]),
+        .library(name: "Language", targets: ["Language"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "Checkpoint", targets: ["Checkpoint"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System-library shim: OpenBLAS (Debian's libopenblas-dev).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Hot SIMD kernels with run-time CPU dispatch (AVX2/FMA/F16C or portable C).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
+        .target(name: "Checkpoint", dependencies: ["Tensor"]),
+        .target(name: "Tokenizer"),
+        .target(name: "Language", dependencies: [
+            "Tensor", "Checkpoint", "Tokenizer",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "LLaVACommand", dependencies: [
+            "Language", "Tokenizer", "Checkpoint", "Tensor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"],
+                path: "Sources/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Tensor", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
+        .testTarget(name: "LanguageTests", dependencies: ["Language", "Tensor", "Checkpoint", "Tokenizer", "TestSupport"]),
+        .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,32 @@
+// Hot loops that BLAS does not cover: widening f16/bf16 weights and dot
+// products of a weight row with an f32 vector (one-token decode). Each entry
+// point picks an AVX2+FMA+F16C body at run time when the CPU has one, and a
+// portable C body otherwise.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// Element type codes shared with Swift's `DType`.
+enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2 };
+
+/// Widens `n` halfs / bfloat16s to f32.
+void lk_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+void lk_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+/// Narrows f32 to half (IEEE round-to-nearest-even) or bfloat16 (round-to-nearest-even, NaN kept).
+void lk_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+void lk_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
+
+/// y[r] = dot(W[r, :], x) for r in [row_begin, row_end); W is rows × k of `dtype`, row stride k.
+void lk_matvec(int dtype, const void *w, const float *x, float *y,
+               size_t row_begin, size_t row_end, size_t k);
+
+/// Dot product of two f32 vectors.
+float lk_dot_f32(const float *a, const float *b, size_t n);
+/// y += a * x over n floats.
+void lk_axpy_f32(float a, const float *x, float *y, size_t n);
+
+/// 1 when the AVX2/FMA/F16C bodies are in use.
+int lk_has_avx2(void);
+
+#endif

@@ -1,0 +1,2 @@
+import ArgumentParser
+@main struct LLaVA: ParsableCommand { func run() throws {} }

@@ -1,0 +1,56 @@
+import CKernels
+
+/// Widens `count` elements of `dtype` at `src` into f32 at `dst`.
+public func convertToFloat(_ src: UnsafeRawPointer, dtype: DType, count: Int,
+                           into dst: UnsafeMutablePointer<Float>) {
+    switch dtype {
+    case .f32:
+        dst.update(from: src.assumingMemoryBound(to: Float.self), count: count)
+    case .f16:
+        lk_f16_to_f32(src.assumingMemoryBound(to: UInt16.self), dst, count)
+    case .bf16:
+        lk_bf16_to_f32(src.assumingMemoryBound(to: UInt16.self), dst, count)
+    case .i64:
+        let p = src.assumingMemoryBound(to: Int64.self)
+        for i in 0..<count { dst[i] = Float(p[i]) }
+    case .i32:
+        let p = src.assumingMemoryBound(to: Int32.self)
+        for i in 0..<count { dst[i] = Float(p[i]) }
+    case .u8:
+        let p = src.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<count { dst[i] = Float(p[i]) }
+    }
+}
+
+/// Narrows `count` f32 values into `dtype` at `dst` (round-to-nearest-even for f16/bf16).
+public func convertFromFloat(_ src: UnsafePointer<Float>, count: Int,
+                             to dtype: DType, into dst: UnsafeMutableRawPointer) {
+    switch dtype {
+    case .f32:
+        dst.assumingMemoryBound(to: Float.self).update(from: src, count: count)
+    case .f16:
+        lk_f32_to_f16(src, dst.assumingMemoryBound(to: UInt16.self), count)
+    case .bf16:
+        lk_f32_to_bf16(src, dst.assumingMemoryBound(to: UInt16.self), count)
+    case .i64:
+        let p = dst.assumingMemoryBound(to: Int64.self)
+        for i in 0..<count { p[i] = Int64(src[i]) }
+    case .i32:
+        let p = dst.assumingMemoryBound(to: Int32.self)
+        for i in 0..<count { p[i] = Int32(src[i]) }
+    case .u8:
+        let p = dst.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<count { p[i] = UInt8(max(0, min(255, src[i].rounded()))) }
+    }
+}
+
+extension Tensor {
+    /// This tensor's values narrowed to `dtype` in a new owned tensor.
+    public func converted(to target: DType) -> Tensor {
+        if target == dtype { return self }
+        let f = dtype == .f32 ? self : toF32()
+        let out = Tensor(zeros: shape, dtype: target)
+        convertFromFloat(f.floats, count: count, to: target, into: out.rawPointer)
+        return out
+    }
+}

@@ -1,0 +1,2 @@
+import XCTest
+final class TensorTestsPlaceholder: XCTestCase { func testNothing() {} }

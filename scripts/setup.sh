@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages llava needs to build and test, then builds it.
+# Idempotent: re-running only installs what is missing and rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(pkg-config libopenblas-dev)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if [ "${LLAVA_SETUP_NO_BUILD:-0}" != "1" ]; then
+    swift build -c release --product llava
+    echo "built: $(swift build -c release --show-bin-path)/llava"
+fi
