@@ -1,0 +1,123 @@
+import Foundation
+import Tensor
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+#if canImport(Glibc)
+private let posixWrite = Glibc.write
+#else
+private let posixWrite = Darwin.write
+#endif
+
+/// Writes safetensors files byte-for-byte in the layout of the reference (Rust) writer.
+///
+/// The header is compact JSON — `__metadata__` first (keys sorted), then one
+/// `{"dtype":…,"shape":[…],"data_offsets":[start,end]}` per tensor in the order given — padded
+/// with spaces so the data section starts at a multiple of 8. Tensors are packed back to back.
+/// Give larger element types first (f32 before f16 before u8) to keep every tensor aligned,
+/// as the reference does by sorting; a misaligned tensor still reads correctly, as a copy.
+///
+/// ```swift
+/// try SafeTensorsWriter.write([("proj.weight", w), ("proj.bias", b)],
+///                             metadata: ["format": "pt"], to: URL(fileURLWithPath: "mm_projector.safetensors"))
+/// ```
+public enum SafeTensorsWriter {
+    /// Writes atomically: temp file in the same directory, fsync, rename; header 8-byte aligned
+    /// (padded with spaces as the reference does), tensors in the order given, metadata optional.
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String]?, to url: URL) throws {
+        let header = try headerBytes(tensors, metadata: metadata, file: url.path)
+        let temp = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CheckpointError.io(file: temp.path, operation: "create", errno: errno) }
+        do {
+            var length = UInt64(header.count).littleEndian
+            try withUnsafeBytes(of: &length) { try writeAll(fd, $0.baseAddress!, 8, file: temp.path) }
+            try header.withUnsafeBytes { try writeAll(fd, $0.baseAddress!, $0.count, file: temp.path) }
+            for (_, t) in tensors { try writeAll(fd, t.rawPointer, t.byteCount, file: temp.path) }
+            guard fsync(fd) == 0 else { throw CheckpointError.io(file: temp.path, operation: "fsync", errno: errno) }
+            guard close(fd) == 0 else { throw CheckpointError.io(file: temp.path, operation: "close", errno: errno) }
+        } catch {
+            close(fd)  // harmless EBADF if already closed
+            unlink(temp.path)
+            throw error
+        }
+        guard rename(temp.path, url.path) == 0 else {
+            let code = errno
+            unlink(temp.path)
+            throw CheckpointError.io(file: url.path, operation: "rename", errno: code)
+        }
+        syncDirectory(url.deletingLastPathComponent())
+    }
+
+    /// The JSON header, space-padded so that 8 + its length is a multiple of 8.
+    static func headerBytes(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String]?,
+                            file: String) throws -> [UInt8] {
+        var parts: [String] = []
+        if let metadata {
+            let items = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            parts.append("\"__metadata__\":{\(items.joined(separator: ","))}")
+        }
+        var seen = Set<String>()
+        var offset = 0
+        for (name, t) in tensors {
+            if name.isEmpty || name == "__metadata__" {
+                throw CheckpointError.invalidTensorName(file: file, tensor: name, reason: "reserved or empty name")
+            }
+            guard seen.insert(name).inserted else {
+                throw CheckpointError.invalidTensorName(file: file, tensor: name, reason: "name given twice")
+            }
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            parts.append("\(jsonString(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(shape)],"
+                + "\"data_offsets\":[\(offset),\(offset + t.byteCount)]}")
+            offset += t.byteCount
+        }
+        var bytes = Array("{\(parts.joined(separator: ","))}".utf8)
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - bytes.count % 8) % 8))
+        return bytes
+    }
+
+    /// A JSON string literal escaped as serde_json does (raw UTF-8, `\u00xx` for other controls).
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    private static func writeAll(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int, file: String) throws {
+        var done = 0
+        while done < count {
+            let n = posixWrite(fd, p + done, min(count - done, 1 << 30))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CheckpointError.io(file: file, operation: "write", errno: errno)
+            }
+            done += n
+        }
+    }
+
+    /// Makes the rename durable; best effort, as some file systems refuse to fsync a directory.
+    private static func syncDirectory(_ dir: URL) {
+        let fd = open(dir.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+}
