@@ -1,0 +1,81 @@
+import CBLAS
+import CKernels
+
+// Shape legend: T tokens (rows of activations), K input features, N output features.
+// Weights are PyTorch `nn.Linear` layout: [N, K], row n holds output n's input weights.
+
+/// y[T, N] = x[T, K] · Wᵀ (+ bias[N]).
+///
+/// One row (decode) runs the multithreaded SIMD mat-vec that reads f32, f16 or
+/// bf16 weights where they lie. Many rows go through OpenBLAS SGEMM; a half-precision
+/// weight is widened a block of rows at a time into `scratch`, so the whole
+/// matrix is never copied to f32.
+public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                          weight: Tensor, bias: Tensor? = nil, rows t: Int,
+                          scratch: ScratchBuffer) {
+    precondition(weight.rank == 2, "linear weight must be 2-D, got \(weight.shape)")
+    let n = weight.shape[0], k = weight.shape[1]
+    if t == 1 {
+        matvec(y, x, weight: weight)
+    } else if weight.dtype == .f32 {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(n), Int32(k),
+                    1, x, Int32(k), weight.floats, Int32(k), 0, y, Int32(n))
+    } else {
+        gemmWidening(y, x, weight: weight, rows: t, scratch: scratch)
+    }
+    if let bias { addBias(y, bias: bias, rows: t, columns: n) }
+}
+
+/// y[N] = W[N, K] · x[K], rows split across threads.
+public func matvec(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight: Tensor) {
+    let n = weight.shape[0], k = weight.shape[1]
+    let code = kernelCode(weight.dtype)
+    let w = UnsafeRawPointer(weight.rawPointer)
+    // ~16K multiply-adds per task keeps thread hand-off cheap relative to work.
+    parallelFor(n, minChunk: max(1, 16_384 / max(1, k))) { r in
+        lk_matvec(code, w, x, y, r.lowerBound, r.upperBound, k)
+    }
+}
+
+/// Rows of widened weights per SGEMM call: large enough to keep BLAS efficient,
+/// small enough that the f32 block stays a few MB.
+private let wideningBlockBytes = 8 << 20
+
+private func gemmWidening(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                          weight: Tensor, rows t: Int, scratch: ScratchBuffer) {
+    let n = weight.shape[0], k = weight.shape[1]
+    let block = max(1, min(n, wideningBlockBytes / (4 * k)))
+    let w = scratch.reserve(block * k)
+    let src = weight.rawPointer
+    let size = weight.dtype.size
+    var n0 = 0
+    while n0 < n {
+        let nb = min(block, n - n0)
+        parallelFor(nb, minChunk: 16) { r in
+            convertToFloat(src + (n0 + r.lowerBound) * k * size, dtype: weight.dtype,
+                           count: r.count * k, into: w + r.lowerBound * k)
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(nb), Int32(k),
+                    1, x, Int32(k), w, Int32(k), 0, y + n0, Int32(n))
+        n0 += nb
+    }
+}
+
+/// y[t, :] += bias for every row t.
+public func addBias(_ y: UnsafeMutablePointer<Float>, bias: Tensor, rows t: Int, columns n: Int) {
+    precondition(bias.count == n && bias.dtype == .f32, "bias must be \(n) f32 values, got \(bias.shape) \(bias.dtype)")
+    let b = bias.floats
+    for row in 0..<t {
+        let yr = y + row * n
+        for j in 0..<n { yr[j] += b[j] }
+    }
+}
+
+func kernelCode(_ dtype: DType) -> Int32 {
+    switch dtype {
+    case .f32: return Int32(LK_F32)
+    case .f16: return Int32(LK_F16)
+    case .bf16: return Int32(LK_BF16)
+    default: preconditionFailure("no mat-vec kernel for \(dtype) weights")
+    }
+}

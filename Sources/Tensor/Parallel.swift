@@ -1,0 +1,46 @@
+import Dispatch
+import Foundation
+import CBLAS
+
+/// How many threads the kernels use. Set once at start-up (`--threads`);
+/// it also sets OpenBLAS's own thread count so the two never oversubscribe.
+public enum Compute {
+    nonisolated(unsafe) private static var _threads = defaultThreadCount()
+
+    public static var threads: Int { _threads }
+
+    public static func setThreads(_ n: Int) {
+        _threads = max(1, n)
+        openblas_set_num_threads(Int32(_threads))
+    }
+
+    static func defaultThreadCount() -> Int {
+        let n = ProcessInfoCores.active
+        openblas_set_num_threads(Int32(n))
+        return n
+    }
+}
+
+enum ProcessInfoCores {
+    static var active: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+}
+
+/// Splits `0..<count` into at most `Compute.threads` contiguous chunks and runs
+/// `body(range)` on each in parallel. Small jobs (below `minChunk` per thread)
+/// run inline, where a thread hop would cost more than the work.
+@inline(__always)
+public func parallelFor(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    let threads = min(Compute.threads, max(1, count / max(1, minChunk)))
+    if threads <= 1 || count <= 1 {
+        body(0..<count)
+        return
+    }
+    let chunk = (count + threads - 1) / threads
+    withoutActuallyEscaping(body) { body in
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * chunk
+            let hi = min(count, lo + chunk)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}
