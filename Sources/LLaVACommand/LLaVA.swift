@@ -1,2 +1,35 @@
 import ArgumentParser
-@main struct LLaVA: ParsableCommand { func run() throws {} }
+import Foundation
+import Logging
+import Tensor
+
+@main
+struct LLaVA: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llava",
+        abstract: "Run LLaVA-family models natively: generate text, inspect tokenizers.",
+        version: "0.1.0",
+        subcommands: [Generate.self, Tokenize.self])
+}
+
+/// Options every model-running command shares.
+struct RuntimeOptions: ParsableArguments {
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(name: .shortAndLong, help: "Log loading and timing details to stderr.")
+    var verbose = false
+
+    func apply() throws {
+        if let threads {
+            guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+            Compute.setThreads(threads)
+        }
+        let level: Logger.Level = verbose ? .debug : .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Tokenizer
+
+/// What to generate and when to stop.
+public struct GenerationParameters: Sendable {
+    public var maxNewTokens: Int = 256
+    public var sampling = SamplingParameters()
+    /// Generation ends when the text contains one of these; the stop string is not returned.
+    public var stopStrings: [String] = []
+    /// Tokens that end generation (the EOS ids of the config and tokenizer by default).
+    public var stopTokenIDs: Set<Int>? = nil
+
+    public init(maxNewTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(),
+                stopStrings: [String] = [], stopTokenIDs: Set<Int>? = nil) {
+        self.maxNewTokens = maxNewTokens
+        self.sampling = sampling
+        self.stopStrings = stopStrings
+        self.stopTokenIDs = stopTokenIDs
+    }
+}
+
+/// Why generation ended.
+public enum FinishReason: String, Sendable, Codable {
+    case endOfSequence = "eos", stopString = "stop", length = "length", cancelled = "cancelled"
+}
+
+/// The outcome of one `generate` call.
+public struct GenerationResult: Sendable {
+    public var text: String
+    public var tokenIDs: [Int]
+    public var promptTokenCount: Int
+    public var finishReason: FinishReason
+    public var prefillSeconds: Double
+    public var decodeSeconds: Double
+
+    public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokenCount) / prefillSeconds : 0 }
+    /// Decode rate over the tokens produced after the first (the first comes from the prefill).
+    public var decodeTokensPerSecond: Double {
+        decodeSeconds > 0 ? Double(max(0, tokenIDs.count - 1)) / decodeSeconds : 0
+    }
+}
+
+/// Runs the decoder loop: prefill, then one token at a time with the KV cache,
+/// streaming text as it becomes final.
+///
+/// ```swift
+/// let generator = TextGenerator(model: model, tokenizer: tokenizer)
+/// let result = try generator.generate(prompt: tokenizer.encode("Once upon a time"),
+///                                     parameters: GenerationParameters(maxNewTokens: 32)) { piece in
+///     print(piece, terminator: "")
+///     return true   // keep going
+/// }
+/// ```
+public struct TextGenerator {
+    public let model: LlamaModel
+    public let tokenizer: Tokenizer
+
+    public init(model: LlamaModel, tokenizer: Tokenizer) {
+        self.model = model
+        self.tokenizer = tokenizer
+    }
+
+    /// Default stop tokens: the config's EOS ids and the tokenizer's.
+    public var defaultStopTokens: Set<Int> {
+        var s = Set(model.config.eosTokenIDs)
+        if let e = tokenizer.eosTokenID { s.insert(e) }
+        return s
+    }
+
+    /// Generates after `prompt`, continuing `cache` (a fresh one when nil).
+    /// `onText` receives each final piece of text; returning false cancels.
+    public func generate(prompt: [Int], parameters: GenerationParameters, cache: KVCache? = nil,
+                         onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
+        let cache = cache ?? model.makeCache(capacity: prompt.count + parameters.maxNewTokens)
+        var sampler = Sampler(parameters.sampling)
+        let stops = parameters.stopTokenIDs ?? defaultStopTokens
+        var text = StopStringFilter(stopStrings: parameters.stopStrings)
+        var detok = StreamingDetokenizer(tokenizer: tokenizer)
+        var history = prompt, generated: [Int] = []
+        var result = GenerationResult(text: "", tokenIDs: [], promptTokenCount: prompt.count,
+                                      finishReason: .length, prefillSeconds: 0, decodeSeconds: 0)
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        var logits = try model.forward(tokens: prompt, cache: cache)
+        result.prefillSeconds = seconds(clock.now - t0)
+        let t1 = clock.now
+        defer { result.decodeSeconds = seconds(clock.now - t1) }
+        while generated.count < parameters.maxNewTokens {
+            let id = sampler.next(logits: &logits, history: history)
+            if stops.contains(id) { result.finishReason = .endOfSequence; break }
+            generated.append(id)
+            history.append(id)
+            let (piece, stopped) = text.push(detok.append(id))
+            if !piece.isEmpty && !onText(piece) { result.finishReason = .cancelled; break }
+            if stopped { result.finishReason = .stopString; break }
+            if generated.count == parameters.maxNewTokens { break }
+            logits = try model.forward(tokens: [id], cache: cache)
+        }
+        if result.finishReason != .stopString && result.finishReason != .cancelled {
+            let (tail, _) = text.push(detok.finish())
+            let rest = tail + text.flush()
+            if !rest.isEmpty { _ = onText(rest) }
+        }
+        result.text = text.emitted
+        result.tokenIDs = generated
+        result.decodeSeconds = seconds(clock.now - t1)
+        return result
+    }
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+/// Holds back streamed text that could be the start of a stop string, and cuts
+/// the text at the first stop string found.
+public struct StopStringFilter {
+    public let stopStrings: [String]
+    private var pending = ""
+    public private(set) var emitted = ""
+
+    public init(stopStrings: [String]) { self.stopStrings = stopStrings.filter { !$0.isEmpty } }
+
+    /// Adds text; returns what may be shown now and whether a stop string was reached.
+    public mutating func push(_ piece: String) -> (String, Bool) {
+        pending += piece
+        for stop in stopStrings {
+            if let r = pending.range(of: stop) {
+                let out = String(pending[..<r.lowerBound])
+                pending = ""
+                emitted += out
+                return (out, true)
+            }
+        }
+        // Keep the longest suffix that is a proper prefix of some stop string.
+        var hold = 0
+        for stop in stopStrings {
+            for n in stride(from: min(stop.count - 1, pending.count), to: 0, by: -1)
+            where pending.hasSuffix(stop.prefix(n)) {
+                hold = max(hold, n)
+                break
+            }
+        }
+        let cut = pending.index(pending.endIndex, offsetBy: -hold)
+        let out = String(pending[..<cut])
+        pending = String(pending[cut...])
+        emitted += out
+        return (out, false)
+    }
+
+    /// Releases whatever was held back (generation ended without a stop string).
+    public mutating func flush() -> String {
+        let out = pending
+        pending = ""
+        emitted += out
+        return out
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class CommandTestsPlaceholder: XCTestCase { func testNothing() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class LanguageTestsPlaceholder: XCTestCase { func testNothing() {} }

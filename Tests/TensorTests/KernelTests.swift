@@ -1,0 +1,126 @@
+import Foundation
+import Tensor
+import TestSupport
+import XCTest
+
+/// Kernels against plain-Swift references and exact IEEE values.
+final class KernelTests: XCTestCase {
+    func randoms(_ n: Int, seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<n).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 1000
+        }
+    }
+
+    func testHalfConversionsAreExact() {
+        // bit patterns → values, including subnormals, infinities and signed zero
+        let cases: [(UInt16, Float)] = [(0x3C00, 1), (0xC000, -2), (0x0001, 5.9604645e-8), (0x03FF, 6.097555e-5),
+                                        (0x7BFF, 65504), (0x7C00, .infinity), (0xFC00, -.infinity), (0x8000, -0)]
+        let bits = Tensor(zeros: [cases.count], dtype: .f16)
+        let p = bits.rawPointer.assumingMemoryBound(to: UInt16.self)
+        for (i, c) in cases.enumerated() { p[i] = c.0 }
+        XCTAssertEqual(bits.toFloatArray(), cases.map(\.1))
+        // and back: round-to-nearest-even, overflow to infinity
+        let back = Tensor(cases.map(\.1) + [65520, 1.00048828125, 1.000732421875], shape: [cases.count + 3]).converted(to: .f16)
+        let q = back.rawPointer.assumingMemoryBound(to: UInt16.self)
+        XCTAssertEqual((0..<cases.count).map { q[$0] }, cases.map(\.0))
+        XCTAssertEqual(q[cases.count], 0x7C00)     // 65520 rounds up to inf
+        XCTAssertEqual(q[cases.count + 1], 0x3C00) // halfway, ties to even (down)
+        XCTAssertEqual(q[cases.count + 2], 0x3C01) // above halfway rounds up
+        let nan = Tensor([Float.nan], shape: [1]).converted(to: .f16).toFloatArray()
+        XCTAssertTrue(nan[0].isNaN)
+    }
+
+    func testBFloat16RoundsToNearestEven() {
+        let t = Tensor([1, 1.00390625, 1.01171875, -3.5, .infinity], shape: [5]).converted(to: .bf16)
+        XCTAssertEqual(t.toFloatArray(), [1, 1, 1.015625, -3.5, .infinity])
+    }
+
+    /// The mat-vec reads f32, f16 and bf16 weights and agrees with a double-precision reference.
+    func testMatvecAllWeightTypes() {
+        for (n, k) in [(7, 3), (33, 100), (64, 257)] {
+            let w32 = Tensor(randoms(n * k, seed: UInt64(n)), shape: [n, k])
+            let x = randoms(k, seed: 99)
+            for dtype in [DType.f32, .f16, .bf16] {
+                let w = w32.converted(to: dtype)
+                let wf = w.toFloatArray()  // the weight values the kernel really sees
+                var y = [Float](repeating: 0, count: n)
+                matvec(&y, x, weight: w)
+                let expected = (0..<n).map { r in Float((0..<k).reduce(0.0) { $0 + Double(wf[r * k + $1]) * Double(x[$1]) }) }
+                XCTAssertLessThan(maxAbsDifference(y, expected), 1e-4, "\(dtype) \(n)x\(k)")
+            }
+        }
+    }
+
+    /// Many-row linear (GEMM, widening f16 in blocks) equals row-by-row mat-vec.
+    func testLinearManyRowsEqualsMatvec() {
+        let (t, n, k) = (5, 40, 24)
+        let x = randoms(t * k, seed: 3)
+        let bias = Tensor(randoms(n, seed: 4), shape: [n])
+        for dtype in [DType.f32, .f16, .bf16] {
+            let w = Tensor(randoms(n * k, seed: 5), shape: [n, k]).converted(to: dtype)
+            var many = [Float](repeating: 0, count: t * n)
+            linearForward(&many, x, weight: w, bias: bias, rows: t, scratch: ScratchBuffer())
+            var single = [Float]()
+            for r in 0..<t {
+                var y = [Float](repeating: 0, count: n)
+                linearForward(&y, Array(x[(r * k)..<((r + 1) * k)]), weight: w, bias: bias, rows: 1, scratch: ScratchBuffer())
+                single += y
+            }
+            XCTAssertLessThan(maxAbsDifference(many, single), 1e-5, "\(dtype)")
+        }
+    }
+
+    func testRMSNormMatchesDefinition() {
+        let (t, d) = (3, 10)
+        let x = randoms(t * d, seed: 7), w = randoms(d, seed: 8)
+        var y = [Float](repeating: 0, count: t * d)
+        rmsNormForward(&y, x, weight: w, rows: t, dim: d, eps: 1e-5)
+        var expected = [Float]()
+        for r in 0..<t {
+            let row = x[(r * d)..<((r + 1) * d)]
+            let rms = (row.map { Double($0 * $0) }.reduce(0, +) / Double(d) + 1e-5).squareRoot()
+            expected += row.enumerated().map { Float(Double($0.element) / rms) * w[$0.offset] }
+        }
+        XCTAssertLessThan(maxAbsDifference(y, expected), 1e-6)
+    }
+
+    /// Causal attention over a cache, all queries at once, equals one query at a time.
+    func testPrefillAttentionEqualsOneAtATime() {
+        let (t, h, g, e) = (6, 4, 2, 8)
+        let q = randoms(t * h * e, seed: 11), k = randoms(t * g * e, seed: 12), v = randoms(t * g * e, seed: 13)
+        var all = [Float](repeating: 0, count: t * h * e)
+        var scores = [Float](repeating: 0, count: t * t * h)
+        causalAttention(out: &all, q: q, keys: k, values: v, start: 0, tokens: t, heads: h, kvHeads: g,
+                        headDim: e, scores: &scores)
+        var one = [Float]()
+        for i in 0..<t {
+            var o = [Float](repeating: 0, count: h * e)
+            causalAttention(out: &o, q: Array(q[(i * h * e)..<((i + 1) * h * e)]), keys: k, values: v, start: i,
+                            tokens: 1, heads: h, kvHeads: g, headDim: e, scores: &scores)
+            one += o
+        }
+        XCTAssertLessThan(maxAbsDifference(all, one), 1e-5)
+        // the first query sees only position 0: its output is value row 0 of its KV head
+        XCTAssertEqual(Array(all[0..<e]), Array(v[0..<e]))
+    }
+
+    func testRotaryIsARotation() {
+        let rope = RotaryEmbedding(headDim: 8, theta: 10000)
+        var cos = [Float](), sin = [Float]()
+        rope.table(start: 3, count: 1, cos: &cos, sin: &sin)
+        var x = randoms(16, seed: 21)
+        let norm = { (v: ArraySlice<Float>) in v.map { $0 * $0 }.reduce(0, +) }
+        let before = (norm(x[0..<8]), norm(x[8..<16]))
+        rope.apply(&x, heads: 2, cos: cos, sin: sin)
+        XCTAssertEqual(norm(x[0..<8]), before.0, accuracy: 1e-5)
+        XCTAssertEqual(norm(x[8..<16]), before.1, accuracy: 1e-5)
+        // position 0 is the identity
+        rope.table(start: 0, count: 1, cos: &cos, sin: &sin)
+        let y0 = randoms(8, seed: 22)
+        var y = y0
+        rope.apply(&y, heads: 1, cos: cos, sin: sin)
+        XCTAssertEqual(y, y0)
+    }
+}

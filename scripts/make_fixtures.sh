@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Regenerates every committed test fixture with PyTorch + transformers (development only).
+# Usage: scripts/make_fixtures.sh            (makes scripts/.venv from requirements-fixtures.txt)
+#        PYTHON=/path/to/python scripts/make_fixtures.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${PYTHON:-}" ]; then
+    [ -x scripts/.venv/bin/python ] || { python3 -m venv scripts/.venv && scripts/.venv/bin/pip install -q -r scripts/requirements-fixtures.txt; }
+    PYTHON=scripts/.venv/bin/python
+fi
+"$PYTHON" scripts/fixtures/tokenizer.py Tests/Fixtures/tokenizer
+"$PYTHON" scripts/fixtures/llama.py Tests/Fixtures/llama
