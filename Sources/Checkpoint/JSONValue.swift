@@ -29,11 +29,12 @@ enum JSONValue: Decodable, Equatable {
         do {
             return .success(try JSONDecoder().decode(JSONValue.self, from: bytes))
         } catch {
-            var detail = "\(error)"
-            if case let DecodingError.dataCorrupted(context) = error {
-                detail = context.underlyingError.map { "\($0)" } ?? context.debugDescription
+            // The decoder's own message ("The given data was not valid JSON.") adds nothing;
+            // an underlying error may carry the position.
+            if case let DecodingError.dataCorrupted(context) = error, let underlying = context.underlyingError {
+                return .failure(.init("not valid JSON: \("\(underlying)".prefix(200))"))
             }
-            return .failure(.init("not valid JSON (\(detail.prefix(200)))"))
+            return .failure(.init("not valid JSON"))
         }
     }
 

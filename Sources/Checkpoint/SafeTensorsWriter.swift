@@ -53,6 +53,29 @@ public enum SafeTensorsWriter {
         syncDirectory(url.deletingLastPathComponent())
     }
 
+    /// Writes `tensors` in the reference writer's order — larger dtypes first (I64, F32, I32,
+    /// BF16, F16, U8), then by name — so every tensor is aligned and the bytes equal those of
+    /// `safetensors.torch.save_file` for the same dictionary.
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String]?, to url: URL) throws {
+        let ordered = tensors.sorted { a, b in
+            let (ra, rb) = (referenceRank(a.value.dtype), referenceRank(b.value.dtype))
+            return ra != rb ? ra > rb : a.key < b.key
+        }
+        try write(ordered.map { (name: $0.key, tensor: $0.value) }, metadata: metadata, to: url)
+    }
+
+    /// Position in the reference's `Dtype` enum, which it sorts by, descending.
+    private static func referenceRank(_ dtype: DType) -> Int {
+        switch dtype {
+        case .u8: return 0
+        case .f16: return 1
+        case .bf16: return 2
+        case .i32: return 3
+        case .f32: return 4
+        case .i64: return 5
+        }
+    }
+
     /// The JSON header, space-padded so that 8 + its length is a multiple of 8.
     static func headerBytes(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String]?,
                             file: String) throws -> [UInt8] {
