@@ -9,7 +9,7 @@ struct LLaVA: ParsableCommand {
         commandName: "llava",
         abstract: "Run LLaVA-family models natively: generate text, inspect tokenizers.",
         version: "0.1.0",
-        subcommands: [Generate.self, Tokenize.self])
+        subcommands: [Generate.self, Tokenize.self, Bench.self])
 }
 
 /// Options every model-running command shares.

@@ -179,8 +179,8 @@ struct ConfigReader {
 
     func bool(_ key: String, default d: Bool) throws -> Bool {
         guard let v = json[key], !(v is NSNull) else { return d }
-        guard let b = v as? Bool else { throw bad(key, "true or false", v) }
-        return b
+        guard let n = v as? NSNumber, isBool(n) else { throw bad(key, "true or false", v) }
+        return n.boolValue
     }
 
     func string(_ key: String, default d: String) throws -> String {

@@ -102,9 +102,9 @@ final class StopStringTests: XCTestCase {
         var f = StopStringFilter(stopStrings: ["</s>", "USER:"])
         XCTAssertEqual(f.push("Hello <").0, "Hello ")
         XCTAssertEqual(f.push("b").0, "<b")
-        XCTAssertEqual(f.push(" US").0, "")
+        XCTAssertEqual(f.push(" US").0, " ")
         let (out, stopped) = f.push("ER: next")
-        XCTAssertEqual(out, " ")
+        XCTAssertEqual(out, "")
         XCTAssertTrue(stopped)
         XCTAssertEqual(f.emitted, "Hello <b ")
     }

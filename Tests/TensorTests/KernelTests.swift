@@ -16,7 +16,7 @@ final class KernelTests: XCTestCase {
     func testHalfConversionsAreExact() {
         // bit patterns → values, including subnormals, infinities and signed zero
         let cases: [(UInt16, Float)] = [(0x3C00, 1), (0xC000, -2), (0x0001, 5.9604645e-8), (0x03FF, 6.097555e-5),
-                                        (0x7BFF, 65504), (0x7C00, .infinity), (0xFC00, -.infinity), (0x8000, -0)]
+                                        (0x7BFF, 65504), (0x7C00, .infinity), (0xFC00, -.infinity), (0x8000, -0.0)]
         let bits = Tensor(zeros: [cases.count], dtype: .f16)
         let p = bits.rawPointer.assumingMemoryBound(to: UInt16.self)
         for (i, c) in cases.enumerated() { p[i] = c.0 }

@@ -1,2 +1,0 @@
-import XCTest
-final class TokenizerTestsPlaceholder: XCTestCase { func testNothing() {} }
