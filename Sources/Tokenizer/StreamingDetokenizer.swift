@@ -36,7 +36,7 @@ public struct StreamingDetokenizer {
         ids.append(id)
         // A byte run decodes all-or-nothing: one more invalid byte would turn the whole run,
         // even a character already complete, into U+FFFD. So a run is held until it ends.
-        if let piece = tokenizer.token(of: id), fallbackByte(piece) != nil { return "" }
+        if endsInByteRun { return "" }
         let (prefix, full) = decodeWindow()
         guard full.unicodeScalars.count > prefix.unicodeScalars.count, full.unicodeScalars.last != "\u{FFFD}",
               full.unicodeScalars.starts(with: prefix.unicodeScalars) else { return "" }
@@ -48,6 +48,16 @@ public struct StreamingDetokenizer {
         let (prefix, full) = decodeWindow()
         guard full.unicodeScalars.starts(with: prefix.unicodeScalars) else { return full }
         return advance(prefix: prefix, full: full)
+    }
+
+    /// Whether the last piece `decode` will see is a `<0xNN>`; ids it drops (unknown ids,
+    /// skipped specials) do not end a run.
+    private var endsInByteRun: Bool {
+        for id in ids.reversed() where !(skipSpecialTokens && tokenizer.isSpecial(id)) {
+            guard let piece = tokenizer.token(of: id) else { continue }
+            return fallbackByte(piece) != nil
+        }
+        return false
     }
 
     private func decodeWindow() -> (prefix: String, full: String) {

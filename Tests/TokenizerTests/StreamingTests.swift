@@ -79,9 +79,9 @@ final class StreamingTests: XCTestCase {
         var generator = SplitMix64(seed: 7)
         for spelling in TokenizerFixtures.spellings {
             let tokenizer = try TokenizerFixtures.tokenizer(spelling)
-            for _ in 0..<200 {
+            for _ in 0..<500 {
                 // Half the ids are byte pieces (ids 3...258 here), so byte runs start and break often.
-                let ids = (0..<Int.random(in: 1...12, using: &generator)).map { _ in
+                let ids = (0..<Int.random(in: 1...20, using: &generator)).map { _ in
                     Bool.random(using: &generator) ? Int.random(in: 3...258, using: &generator)
                         : Int.random(in: 0..<(tokenizer.vocabularySize + 2), using: &generator)
                 }
