@@ -63,7 +63,10 @@ extension LlamaWeights {
     /// that is neither used nor known to belong elsewhere.
     public init(store: WeightStore, config c: LlamaConfiguration, source: String) throws {
         guard let layout = LlamaWeightLayout.detect(in: store) else {
-            throw ModelError.missingWeight(name: "model.embed_tokens.weight (or a LLaVA spelling of it)", source: source)
+            let files = store.files.map(\.url.lastPathComponent).joined(separator: ", ")
+            let names = [LlamaWeightLayout.llama, .llavaHF, .llavaHFv5].map { "'\($0.prefix)embed_tokens.weight'" }
+            throw ModelError.missingWeight(name: names.joined(separator: " or "),
+                                           source: "\(source) (\(store.tensorNames.count) tensors in \(files))")
         }
         let loader = WeightLoader(store: store)
         let d = c.hiddenSize, f = c.intermediateSize, qd = c.headCount * c.headDim, kvd = c.kvHeadCount * c.headDim
