@@ -5,6 +5,8 @@ let package = Package(
     name: "swift-llava",
     products: [
         .executable(name: "llava", targets: ["LLaVACommand"]),
+        .library(name: "LLaVA", targets: ["LLaVA"]),
+        .library(name: "Vision", targets: ["Vision"]),
         .library(name: "Language", targets: ["Language"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "Checkpoint", targets: ["Checkpoint"]),
@@ -19,6 +21,10 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // Hot SIMD kernels with run-time CPU dispatch (AVX2/FMA/F16C or portable C).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // libpng + libjpeg-turbo behind a small C layer (libpng reports errors by longjmp,
+        // which Swift cannot catch).
+        .target(name: "CImageCodecs", cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("turbojpeg")]),
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Checkpoint", dependencies: ["Tensor"]),
         .target(name: "Tokenizer"),
@@ -26,8 +32,13 @@ let package = Package(
             "Tensor", "Checkpoint", "Tokenizer",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "Vision", dependencies: ["Tensor", "Checkpoint", "CImageCodecs"]),
+        .target(name: "LLaVA", dependencies: [
+            "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "LLaVACommand", dependencies: [
-            "Language", "Tokenizer", "Checkpoint", "Tensor",
+            "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -37,6 +48,8 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Tensor", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "LanguageTests", dependencies: ["Language", "Tensor", "Checkpoint", "Tokenizer", "TestSupport"]),
+        .testTarget(name: "VisionTests", dependencies: ["Vision", "Tensor", "Checkpoint", "TestSupport"]),
+        .testTarget(name: "LLaVATests", dependencies: ["LLaVA", "Vision", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(pkg-config libopenblas-dev)
+PACKAGES=(pkg-config libopenblas-dev libpng-dev libturbojpeg0-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
