@@ -20,15 +20,17 @@ struct BPEModel {
     private let ignoreMerges: Bool
 
     init(_ spec: ModelSpec, file: String) throws {
-        var pieces = [String?](repeating: nil, count: (spec.vocab.values.max() ?? -1) + 1)
+        var pieces = [String?](repeating: nil, count: (spec.vocab.map(\.id).max() ?? -1) + 1)
         var ids: [PieceKey: Int] = [:]
+        ids.reserveCapacity(spec.vocab.count)
         for (piece, id) in spec.vocab {
             guard id >= 0 else {
                 throw TokenizerError.invalidValue(file: file, key: "model.vocab[\"\(piece)\"]", value: "\(id)",
                                                   expected: "an id >= 0")
             }
+            // A piece written twice keeps its last id, as serde fills Rust's HashMap.
+            if let old = ids.updateValue(id, forKey: PieceKey(piece)), old != id { pieces[old] = nil }
             pieces[id] = piece
-            ids[PieceKey(piece)] = id
         }
         self.pieces = pieces
         self.ids = ids
@@ -121,7 +123,7 @@ struct BPEModel {
 
     // MARK: - building the tables
 
-    private static func singleScalarIDs(_ vocab: [String: Int]) -> [Unicode.Scalar: Int] {
+    private static func singleScalarIDs(_ vocab: [(piece: String, id: Int)]) -> [Unicode.Scalar: Int] {
         var table: [Unicode.Scalar: Int] = [:]
         for (piece, id) in vocab {
             var scalars = piece.unicodeScalars.makeIterator()
@@ -163,14 +165,24 @@ private func pairKey(_ left: Int, _ right: Int) -> UInt64 {
 }
 
 /// A dictionary key compared byte for byte: Swift's `String ==` treats canonically equivalent
-/// spellings ("é" and "e\u{301}") as equal, but they are different tokens.
+/// spellings ("é" and "e\u{301}") as equal, but they are different tokens. Native strings keep
+/// contiguous UTF-8, so hashing and comparing read that buffer directly.
 struct PieceKey: Hashable {
     let text: String
-    init(_ text: String) { self.text = text }
 
-    static func == (a: PieceKey, b: PieceKey) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
+    init(_ text: String) {
+        var text = text
+        text.makeContiguousUTF8()
+        self.text = text
+    }
+
+    static func == (a: PieceKey, b: PieceKey) -> Bool {
+        a.text.utf8.count == b.text.utf8.count && a.text.utf8.elementsEqual(b.text.utf8)
+    }
+
     func hash(into hasher: inout Hasher) {
-        for byte in text.utf8 { hasher.combine(byte) }
+        var text = text
+        text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
 

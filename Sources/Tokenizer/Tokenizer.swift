@@ -43,7 +43,8 @@ public final class Tokenizer: @unchecked Sendable {
     public init(tokenizerJSON: Data, configJSON: Data?, source: String) throws {
         let jsonName = source.hasSuffix(".json") ? source : source + "/tokenizer.json"
         let configName = source + "/tokenizer_config.json"
-        let spec = try decodeJSON(TokenizerJSON.self, from: tokenizerJSON, file: jsonName)
+        var spec = try decodeJSON(TokenizerJSON.self, from: tokenizerJSON, file: jsonName)
+        spec.model.vocab = try VocabularyJSON.entries(in: tokenizerJSON, file: jsonName)
         let config = try configJSON.map { try decodeJSON(TokenizerConfiguration.self, from: $0, file: configName) }
             ?? TokenizerConfiguration()
         model = try BPEModel(spec.model, file: jsonName)

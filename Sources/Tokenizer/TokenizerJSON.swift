@@ -58,7 +58,9 @@ struct AddedTokenSpec: Decodable {
 // MARK: - model
 
 struct ModelSpec: Decodable {
-    var vocab: [String: Int]
+    /// Filled by `VocabularyJSON` from the raw bytes, not here: a `[String: Int]` would merge
+    /// canonically equivalent pieces (see there).
+    var vocab: [(piece: String, id: Int)] = []
     var merges: [MergeEntry]
     var unkToken: String?
     var fuseUnk: Bool
@@ -81,7 +83,8 @@ struct ModelSpec: Decodable {
                 throw SchemaError(.unsupported(value), at: c.codingPath + [affix])
             }
         }
-        vocab = try c.decode([String: Int].self, forKey: .vocab)
+        // Only checked to be an object here (missing key and wrong type errors name the key).
+        _ = try c.nestedContainer(keyedBy: CodingKeys.self, forKey: .vocab)
         merges = try c.decode([MergeEntry].self, forKey: .merges)
         unkToken = try c.decodeIfPresent(String.self, forKey: .unkToken)
         fuseUnk = try c.decodeIfPresent(Bool.self, forKey: .fuseUnk) ?? false
