@@ -1,2 +1,0 @@
-#include "CImageCodecs.h"
-int lic_placeholder(void) { return 0; }
