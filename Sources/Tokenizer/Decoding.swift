@@ -13,6 +13,8 @@ indirect enum TokenDecoder: Decodable {
     case fuse
     case strip(content: Unicode.Scalar, start: Int, stop: Int)
     case metaspace(MetaspaceSpec)
+    /// GPT-2's byte alphabet back to bytes, then UTF-8 (see `ByteLevelAlphabet.decode`).
+    case byteLevel
 
     enum CodingKeys: String, CodingKey { case type, decoders, pattern, content, start, stop }
 
@@ -35,7 +37,17 @@ indirect enum TokenDecoder: Decodable {
             self = .strip(content: content.unicodeScalars.first!, start: try c.decode(Int.self, forKey: .start),
                           stop: try c.decode(Int.self, forKey: .stop))
         case "Metaspace": self = .metaspace(try MetaspaceSpec(from: decoder))
+        case "ByteLevel": self = .byteLevel
         default: throw SchemaError(.unsupported(type), at: c.codingPath + [CodingKeys.type])
+        }
+    }
+
+    /// Whether a `ByteFallback` step is in the chain (so `<0xNN>` pieces are bytes).
+    var hasByteFallback: Bool {
+        switch self {
+        case .byteFallback: return true
+        case .sequence(let steps): return steps.contains { $0.hasByteFallback }
+        default: return false
         }
     }
 
@@ -49,6 +61,7 @@ indirect enum TokenDecoder: Decodable {
         case .fuse: return [tokens.joined()]
         case .strip(let content, let start, let stop): return tokens.map { Self.strip($0, content, start, stop) }
         case .metaspace(let spec): return tokens.enumerated().map { spec.decode($1, isFirst: $0 == 0) }
+        case .byteLevel: return [ByteLevelAlphabet.decode(tokens)]
         }
     }
 

@@ -50,9 +50,12 @@ public struct StreamingDetokenizer {
         return advance(prefix: prefix, full: full)
     }
 
-    /// Whether the last piece `decode` will see is a `<0xNN>`; ids it drops (unknown ids,
-    /// skipped specials) do not end a run.
+    /// Whether the last piece `decode` will see is a `<0xNN>` of a `ByteFallback` decoder; ids
+    /// it drops (unknown ids, skipped specials) do not end a run. (A byte-level decoder needs no
+    /// such rule: its pieces are bytes that decode lossily but locally, and an unfinished
+    /// character shows as a trailing U+FFFD, which `append` holds back.)
     private var endsInByteRun: Bool {
+        guard tokenizer.decoder?.hasByteFallback == true else { return false }
         for id in ids.reversed() where !(skipSpecialTokens && tokenizer.isSpecial(id)) {
             guard let piece = tokenizer.token(of: id) else { continue }
             return fallbackByte(piece) != nil

@@ -11,6 +11,10 @@ enum TokenizerFixtures {
     /// `legacy`: Prepend+Replace normalizer, "a b" merges. `metaspace`: Metaspace, ["a","b"] merges.
     static let spellings = ["legacy", "metaspace"]
 
+    /// `bytelevel`: GPT-2 layout (ByteLevel pre-tokenizer with its regex). `llama3`: NFC, Split by
+    /// the LLaMA-3 regex, ByteLevel(use_regex: false), ignore_merges, BOS by template.
+    static let byteLevelSpellings = ["bytelevel", "llama3"]
+
     static func directory(_ spelling: String) -> URL { root.appendingPathComponent(spelling) }
 
     static func tokenizer(_ spelling: String, file: StaticString = #filePath, line: UInt = #line) throws -> Tokenizer {
