@@ -154,9 +154,7 @@ struct VocabularyJSON {
     private mutating func readEscape(into out: inout [UInt8], key: String) throws {
         guard let byte = peek else { throw invalid(key: key, "unterminated escape") }
         index += 1
-        let simple: [UInt8: UInt8] = [0x22: 0x22, 0x5C: 0x5C, 0x2F: 0x2F, 0x62: 0x08, 0x66: 0x0C,
-                                      0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09]
-        if let mapped = simple[byte] {
+        if let mapped = Self.simpleEscapes[byte] {
             out.append(mapped)
             return
         }
@@ -174,6 +172,10 @@ struct VocabularyJSON {
         }
         out += Array(String(Unicode.Scalar(code) ?? "\u{FFFD}").utf8)
     }
+
+    /// `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`.
+    private static let simpleEscapes: [UInt8: UInt8] = [0x22: 0x22, 0x5C: 0x5C, 0x2F: 0x2F, 0x62: 0x08, 0x66: 0x0C,
+                                                         0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09]
 
     private mutating func readHex4(key: String) throws -> UInt32 {
         guard index + 4 <= bytes.count,
