@@ -114,7 +114,10 @@ lic_status lic_png_decode(const uint8_t *data, size_t size, lic_info *info, uint
     int bits = png_get_bit_depth(png, pinfo);
     // Palette -> RGB without applying tRNS; 1/2/4-bit gray scaled to 8 bits (x * 255 / max).
     // 16-bit samples and alpha are kept: the Swift side reduces them as Pillow does.
-    if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (type == PNG_COLOR_TYPE_PALETTE) {
+        png_set_palette_to_rgb(png);  // this also turns tRNS into an alpha channel…
+        if (png_get_valid(png, pinfo, PNG_INFO_tRNS)) png_set_strip_alpha(png);  // …which we drop
+    }
     if (type == PNG_COLOR_TYPE_GRAY && bits < 8) png_set_expand_gray_1_2_4_to_8(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, pinfo);

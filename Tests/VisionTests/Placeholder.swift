@@ -1,2 +1,0 @@
-import XCTest
-final class VisionTestsPlaceholder: XCTestCase { func testNothing() {} }
