@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
+import LLaVA
 import Language
+import Logging
 import Tensor
+import Vision
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,8 +14,11 @@ struct Bench: ParsableCommand {
         Figures are min/median over the repetitions.
         """)
 
-    @Option(help: "Model directory to benchmark.")
+    @Option(help: "Model directory to benchmark (LLaVA or a bare LLM).")
     var model: String?
+
+    @Option(help: "CLIP tower directory, for an original-layout LLaVA --model.")
+    var visionTower: String?
 
     @Option(help: "Shape preset: \(ModelPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var preset: ModelPreset?
@@ -43,36 +49,33 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try runtime.apply()
-        let llm: LlamaModel
-        let name: String
-        if let model {
-            llm = try LlamaModel(directory: URL(fileURLWithPath: model))
-            name = URL(fileURLWithPath: model).lastPathComponent
-        } else {
-            let preset = preset!
-            FileHandle.standardError.write(Data("building random \(preset.rawValue) weights (\(weights.rawValue))…\n".utf8))
-            llm = LlamaModel.random(config: preset.configuration, dtype: weights.dtype, seed: 1)
-            name = preset.rawValue
-        }
-        let c = llm.config
+        let subject = try makeSubject()
+        let c = subject.language.config
         guard promptTokens + genTokens <= c.maxPositionEmbeddings else {
             throw ValidationError("--prompt-tokens + --gen-tokens exceeds the model's \(c.maxPositionEmbeddings) positions")
         }
-        var prefill: [Double] = [], decode: [Double] = []
+        var encode: [Double] = [], prefill: [Double] = [], decode: [Double] = []
         let clock = ContinuousClock()
         for r in 0..<repetitions {
-            let cache = llm.makeCache(capacity: promptTokens + genTokens)
+            if let vision = subject.vision {
+                let t0 = clock.now
+                _ = try vision(r)
+                encode.append(seconds(clock.now - t0) * 1000)
+            }
+            let cache = subject.language.makeCache(capacity: promptTokens + genTokens)
             let prompt = (0..<promptTokens).map { ($0 * 7919 + r) % c.vocabularySize }
             let t0 = clock.now
-            _ = try llm.forward(tokens: prompt, cache: cache)
+            _ = try subject.language.forward(tokens: prompt, cache: cache)
             prefill.append(Double(promptTokens) / seconds(clock.now - t0))
             let t1 = clock.now
-            for i in 0..<genTokens { _ = try llm.forward(tokens: [(i * 31) % c.vocabularySize], cache: cache) }
+            for i in 0..<genTokens { _ = try subject.language.forward(tokens: [(i * 31) % c.vocabularySize], cache: cache) }
             decode.append(Double(genTokens) / seconds(clock.now - t1))
-            FileHandle.standardError.write(Data(String(format: "rep %d: prefill %.1f tok/s, decode %.2f tok/s\n", r + 1, prefill.last!, decode.last!).utf8))
+            printErr(String(format: "rep %d:%@ prefill %.1f tok/s, decode %.2f tok/s", r + 1,
+                            encode.last.map { String(format: " image encode %.0f ms,", $0) } ?? "", prefill.last!, decode.last!))
         }
-        let report = BenchReport(model: name, weights: model == nil ? weights.rawValue : "checkpoint",
+        let report = BenchReport(model: subject.name, weights: model == nil ? weights.rawValue : "checkpoint",
                                  threads: Compute.threads, prompt_tokens: promptTokens, gen_tokens: genTokens,
+                                 image_encode_ms: encode.isEmpty ? nil : .init(encode),
                                  prefill_tokens_per_second: .init(prefill), decode_tokens_per_second: .init(decode),
                                  peak_resident_mb: Double(peakResidentBytes()) / 1_048_576)
         if json {
@@ -83,6 +86,45 @@ struct Bench: ParsableCommand {
             print(report.table)
         }
     }
+
+    /// What is measured: the decoder, and for LLaVA models the image path (tower + projector).
+    struct Subject {
+        let name: String
+        let language: LlamaModel
+        let vision: ((Int) throws -> [Float])?
+    }
+
+    private func makeSubject() throws -> Subject {
+        if let model {
+            let loaded = try LoadedModel(directory: model, visionTower: visionTower, logger: Logger(label: "llava.bench"))
+            let name = URL(fileURLWithPath: model).lastPathComponent
+            guard case .llava(let m) = loaded else { return Subject(name: name, language: loaded.language, vision: nil) }
+            let size = m.vision.config.channelCount * m.vision.config.imageSize * m.vision.config.imageSize
+            return Subject(name: name, language: m.language, vision: { r in
+                try m.project(pixelValues: randomPixels(size, seed: UInt64(r)))
+            })
+        }
+        let preset = preset!
+        printErr("building random \(preset.rawValue) weights (\(weights.rawValue))…")
+        let language = LlamaModel.random(config: preset.text, dtype: weights.dtype, seed: 1)
+        guard let visionConfig = preset.vision else { return Subject(name: preset.rawValue, language: language, vision: nil) }
+        let tower = CLIPVisionModel.random(config: visionConfig, dtype: weights.dtype, seed: 2)
+        let d = preset.text.hiddenSize, v = visionConfig.hiddenSize
+        let projector = Projector(kind: .mlp(depth: 2), activation: .gelu,
+                                  layers: [(Tensor.uniform([d, v], dtype: weights.dtype, seed: 3), Tensor(zeros: [d])),
+                                           (Tensor.uniform([d, d], dtype: weights.dtype, seed: 4), Tensor(zeros: [d]))],
+                                  inputWidth: v, outputWidth: d)
+        let size = visionConfig.channelCount * visionConfig.imageSize * visionConfig.imageSize
+        return Subject(name: preset.rawValue, language: language, vision: { r in
+            let features = try tower.features(pixelValues: randomPixels(size, seed: UInt64(r)), featureLayer: -2, selection: .default)
+            return projector.forward(features, rows: features.count / v)
+        })
+    }
+}
+
+/// Normalised-pixel-like values in (-2, 2).
+private func randomPixels(_ n: Int, seed: UInt64) -> [Float] {
+    Tensor.uniform([n], dtype: .f32, seed: seed, scale: 2).toFloatArray()
 }
 
 struct BenchReport: Encodable {
@@ -95,17 +137,20 @@ struct BenchReport: Encodable {
         }
     }
     let model: String, weights: String, threads: Int, prompt_tokens: Int, gen_tokens: Int
+    let image_encode_ms: Stat?
     let prefill_tokens_per_second: Stat, decode_tokens_per_second: Stat
     let peak_resident_mb: Double
 
     var table: String {
-        """
-        | model | weights | threads | test | min t/s | median t/s |
-        |---|---|---|---|---|---|
-        | \(model) | \(weights) | \(threads) | pp\(prompt_tokens) | \(String(format: "%.2f", prefill_tokens_per_second.min)) | \(String(format: "%.2f", prefill_tokens_per_second.median)) |
-        | \(model) | \(weights) | \(threads) | tg\(gen_tokens) | \(String(format: "%.2f", decode_tokens_per_second.min)) | \(String(format: "%.2f", decode_tokens_per_second.median)) |
-        peak resident memory: \(String(format: "%.0f", peak_resident_mb)) MB
-        """
+        func row(_ test: String, _ stat: Stat, _ digits: Int) -> String {
+            "| \(model) | \(weights) | \(threads) | \(test) | \(String(format: "%.\(digits)f", stat.min)) | \(String(format: "%.\(digits)f", stat.median)) |"
+        }
+        var lines = ["| model | weights | threads | test | min | median |", "|---|---|---|---|---|---|"]
+        if let image_encode_ms { lines.append(row("image encode (ms)", image_encode_ms, 1)) }
+        lines.append(row("pp\(prompt_tokens) (tok/s)", prefill_tokens_per_second, 2))
+        lines.append(row("tg\(gen_tokens) (tok/s)", decode_tokens_per_second, 2))
+        lines.append("peak resident memory: \(String(format: "%.0f", peak_resident_mb)) MB")
+        return lines.joined(separator: "\n")
     }
 }
 
@@ -116,19 +161,32 @@ enum WeightType: String, ExpressibleByArgument, CaseIterable {
 
 /// Shapes of real models, for benchmarking without their weights.
 enum ModelPreset: String, ExpressibleByArgument, CaseIterable {
-    case llama7b = "llama-7b", llama13b = "llama-13b", tiny
+    case llava7b = "llava-1.5-7b", llava13b = "llava-1.5-13b", llama7b = "llama-7b", llama13b = "llama-13b"
+    case tiny, tinyLLaVA = "tiny-llava"
 
-    var configuration: LlamaConfiguration {
+    /// Vicuna-7B/13B v1.5 as in LLaVA-1.5 (vocab 32064 in llava-hf: 32000 + `<image>` + padding).
+    var text: LlamaConfiguration {
         switch self {
-        case .llama7b:  // Vicuna-7B, the LLM of LLaVA-1.5-7B
+        case .llava7b, .llama7b:
             return LlamaConfiguration(vocabularySize: 32064, hiddenSize: 4096, intermediateSize: 11008,
-                                      layerCount: 32, headCount: 32, rmsNormEps: 1e-5)
-        case .llama13b:
+                                      layerCount: 32, headCount: 32, rmsNormEps: 1e-5, maxPositionEmbeddings: 4096)
+        case .llava13b, .llama13b:
             return LlamaConfiguration(vocabularySize: 32064, hiddenSize: 5120, intermediateSize: 13824,
-                                      layerCount: 40, headCount: 40, rmsNormEps: 1e-5)
-        case .tiny:
+                                      layerCount: 40, headCount: 40, rmsNormEps: 1e-5, maxPositionEmbeddings: 4096)
+        case .tiny, .tinyLLaVA:
             return LlamaConfiguration(vocabularySize: 1000, hiddenSize: 256, intermediateSize: 688,
                                       layerCount: 4, headCount: 8, kvHeadCount: 4, rmsNormEps: 1e-5)
+        }
+    }
+
+    /// CLIP ViT-L/14 at 336 px for LLaVA-1.5; none for the bare LLMs.
+    var vision: CLIPVisionConfiguration? {
+        switch self {
+        case .llava7b, .llava13b: return .vitL14_336
+        case .tinyLLaVA:
+            return CLIPVisionConfiguration(hiddenSize: 128, intermediateSize: 512, layerCount: 4, headCount: 4,
+                                           imageSize: 112, patchSize: 14)
+        default: return nil
         }
     }
 }

@@ -1,72 +1,54 @@
 import ArgumentParser
 import Foundation
+import LLaVA
 import Language
 import Logging
 import Tokenizer
+import Vision
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate a continuation of a prompt, streaming it to stdout.")
+        abstract: "Answer a prompt (about images, if given), streaming the text to stdout.")
 
-    @Option(help: "Model directory: config.json, tokenizer.json and safetensors weights.")
-    var model: String
+    @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "The prompt text.")
+    @Option(name: .customLong("image"), help: "An image file (PNG or JPEG); repeat for several.")
+    var images: [String] = []
+
+    @Option(help: "The prompt text. With --conv-mode raw, <image> marks where each image goes.")
     var prompt: String
 
-    @Option(help: "Conversation template: raw (the prompt is tokenised as given, BOS per the tokenizer config).")
-    var convMode: ConversationMode = .raw
-
-    @Option(help: "Stop after this many new tokens.")
-    var maxNewTokens = 256
-
-    @Option(help: "Sampling temperature; 0 is greedy.")
-    var temperature: Float = 0
-
-    @Option(help: "Nucleus sampling: keep the smallest set of tokens with this much probability.")
-    var topP: Float = 1
-
-    @Option(help: "Keep only the K most likely tokens (0: all).")
-    var topK = 0
-
-    @Option(help: "Penalise tokens already in the sequence (1: off).")
-    var repetitionPenalty: Float = 1
-
-    @Option(help: "Random seed for sampling.")
-    var seed: UInt64?
-
-    @Option(name: .customLong("stop"), help: "Stop when the text contains this string (repeatable).")
-    var stopStrings: [String] = []
+    @OptionGroup var sampling: SamplingOptions
 
     @Flag(help: "Print one JSON object (text, token_ids, prompt_tokens, timings) instead of streaming.")
     var json = false
 
     @OptionGroup var runtime: RuntimeOptions
 
-    func validate() throws {
-        guard maxNewTokens >= 0 else { throw ValidationError("--max-new-tokens must be >= 0") }
-        guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
-        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
-        guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be > 0") }
-    }
-
     func run() throws {
         try runtime.apply()
         let logger = Logger(label: "llava.generate")
-        let loaded = try LoadedModel(directory: model, logger: logger)
-        let promptIDs = convMode.tokens(for: prompt, tokenizer: loaded.tokenizer)
-        let parameters = GenerationParameters(
-            maxNewTokens: maxNewTokens,
-            sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP,
-                                         repetitionPenalty: repetitionPenalty, seed: seed),
-            stopStrings: stopStrings)
-        let generator = TextGenerator(model: loaded.model, tokenizer: loaded.tokenizer)
-        let result = try generator.generate(prompt: promptIDs, parameters: parameters) { piece in
+        let loaded = try LoadedModel(directory: modelOptions.model, visionTower: modelOptions.visionTower, logger: logger)
+        let pictures = try images.map { try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: $0)) }
+        let (text, stop) = try renderPrompt(prompt, imageCount: pictures.count, model: loaded, convMode: modelOptions.convMode)
+        logger.debug("prompt: \(text.debugDescription)")
+        var parameters = sampling.parameters
+        if let stop { parameters.stopStrings.append(stop) }
+        let stream: (String) -> Bool = { piece in
             if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
             return true
         }
-        logger.info("prefill \(result.promptTokenCount) tokens at \(Int(result.prefillTokensPerSecond)) tok/s, decode \(result.tokenIDs.count) tokens at \(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s")
+        let result: GenerationResult
+        switch loaded {
+        case .llava(let model):
+            result = try model.generate(prompt: text, images: pictures, parameters: parameters,
+                                        aspect: modelOptions.imageAspect.mode, onText: stream)
+        case .text(let model, let tokenizer):
+            guard pictures.isEmpty else { throw LLaVAError.modelLacksVision }
+            result = try TextGenerator(model: model, tokenizer: tokenizer)
+                .generate(prompt: tokenizer.encode(text), parameters: parameters, onText: stream)
+        }
+        logger.info("prefill \(result.promptTokenCount) positions at \(Int(result.prefillTokensPerSecond)) tok/s, decode \(result.tokenIDs.count) tokens at \(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s")
         if json {
             print(try GenerateReport(result).jsonString())
         } else {
@@ -75,15 +57,21 @@ struct Generate: ParsableCommand {
     }
 }
 
-/// `--conv-mode`: how the prompt text becomes tokens.
-enum ConversationMode: String, ExpressibleByArgument, CaseIterable {
-    case raw
-
-    func tokens(for prompt: String, tokenizer: Tokenizer) -> [Int] {
-        switch self {
-        case .raw: return tokenizer.encode(prompt)
-        }
+/// The prompt text the model sees for a user message, and the template's stop string.
+/// `auto` picks the template as the reference CLI does for a LLaVA model, and `raw` for a bare LLM.
+func renderPrompt(_ message: String, imageCount: Int, model: LoadedModel, convMode: String) throws -> (String, String?) {
+    let template: ConversationTemplate
+    switch (convMode, model) {
+    case ("raw", _), ("auto", .text):
+        return (message, nil)
+    case ("auto", .llava(let m)):
+        template = .automatic(modelName: m.name, layout: m.configuration.layout)
+    default:
+        template = try ConversationTemplate.named(convMode)
     }
+    var conversation = Conversation(template: template)
+    conversation.append(user: PromptEncoder.placingImages(imageCount, before: message))
+    return (conversation.prompt, template.stopString)
 }
 
 /// The `--json` output of `llava generate`.

@@ -7,9 +7,9 @@ import Tensor
 struct LLaVA: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llava",
-        abstract: "Run LLaVA-family models natively: generate text, inspect tokenizers.",
+        abstract: "LLaVA natively in Swift: describe images, chat, tokenize, benchmark.",
         version: "0.1.0",
-        subcommands: [Generate.self, Tokenize.self, Bench.self])
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Bench.self])
 }
 
 /// Options every model-running command shares.

@@ -69,19 +69,27 @@ public struct TextGenerator {
 
     /// Generates after `prompt`, continuing `cache` (a fresh one when nil).
     /// `onText` receives each final piece of text; returning false cancels.
-    public func generate(prompt: [Int], parameters: GenerationParameters, cache: KVCache? = nil,
+    ///
+    /// - Parameters:
+    ///   - prompt: the token ids of the new input (they also feed the repetition penalty).
+    ///   - embeddings: when given, the (T, D) input embeddings to prefill instead of the
+    ///     tokens' own (image features spliced in); T must equal `prompt.count`.
+    ///   - history: earlier tokens of the sequence (already in `cache`), for the repetition penalty.
+    public func generate(prompt: [Int], embeddings: [Float]? = nil, history earlier: [Int] = [],
+                         parameters: GenerationParameters, cache: KVCache? = nil,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
         let cache = cache ?? model.makeCache(capacity: prompt.count + parameters.maxNewTokens)
         var sampler = Sampler(parameters.sampling)
         let stops = parameters.stopTokenIDs ?? defaultStopTokens
         var text = StopStringFilter(stopStrings: parameters.stopStrings)
         var detok = StreamingDetokenizer(tokenizer: tokenizer)
-        var history = prompt, generated: [Int] = []
+        var history = earlier + prompt, generated: [Int] = []
         var result = GenerationResult(text: "", tokenIDs: [], promptTokenCount: prompt.count,
                                       finishReason: .length, prefillSeconds: 0, decodeSeconds: 0)
         let clock = ContinuousClock()
         let t0 = clock.now
-        var logits = try model.forward(tokens: prompt, cache: cache)
+        var logits = try embeddings.map { try model.forward(embeddings: $0, cache: cache) }
+            ?? model.forward(tokens: prompt, cache: cache)
         result.prefillSeconds = seconds(clock.now - t0)
         let t1 = clock.now
         defer { result.decodeSeconds = seconds(clock.now - t1) }

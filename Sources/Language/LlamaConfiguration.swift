@@ -95,7 +95,7 @@ public struct LlamaConfiguration: Sendable, Equatable {
             kvHeadCount: try r.optionalInt("num_key_value_heads") ?? heads,
             headDim: try r.optionalInt("head_dim") ?? hidden / max(1, heads),
             rmsNormEps: Float(try r.double("rms_norm_eps", default: 1e-6)),
-            maxPositionEmbeddings: try r.int("max_position_embeddings", default: 4096),
+            maxPositionEmbeddings: try r.int("max_position_embeddings", default: 2048),
             tieWordEmbeddings: (tied as? Bool) ?? false,
             attentionBias: try r.bool("attention_bias", default: false),
             mlpBias: try r.bool("mlp_bias", default: false),

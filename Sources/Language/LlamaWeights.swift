@@ -62,13 +62,22 @@ extension LlamaWeights {
     /// Loads every decoder tensor with its shape checked, and fails on any tensor
     /// that is neither used nor known to belong elsewhere.
     public init(store: WeightStore, config c: LlamaConfiguration, source: String) throws {
+        let loader = WeightLoader(store: store)
+        try self.init(loader: loader, config: c, source: source)
+        let unused = loader.unusedNames().filter { !isNonDecoderWeight($0) }
+        if !unused.isEmpty { throw ModelError.unexpectedWeights(names: unused, source: source) }
+    }
+
+    /// Takes the decoder's tensors from `loader` (shape-checked); other parts of a
+    /// multimodal checkpoint take theirs from the same loader.
+    public init(loader: WeightLoader, config c: LlamaConfiguration, source: String) throws {
+        let store = loader.store
         guard let layout = LlamaWeightLayout.detect(in: store) else {
             let files = store.files.map(\.url.lastPathComponent).joined(separator: ", ")
             let names = [LlamaWeightLayout.llama, .llavaHF, .llavaHFv5].map { "'\($0.prefix)embed_tokens.weight'" }
             throw ModelError.missingWeight(name: names.joined(separator: " or "),
                                            source: "\(source) (\(store.tensorNames.count) tensors in \(files))")
         }
-        let loader = WeightLoader(store: store)
         let d = c.hiddenSize, f = c.intermediateSize, qd = c.headCount * c.headDim, kvd = c.kvHeadCount * c.headDim
         let p = layout.prefix
         func w(_ name: String, _ shape: [Int]) throws -> Tensor {
@@ -108,7 +117,6 @@ extension LlamaWeights {
         } else {
             lmHead = try w(layout.lmHead, [c.vocabularySize, d])
         }
-        let unused = loader.unusedNames().filter { !isNonDecoderWeight($0) }
-        if !unused.isEmpty { throw ModelError.unexpectedWeights(names: unused, source: source) }
+        for name in store.tensorNames where name.hasSuffix(".rotary_emb.inv_freq") { loader.skip(name) }
     }
 }

@@ -9,7 +9,7 @@ extension LlamaModel {
         var next = seed
         func matrix(_ rows: Int, _ cols: Int) -> Tensor {
             next &+= 1
-            return randomTensor([rows, cols], dtype: dtype, seed: next)
+            return Tensor.uniform([rows, cols], dtype: dtype, seed: next)
         }
         func ones(_ n: Int) -> Tensor { Tensor([Float](repeating: 1, count: n), shape: [n]) }
         let d = c.hiddenSize, f = c.intermediateSize, qd = c.headCount * c.headDim, kvd = c.kvHeadCount * c.headDim
@@ -23,21 +23,4 @@ extension LlamaModel {
                                    lmHead: c.tieWordEmbeddings ? embed : matrix(c.vocabularySize, d))
         return LlamaModel(config: c, weights: weights)
     }
-}
-
-/// Uniform values in (-0.05, 0.05) of `dtype`, filled in parallel chunks.
-func randomTensor(_ shape: [Int], dtype: DType, seed: UInt64) -> Tensor {
-    let t = Tensor(zeros: shape, dtype: dtype)
-    let n = t.count, chunk = 1 << 16
-    let base = t.rawPointer
-    parallelFor((n + chunk - 1) / chunk) { blocks in
-        var buffer = [Float](repeating: 0, count: chunk)
-        for b in blocks {
-            var rng = SplitMix64(seed: seed &* 1_000_003 &+ UInt64(b))
-            let lo = b * chunk, count = min(chunk, n - lo)
-            for i in 0..<count { buffer[i] = Float(Int32(truncatingIfNeeded: rng.next() >> 32)) * (0.05 / 2_147_483_648) }
-            convertFromFloat(buffer, count: count, to: dtype, into: base + lo * dtype.size)
-        }
-    }
-    return t
 }

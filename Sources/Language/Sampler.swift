@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// How the next token is chosen from the logits.
 ///
@@ -81,19 +82,4 @@ public func argmax(_ x: [Float]) -> Int {
     var best = 0
     for i in x.indices where x[i] > x[best] { best = i }
     return best
-}
-
-/// Small, fast, seedable generator (Steele et al.'s SplitMix64).
-public struct SplitMix64: RandomNumberGenerator, Sendable, Codable, Equatable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1) with 53 random bits.
-    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }

@@ -1,0 +1,33 @@
+/// What can go wrong putting a LLaVA model together or feeding it; each case names
+/// the file, key or numbers involved.
+public enum LLaVAError: Error, CustomStringConvertible, Equatable {
+    case missingFile(String)
+    case invalidConfig(file: String, key: String, reason: String)
+    case missingVisionTower(name: String?, checkpoint: String)
+    case visionWidthMismatch(projectorInput: Int, towerOutput: Int)
+    case imageCountMismatch(placeholders: Int, images: Int)
+    case imageFeatureCountMismatch(tokens: Int, features: Int)
+    case unknownConversationMode(String)
+    case modelLacksVision
+
+    public var description: String {
+        switch self {
+        case .missingFile(let path):
+            return "\(path): file not found"
+        case .invalidConfig(let file, let key, let reason):
+            return key.isEmpty ? "\(file): \(reason)" : "\(file): key '\(key)': \(reason)"
+        case .missingVisionTower(let name, let checkpoint):
+            return "\(checkpoint) is an original-layout LLaVA checkpoint whose CLIP tower (\(name ?? "mm_vision_tower unset")) is not inside it: pass its directory with --vision-tower DIR"
+        case .visionWidthMismatch(let p, let t):
+            return "the projector expects \(p)-wide vision features but the vision tower gives \(t)"
+        case .imageCountMismatch(let placeholders, let images):
+            return "the prompt has \(placeholders) <image> placeholder(s) but \(images) image(s) were given"
+        case .imageFeatureCountMismatch(let tokens, let features):
+            return "image tokens (\(tokens)) do not match image features (\(features))"
+        case .unknownConversationMode(let name):
+            return "unknown conversation mode '\(name)' (known: \(ConversationTemplate.names.joined(separator: ", ")), auto, raw)"
+        case .modelLacksVision:
+            return "this model has no vision tower; it cannot take images"
+        }
+    }
+}

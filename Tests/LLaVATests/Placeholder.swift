@@ -1,2 +1,0 @@
-import XCTest
-final class LLaVATestsPlaceholder: XCTestCase { func testNothing() {} }
