@@ -32,11 +32,12 @@ public struct ConversationTemplate: Sendable, Equatable {
 
     public static func == (a: Self, b: Self) -> Bool { a.name == b.name }
 
-    /// The string whose appearance ends an answer (the reference CLI's stop keyword).
+    /// The string whose appearance ends an answer: the reference CLI's stop keyword (`sep2`
+    /// for the two-separator style, `sep` otherwise). llava-hf's template relies on EOS alone.
     public var stopString: String? {
+        if name == "llava_hf" { return nil }
         switch style {
-        case .two: return sep2
-        case .llama2: return sep2
+        case .two, .llama2: return sep2
         case .plain: return nil
         default: return sep.isEmpty ? nil : sep
         }

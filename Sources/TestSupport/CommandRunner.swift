@@ -21,22 +21,27 @@ public enum LLaVAExecutable {
     }
 
     /// Runs `llava arguments…` to completion with a time limit, so a hang fails the test.
-    public static func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> CommandResult {
+    public static func run(_ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 120) throws -> CommandResult {
         let process = Process()
         process.executableURL = try url()
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let input = Pipe()
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try? input.fileHandleForWriting.close()
+        }
         // Drain both pipes while the process runs, so a large output cannot block it.
-        var outData = Data(), errData = Data()
+        let captured = Captured()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { captured.set(out: out.fileHandleForReading.readDataToEndOfFile()); group.leave() }
         group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { captured.set(err: err.fileHandleForReading.readDataToEndOfFile()); group.leave() }
         if group.wait(timeout: .now() + timeout) == .timedOut {
             process.terminate()
             throw NSError(domain: "TestSupport", code: 2, userInfo: [NSLocalizedDescriptionKey:
@@ -44,7 +49,15 @@ public enum LLaVAExecutable {
         }
         process.waitUntilExit()
         return CommandResult(status: process.terminationStatus,
-                             stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errData, as: UTF8.self))
+                             stdout: String(decoding: captured.out, as: UTF8.self),
+                             stderr: String(decoding: captured.err, as: UTF8.self))
     }
+}
+
+/// Output collected by two reader threads.
+private final class Captured: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var out = Data(), err = Data()
+    func set(out data: Data) { lock.lock(); out = data; lock.unlock() }
+    func set(err data: Data) { lock.lock(); err = data; lock.unlock() }
 }

@@ -1,0 +1,102 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `llava generate` / `llava chat` with images, end to end, against transformers' greedy tokens,
+/// and the errors a user can run into.
+final class LLaVACommandTests: XCTestCase {
+    struct Reference: Decodable {
+        struct Case: Decodable { let image: String; let greedy: [Int] }
+        let prompt: String
+        let new_tokens: Int
+        let cases: [Case]
+    }
+    struct Report: Decodable { let text: String; let token_ids: [Int] }
+
+    static let models: [(dir: String, ref: String, tower: String?)] = [
+        ("hf-mlp2x-default", "hf-mlp2x-default", nil),
+        ("hf-mlp2x-default-hub", "hf-mlp2x-default", nil),
+        ("hf-mlp2x-full-last", "hf-mlp2x-full-last", nil),
+        ("orig-mlp2x", "orig-mlp2x", "orig-mlp2x-clip"),
+        ("orig-linear", "orig-linear", "orig-linear-clip"),
+    ]
+
+    func arguments(_ dir: String, tower: String?) -> [String] {
+        ["--model", Fixtures.url("llava/\(dir)").path] + (tower.map { ["--vision-tower", Fixtures.url("llava/\($0)").path] } ?? [])
+    }
+
+    func testGreedyJSONTokensEqualTransformersForEveryModelAndImage() throws {
+        for m in Self.models {
+            let ref: Reference = try Fixtures.json("llava/\(m.ref).reference.json")
+            for c in ref.cases {
+                let r = try LLaVAExecutable.run(["generate"] + arguments(m.dir, tower: m.tower) + [
+                    "--image", Fixtures.url("images/\(c.image)").path, "--conv-mode", "raw", "--prompt", ref.prompt,
+                    "--max-new-tokens", "\(ref.new_tokens)", "--json"])
+                XCTAssertEqual(r.status, 0, "\(m.dir) \(c.image): \(r.stderr)")
+                guard r.status == 0 else { continue }
+                let report = try JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8))
+                XCTAssertEqual(report.token_ids, c.greedy, "\(m.dir) \(c.image)")
+            }
+        }
+    }
+
+    /// With a template, the question alone is wrapped as the reference CLI wraps it.
+    func testTemplateModeEqualsTheRenderedRawPrompt() throws {
+        let model = arguments("orig-mlp2x", tower: "orig-mlp2x-clip")
+        let image = ["--image", Fixtures.url("images/gray.png").path, "--max-new-tokens", "12", "--json"]
+        let templated = try LLaVAExecutable.run(["generate"] + model + image + ["--conv-mode", "llava_v1", "--prompt", "What is in the image?"])
+        let raw = try LLaVAExecutable.run(["generate"] + model + image + ["--conv-mode", "raw", "--prompt",
+            "A chat between a curious human and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the human's questions. USER: <image>\nWhat is in the image? ASSISTANT:"])
+        XCTAssertEqual(templated.status, 0, templated.stderr)
+        XCTAssertEqual(raw.status, 0, raw.stderr)
+        let a = try JSONDecoder().decode(Report.self, from: Data(templated.stdout.utf8))
+        let b = try JSONDecoder().decode(Report.self, from: Data(raw.stdout.utf8))
+        XCTAssertEqual(a.token_ids, b.token_ids)
+        XCTAssertEqual(a.token_ids.count, 12)
+    }
+
+    func expectFailure(_ args: [String], mentioning needles: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try LLaVAExecutable.run(args)
+        XCTAssertNotEqual(r.status, 0, "expected failure: \(args)", file: file, line: line)
+        for n in needles {
+            XCTAssertTrue(r.stderr.contains(n), "stderr should mention \(n): \(r.stderr)", file: file, line: line)
+        }
+        XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr, file: file, line: line)
+    }
+
+    func testBadImagesFailWithTheirName() throws {
+        let model = arguments("hf-mlp2x-default", tower: nil)
+        for bad in ["truncated.png", "truncated.jpg", "empty.png", "text.png", "huge_header.png"] {
+            let path = Fixtures.url("images/\(bad)").path
+            try expectFailure(["generate"] + model + ["--image", path, "--prompt", "hi"], mentioning: [bad])
+        }
+        try expectFailure(["generate"] + model + ["--image", "/nonexistent/cat.png", "--prompt", "hi"], mentioning: ["/nonexistent/cat.png"])
+    }
+
+    func testMissingVisionTowerIsExplained() throws {
+        try expectFailure(["generate", "--model", Fixtures.url("llava/orig-linear").path, "--prompt", "hi"],
+                          mentioning: ["--vision-tower"])
+    }
+
+    func testMoreImageTagsThanImagesNamesBothNumbers() throws {
+        try expectFailure(["generate"] + arguments("hf-mlp2x-default", tower: nil) + [
+            "--image", Fixtures.url("images/gray.png").path, "--conv-mode", "raw", "--prompt", "<image> and <image>?"],
+                          mentioning: ["2 <image>", "1 image"])
+        try expectFailure(["generate"] + arguments("orig-linear", tower: "orig-linear-clip") + [
+            "--conv-mode", "raw", "--prompt", "<image>\nWhat?"], mentioning: ["1 <image>", "0 image"])
+    }
+
+    func testImagesOnATextOnlyModelAreRefused() throws {
+        try expectFailure(["generate", "--model", Fixtures.url("llama/mha").path, "--image",
+                           Fixtures.url("images/gray.png").path, "--prompt", "hi"], mentioning: ["vision"])
+    }
+
+    func testChatCarriesTheConversation() throws {
+        let input = "What is in the image?\n/image \(Fixtures.url("images/gray.png").path)\nAnd this one?\n/reset\nHello\n/exit\n"
+        let r = try LLaVAExecutable.run(["chat"] + arguments("hf-mlp2x-default", tower: nil) + [
+            "--image", Fixtures.url("images/photo_500x333.jpg").path, "--max-new-tokens", "6"], stdin: input)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.components(separatedBy: "ASSISTANT: ").count - 1, 3, r.stdout)
+        XCTAssertTrue(r.stderr.contains("conversation reset"), r.stderr)
+    }
+}
