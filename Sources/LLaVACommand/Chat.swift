@@ -34,7 +34,7 @@ struct Chat: ParsableCommand {
         let session = ChatSession(model: model, template: template, parameters: sampling.parameters,
                                   aspect: modelOptions.imageAspect.mode)
         var pending: [RGBImage] = []
-        if let image { pending.append(try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: image))) }
+        if let image { pending.append(try modelOptions.decodeImage(image)) }
         printErr("chat with \(model.name) (template \(session.template.name)); /image PATH, /reset, /exit")
         while true {
             FileHandle.standardOutput.write(Data("\(session.template.roles.user.isEmpty ? ">" : session.template.roles.user + ":") ".utf8))
@@ -51,7 +51,7 @@ struct Chat: ParsableCommand {
             if input.hasPrefix("/image") {
                 let path = input.dropFirst("/image".count).trimmingCharacters(in: .whitespaces)
                 do {
-                    pending.append(try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path)))
+                    pending.append(try modelOptions.decodeImage(path))
                     printErr("(image attached to your next message)")
                 } catch {
                     printErr("error: \(error)")

@@ -29,7 +29,7 @@ struct Generate: ParsableCommand {
         try runtime.apply()
         let logger = Logger(label: "llava.generate")
         let loaded = try LoadedModel(directory: modelOptions.model, visionTower: modelOptions.visionTower, logger: logger)
-        let pictures = try images.map { try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: $0)) }
+        let pictures = try images.map { try modelOptions.decodeImage($0) }
         let (text, stop) = try renderPrompt(prompt, imageCount: pictures.count, model: loaded, convMode: modelOptions.convMode)
         logger.debug("prompt: \(text.debugDescription)")
         var parameters = sampling.parameters

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Vision
 import LLaVA
 import Language
 
@@ -55,7 +57,17 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "How images are fitted to the tower: auto (the checkpoint's own way), pad, crop.")
     var imageAspect: ImageAspect = .auto
 
+    @Option(help: "Refuse images whose header declares more than this many megapixels (before decoding).")
+    var maxImageMegapixels: Double = 64
+
+    /// Decodes an image file under the size limit.
+    func decodeImage(_ path: String) throws -> RGBImage {
+        try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path),
+                                options: ImageDecodingOptions(maxPixels: Int(maxImageMegapixels * 1_000_000)))
+    }
+
     func validate() throws {
+        guard maxImageMegapixels > 0 else { throw ValidationError("--max-image-megapixels must be positive") }
         if convMode != "auto" && convMode != "raw" && ConversationTemplate.all[convMode] == nil {
             throw ValidationError("--conv-mode '\(convMode)' is unknown (auto, raw, \(ConversationTemplate.names.joined(separator: ", ")))")
         }

@@ -71,6 +71,9 @@ final class LLaVACommandTests: XCTestCase {
             try expectFailure(["generate"] + model + ["--image", path, "--prompt", "hi"], mentioning: [bad])
         }
         try expectFailure(["generate"] + model + ["--image", "/nonexistent/cat.png", "--prompt", "hi"], mentioning: ["/nonexistent/cat.png"])
+        // the limit is configurable: a 500×333 photo is refused under 0.1 megapixels
+        try expectFailure(["generate"] + model + ["--image", Fixtures.url("images/photo_500x333.jpg").path, "--prompt", "hi",
+                                                  "--max-image-megapixels", "0.1"], mentioning: ["photo_500x333.jpg", "500"])
     }
 
     func testMissingVisionTowerIsExplained() throws {
