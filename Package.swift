@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "llava", targets: ["LLaVACommand"]),
         .library(name: "LLaVA", targets: ["LLaVA"]),
+        .library(name: "Training", targets: ["Training"]),
         .library(name: "Vision", targets: ["Vision"]),
         .library(name: "Language", targets: ["Language"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
@@ -37,8 +38,12 @@ let package = Package(
             "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "LLaVACommand", dependencies: [
+        .target(name: "Training", dependencies: [
             "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "LLaVACommand", dependencies: [
+            "Training", "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -50,6 +55,7 @@ let package = Package(
         .testTarget(name: "LanguageTests", dependencies: ["Language", "Tensor", "Checkpoint", "Tokenizer", "TestSupport"]),
         .testTarget(name: "VisionTests", dependencies: ["Vision", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "LLaVATests", dependencies: ["LLaVA", "Vision", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "LLaVA", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
