@@ -29,3 +29,18 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
 public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count n: Int) {
     for i in 0..<n { y[i] += x[i] }
 }
+
+/// Backward of `swigluForward`, accumulating. With s = sigmoid(g):
+/// d silu(g)/dg = s · (1 + g · (1 − s)), so dGate += dOut · up · s(1 + g(1 − s)), dUp += dOut · g·s.
+public func swigluBackward(dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>,
+                           dOut: UnsafePointer<Float>, gate: UnsafePointer<Float>,
+                           up: UnsafePointer<Float>, count n: Int) {
+    parallelFor(n, minChunk: 8192) { r in
+        for i in r {
+            let g = gate[i]
+            let s = 1 / (1 + expf(-g))
+            dGate[i] += dOut[i] * up[i] * s * (1 + g * (1 - s))
+            dUp[i] += dOut[i] * g * s
+        }
+    }
+}

@@ -63,3 +63,95 @@ private func attendOne(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>
         }
     }
 }
+
+// MARK: - Training (no cache, probabilities saved for the backward)
+
+/// Causal GQA attention of T tokens from position 0, keeping the softmax for the backward.
+///
+/// - q: [T, H*E]; k, v: [T, G*E] (rotary already applied to q and k).
+/// - out: [T, H*E].
+/// - probs: [H, T, T], row i the softmax over positions 0...i, zeros above the diagonal.
+///
+///     causalAttentionForward(out: o, probs: p, q: q, k: k, v: v, tokens: t, heads: h, kvHeads: g, headDim: e)
+public func causalAttentionForward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+                                   q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                   tokens t: Int, heads h: Int, kvHeads g: Int, headDim e: Int) {
+    attentionForwardSavingProbabilities(out: out, probs: probs, q: q, k: k, v: v, tokens: t,
+                                        heads: h, kvHeads: g, headDim: e, causal: true)
+}
+
+/// Backward of `causalAttentionForward`, accumulating into dq [T, H*E], dk and dv [T, G*E].
+/// A KV head's dk/dv sum over the H/G query heads that read it. `scratch` holds one [T, T] block.
+public func causalAttentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                                    dv: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                                    q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                    probs: UnsafePointer<Float>, tokens t: Int, heads h: Int, kvHeads g: Int,
+                                    headDim e: Int, scratch: ScratchBuffer) {
+    // The mask lives in probs (zeros above the diagonal make their dS zero), so the
+    // backward is the same with or without it.
+    attentionBackward(dq: dq, dk: dk, dv: dv, dOut: dOut, q: q, k: k, v: v, probs: probs, tokens: t,
+                      heads: h, kvHeads: g, headDim: e, scratch: scratch)
+}
+
+/// Shared by the causal and bidirectional forwards: per head, P = softmax(scale · Q·Kᵀ) into
+/// `probs` (masked above the diagonal when `causal`), out_h = P · V.
+func attentionForwardSavingProbabilities(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+                                         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                         tokens t: Int, heads h: Int, kvHeads g: Int, headDim e: Int, causal: Bool) {
+    precondition(g > 0 && h % g == 0, "query heads (\(h)) must be a multiple of key/value heads (\(g))")
+    let scale = 1 / Float(e).squareRoot()
+    let qStride = Int32(h * e), kvStride = Int32(g * e)
+    for head in 0..<h {
+        let kv = head / (h / g)
+        let p = probs + head * t * t
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(e),
+                    scale, q + head * e, qStride, k + kv * e, kvStride, 0, p, Int32(t))
+        parallelFor(t, minChunk: 8) { rows in
+            for i in rows {
+                let row = p + i * t
+                let visible = causal ? i + 1 : t
+                softmaxInPlace(row, count: visible)
+                for j in visible..<t { row[j] = 0 }
+            }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(e), Int32(t),
+                    1, p, Int32(t), v + kv * e, kvStride, 0, out + head * e, qStride)
+    }
+}
+
+/// Per query head h reading KV head kv (S = scale · Q·Kᵀ, P = softmax(S), O = P·V):
+/// dV_kv += Pᵀ·dO_h;  dP = dO_h·V_kvᵀ;  dS = P ⊙ (dP − rowsum(P ⊙ dP));
+/// dQ_h += scale · dS·K_kv;  dK_kv += scale · dSᵀ·Q_h. Heads run in order, so the GQA sums
+/// into one KV head's columns need no locking (every GEMM accumulates with β = 1).
+func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                       dv: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                       q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                       probs: UnsafePointer<Float>, tokens t: Int, heads h: Int, kvHeads g: Int,
+                       headDim e: Int, scratch: ScratchBuffer) {
+    precondition(g > 0 && h % g == 0, "query heads (\(h)) must be a multiple of key/value heads (\(g))")
+    guard t > 0 else { return }
+    let scale = 1 / Float(e).squareRoot()
+    let qStride = Int32(h * e), kvStride = Int32(g * e), tt = Int32(t)
+    let dp = scratch.reserve(t * t)
+    for head in 0..<h {
+        let kv = head / (h / g)
+        let p = probs + head * t * t
+        let dOutH = dOut + head * e
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tt, Int32(e), tt,
+                    1, p, tt, dOutH, qStride, 1, dv + kv * e, kvStride)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tt, tt, Int32(e),
+                    1, dOutH, qStride, v + kv * e, kvStride, 0, dp, tt)
+        parallelFor(t, minChunk: 8) { rows in
+            for i in rows {
+                let pr = p + i * t, dr = dp + i * t
+                var s: Float = 0
+                for j in 0..<t { s += pr[j] * dr[j] }
+                for j in 0..<t { dr[j] = pr[j] * (dr[j] - s) }
+            }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tt, Int32(e), tt,
+                    scale, dp, tt, k + kv * e, kvStride, 1, dq + head * e, qStride)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tt, Int32(e), tt,
+                    scale, dp, tt, q + head * e, qStride, 1, dk + kv * e, kvStride)
+    }
+}

@@ -79,3 +79,72 @@ func kernelCode(_ dtype: DType) -> Int32 {
     default: preconditionFailure("no mat-vec kernel for \(dtype) weights")
     }
 }
+
+// MARK: - Backward
+
+/// Backward of `linearForward`, accumulating: dx[T, K] += dy · W, dW[N, K] += dyᵀ · x,
+/// dBias[N] += Σ_t dy[t, :].
+///
+/// Any gradient may be nil and its work is skipped (a frozen weight costs no dW GEMM).
+/// dx reads a half-precision weight widened a block of rows at a time into `scratch`, like the
+/// forward; dW does not depend on the weight's values, so it is written for any weight dtype
+/// (trainable weights are f32 in practice).
+///
+///     linearBackward(dx: dx, dWeight: dW, dBias: nil, dy: dy, x: x, weight: w, rows: t, scratch: scratch)
+public func linearBackward(dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                           dBias: UnsafeMutablePointer<Float>?, dy: UnsafePointer<Float>,
+                           x: UnsafePointer<Float>, weight: Tensor, rows t: Int, scratch: ScratchBuffer) {
+    precondition(weight.rank == 2, "linear weight must be 2-D, got \(weight.shape)")
+    guard t > 0 else { return }
+    let n = weight.shape[0], k = weight.shape[1]
+    if let dx {
+        if weight.dtype == .f32 {
+            // dx[T, K] += dy[T, N] · W[N, K]
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(k), Int32(n),
+                        1, dy, Int32(n), weight.floats, Int32(k), 1, dx, Int32(k))
+        } else {
+            // Σ over blocks of output rows: dx += dy[:, n0..<n0+nb] · W[n0..<n0+nb, :]
+            forEachWidenedBlock(weight, scratch: scratch) { n0, nb, w in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(k), Int32(nb),
+                            1, dy + n0, Int32(n), w, Int32(k), 1, dx, Int32(k))
+            }
+        }
+    }
+    if let dWeight {
+        // dW[N, K] += dyᵀ[N, T] · x[T, K]
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(k), Int32(t),
+                    1, dy, Int32(n), x, Int32(k), 1, dWeight, Int32(k))
+    }
+    if let dBias { accumulateColumnSums(dBias, dy, rows: t, columns: n) }
+}
+
+/// dst[j] += Σ_r src[r, j]; threads own disjoint column ranges, so no two write one sum.
+func accumulateColumnSums(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
+                          rows t: Int, columns n: Int) {
+    parallelFor(n, minChunk: max(16, 16_384 / max(1, t))) { cols in
+        for r in 0..<t {
+            let row = src + r * n
+            for j in cols { dst[j] += row[j] }
+        }
+    }
+}
+
+/// Calls `body(n0, nb, w)` for consecutive blocks of the weight's rows, `w` holding rows
+/// n0..<n0+nb widened to f32 (block sized as in the forward).
+private func forEachWidenedBlock(_ weight: Tensor, scratch: ScratchBuffer,
+                                 _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
+    let n = weight.shape[0], k = weight.shape[1]
+    let block = max(1, min(n, wideningBlockBytes / (4 * max(1, k))))
+    let w = scratch.reserve(block * k)
+    let src = weight.rawPointer, size = weight.dtype.size
+    var n0 = 0
+    while n0 < n {
+        let nb = min(block, n - n0)
+        parallelFor(nb, minChunk: 16) { r in
+            convertToFloat(src + (n0 + r.lowerBound) * k * size, dtype: weight.dtype,
+                           count: r.count * k, into: w + r.lowerBound * k)
+        }
+        body(n0, nb, w)
+        n0 += nb
+    }
+}

@@ -50,4 +50,22 @@ public struct RotaryEmbedding: Sendable {
             }
         }
     }
+
+    /// Backward of `apply`, in place: turns the gradient w.r.t. the rotated vectors into the
+    /// gradient w.r.t. the unrotated ones. A rotation's inverse is its transpose, i.e. the
+    /// rotation by −angle: (a, b) ← (a·cos + b·sin, b·cos − a·sin). Not accumulating — it
+    /// rewrites `dx`, the way `apply` rewrites `x`.
+    @inline(__always)
+    public func applyBackward(_ dx: UnsafeMutablePointer<Float>, heads: Int,
+                              cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+        let half = headDim / 2
+        for h in 0..<heads {
+            let v = dx + h * headDim
+            for i in 0..<half {
+                let a = v[i], b = v[i + half]
+                v[i] = a * cos[i] + b * sin[i]
+                v[i + half] = b * cos[i] - a * sin[i]
+            }
+        }
+    }
 }

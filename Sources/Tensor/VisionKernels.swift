@@ -29,6 +29,34 @@ public func geluInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     }
 }
 
+/// Backward of `quickGELUInPlace`, accumulating: d/dx [x · σ(1.702x)] = σ + 1.702 · x · σ(1 − σ).
+public func quickGELUBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                              x: UnsafePointer<Float>, count n: Int) {
+    parallelFor(n, minChunk: 8192) { r in
+        for i in r {
+            let v = x[i]
+            let s = 1 / (1 + expf(-1.702 * v))
+            dx[i] += dy[i] * (s + 1.702 * v * s * (1 - s))
+        }
+    }
+}
+
+/// Backward of `geluInPlace` (exact erf GELU), accumulating: d/dx = Φ(x) + x · φ(x), with
+/// Φ(x) = ½(1 + erf(x/√2)) and φ the standard normal density.
+public func geluBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                         x: UnsafePointer<Float>, count n: Int) {
+    let invSqrt2: Float = 0.70710678118654752440
+    let invSqrt2Pi: Float = 0.39894228040143267794
+    parallelFor(n, minChunk: 8192) { r in
+        for i in r {
+            let v = x[i]
+            let cdf = 0.5 * (1 + erff(v * invSqrt2))
+            let pdf = invSqrt2Pi * expf(-0.5 * v * v)
+            dx[i] += dy[i] * (cdf + v * pdf)
+        }
+    }
+}
+
 /// Bidirectional (unmasked) multi-head scaled-dot-product attention over T tokens,
 /// as in a ViT encoder: every token sees every token, scale 1/√E.
 ///
@@ -55,6 +83,27 @@ public func bidirectionalAttention(out: UnsafeMutablePointer<Float>, q: UnsafePo
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(e), Int32(t),
                     1, scores, Int32(t), v + head * e, stride, 0, out + head * e, stride)
     }
+}
+
+/// Training form of `bidirectionalAttention`: same math, keeping the softmax for the backward.
+///
+/// - q, k, v: [T, H*E]; out: [T, H*E]; probs: [H, T, T] (every row a full softmax).
+public func bidirectionalAttentionForward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+                                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                          tokens t: Int, heads h: Int, headDim e: Int) {
+    attentionForwardSavingProbabilities(out: out, probs: probs, q: q, k: k, v: v, tokens: t,
+                                        heads: h, kvHeads: h, headDim: e, causal: false)
+}
+
+/// Backward of `bidirectionalAttentionForward`, accumulating into dq, dk, dv [T, H*E];
+/// `scratch` holds one [T, T] block. The same arithmetic as the causal backward with G = H.
+public func bidirectionalAttentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                                           dv: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                                           q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                           probs: UnsafePointer<Float>, tokens t: Int, heads h: Int, headDim e: Int,
+                                           scratch: ScratchBuffer) {
+    attentionBackward(dq: dq, dk: dk, dv: dv, dOut: dOut, q: q, k: k, v: v, probs: probs, tokens: t,
+                      heads: h, kvHeads: h, headDim: e, scratch: scratch)
 }
 
 /// y[t, :] += bias[:] for every row t, with the bias as a plain pointer (rows split across threads).

@@ -1,0 +1,53 @@
+import Foundation
+
+// Shape legend: T rows (token positions), V vocabulary.
+
+/// The label that marks a row as not counted in the loss (PyTorch's and LLaVA's IGNORE_INDEX).
+public let ignoreIndex: Int32 = -100
+
+/// Next-token cross-entropy, forward and backward in one pass over the logits.
+///
+/// - logits: [T, V]; targets: [T], already shifted by the caller (targets[t] is the label of
+///   row t), `ignoreIndex` (-100) for rows that are not learned.
+/// - dLogits: [T, V] or nil; for counted rows it ACCUMULATES scale · (softmax − onehot), ignored
+///   rows get nothing. `scale` lets the caller divide by the token count of a whole batch.
+/// - Returns the sum of −log softmax[target] over counted rows, and how many rows were counted.
+///
+///     let (sum, n) = crossEntropyForwardBackward(logits: z, targets: y, rows: t, vocabulary: v,
+///                                                dLogits: dz, scale: 1 / Float(batchTokens))
+///
+/// A target outside 0..<V other than -100 stops the program with its row and value: a wrong
+/// label must never be silently skipped.
+public func crossEntropyForwardBackward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                                        rows t: Int, vocabulary v: Int,
+                                        dLogits: UnsafeMutablePointer<Float>?, scale: Float) -> (lossSum: Double, count: Int) {
+    let losses = UnsafeMutablePointer<Double>.allocate(capacity: max(1, t))
+    defer { losses.deallocate() }
+    losses.initialize(repeating: 0, count: max(1, t))
+    parallelFor(t, minChunk: max(1, 16_384 / max(1, v))) { rows in
+        for r in rows {
+            let y = targets[r]
+            if y == ignoreIndex { continue }
+            precondition(y >= 0 && Int(y) < v,
+                         "target \(y) at row \(r) is outside the vocabulary 0..<\(v) (ignore index is \(ignoreIndex))")
+            let row = logits + r * v
+            var m = -Float.infinity
+            for j in 0..<v where row[j] > m { m = row[j] }
+            // Subtracting the max keeps exp finite; the sum in Double keeps large V accurate.
+            var sum: Double = 0
+            for j in 0..<v { sum += Double(expf(row[j] - m)) }
+            losses[r] = Double(m) + log(sum) - Double(row[Int(y)])
+            guard let dLogits else { continue }
+            let d = dLogits + r * v
+            let k = scale / Float(sum)
+            for j in 0..<v { d[j] += expf(row[j] - m) * k }
+            d[Int(y)] -= scale
+        }
+    }
+    var total: Double = 0, count = 0
+    for r in 0..<t where targets[r] != ignoreIndex {  // in order, so the sum is deterministic
+        total += losses[r]
+        count += 1
+    }
+    return (total, count)
+}
