@@ -10,6 +10,9 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 "$PYTHON" scripts/fixtures/tokenizer.py Tests/Fixtures/tokenizer
 "$PYTHON" scripts/fixtures/llama.py Tests/Fixtures/llama
-[ -f scripts/fixtures/images.py ] && "$PYTHON" scripts/fixtures/images.py
-[ -f scripts/fixtures/clip.py ] && "$PYTHON" scripts/fixtures/clip.py
+"$PYTHON" scripts/fixtures/images.py
+"$PYTHON" scripts/fixtures/clip.py Tests/Fixtures/clip
 "$PYTHON" scripts/fixtures/llava.py Tests/Fixtures/llava
+"$PYTHON" scripts/fixtures/ops.py
+"$PYTHON" scripts/fixtures/optim.py
+"$PYTHON" scripts/fixtures/training.py Tests/Fixtures/training
