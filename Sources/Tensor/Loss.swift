@@ -3,12 +3,13 @@ import Foundation
 // Shape legend: T rows (token positions), V vocabulary.
 
 /// The label that marks a row as not counted in the loss (PyTorch's and LLaVA's IGNORE_INDEX).
-public let ignoreIndex: Int32 = -100
+/// Internal: Training declares its own public `ignoreIndex`, and two exported ones would clash.
+let crossEntropyIgnoreIndex: Int32 = -100
 
 /// Next-token cross-entropy, forward and backward in one pass over the logits.
 ///
 /// - logits: [T, V]; targets: [T], already shifted by the caller (targets[t] is the label of
-///   row t), `ignoreIndex` (-100) for rows that are not learned.
+///   row t), -100 (IGNORE_INDEX) for rows that are not learned.
 /// - dLogits: [T, V] or nil; for counted rows it ACCUMULATES scale · (softmax − onehot), ignored
 ///   rows get nothing. `scale` lets the caller divide by the token count of a whole batch.
 /// - Returns the sum of −log softmax[target] over counted rows, and how many rows were counted.
@@ -27,9 +28,9 @@ public func crossEntropyForwardBackward(logits: UnsafePointer<Float>, targets: U
     parallelFor(t, minChunk: max(1, 16_384 / max(1, v))) { rows in
         for r in rows {
             let y = targets[r]
-            if y == ignoreIndex { continue }
+            if y == crossEntropyIgnoreIndex { continue }
             precondition(y >= 0 && Int(y) < v,
-                         "target \(y) at row \(r) is outside the vocabulary 0..<\(v) (ignore index is \(ignoreIndex))")
+                         "target \(y) at row \(r) is outside the vocabulary 0..<\(v) (ignore index is \(crossEntropyIgnoreIndex))")
             let row = logits + r * v
             var m = -Float.infinity
             for j in 0..<v where row[j] > m { m = row[j] }
@@ -45,7 +46,7 @@ public func crossEntropyForwardBackward(logits: UnsafePointer<Float>, targets: U
         }
     }
     var total: Double = 0, count = 0
-    for r in 0..<t where targets[r] != ignoreIndex {  // in order, so the sum is deterministic
+    for r in 0..<t where targets[r] != crossEntropyIgnoreIndex {  // in order, so the sum is deterministic
         total += losses[r]
         count += 1
     }
