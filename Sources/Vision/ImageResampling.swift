@@ -3,9 +3,9 @@ import Tensor
 
 // Pillow-compatible resampling of 8-bit RGB images (`Image.resize(size, filter)`, no box, no
 // reducing_gap). Pillow's algorithm, re-derived:
-//   - separable: a horizontal pass (input rows → temp of width outW), then a vertical pass;
-//     a pass whose size does not change is skipped, and the horizontal pass only touches the
-//     input rows the vertical pass will read;
+//   - separable: a horizontal pass (input rows → temp of width outW) and a vertical pass, in
+//     an order that depends on the sizes (see `resize`); a pass whose size does not change is
+//     skipped, and a horizontal-first pass only touches the input rows the vertical one reads;
 //   - output pixel i is centred at (i + 0.5) * scale in input coordinates; when shrinking the
 //     filter is stretched by the scale (antialiasing), so its support grows with it;
 //   - weights are normalised to sum 1 in double, then rounded to fixed point with 22
@@ -74,17 +74,20 @@ public func resize(_ image: RGBImage, width: Int, height: Int, filter: Resamplin
     if width == image.width && height == image.height { return image }
     if filter == .nearest { return resizeNearest(image, width: width, height: height) }
     let vertical = FixedPointWeights(inSize: image.height, outSize: height, filter: filter)
+    let horizontal = FixedPointWeights(inSize: image.width, outSize: width, filter: filter)
+    // Pillow 13 runs the vertical pass first when the height shrinks by more than twice
+    // as many pixels as the width does (fewer rows for the horizontal pass). The order
+    // changes the rounding of the uint8 intermediate, so it must be the same.
+    let shrinkH = image.height - height, shrinkW = image.width - width
+    if shrinkH > 0 && shrinkH > shrinkW * 2 {
+        let rows = resampleColumns(image, weights: vertical)
+        return width == image.width ? rows : resampleRows(rows, rows: 0..<height, weights: horizontal)
+    }
+    if width == image.width { return resampleColumns(image, weights: vertical) }
     // Rows [firstRow, lastRow) of the input are all the vertical pass reads.
     let firstRow = vertical.start[0]
     let lastRow = vertical.start[height - 1] + vertical.count[height - 1]
-    var rows = image
-    if width != image.width {
-        let horizontal = FixedPointWeights(inSize: image.width, outSize: width, filter: filter)
-        rows = resampleRows(image, rows: firstRow..<lastRow, weights: horizontal)
-    } else if firstRow != 0 || lastRow != image.height {
-        rows = RGBImage(width: image.width, height: lastRow - firstRow,
-                        pixels: Array(image.pixels[(firstRow * image.width * 3)..<(lastRow * image.width * 3)]))
-    }
+    let rows = resampleRows(image, rows: firstRow..<lastRow, weights: horizontal)
     if height == image.height { return rows }
     return resampleColumns(rows, weights: vertical.shifted(by: -firstRow))
 }
