@@ -1,0 +1,124 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+#if canImport(Glibc)
+private let posixWrite = Glibc.write
+#else
+private let posixWrite = Darwin.write
+#endif
+
+/// One optimizer step as logged: a line of `metrics.jsonl`.
+///
+///     {"step":120,"loss":2.3412,"lr":0.00012,"grad_norm":0.87,"tokens":65536,"tokens_per_second":3456.1,"elapsed":203.4}
+///
+/// `tokens` counts the step's supervised tokens; `elapsed` is seconds since the run started.
+/// A non-finite number is written as `null` (JSON has no NaN) and read back as NaN.
+public struct MetricsRecord: Codable, Equatable, Sendable {
+    public var step: Int
+    public var loss: Float
+    public var lr: Float
+    public var gradNorm: Float
+    public var tokens: Int
+    public var tokensPerSecond: Double
+    public var elapsed: Double
+
+    public init(step: Int, loss: Float, lr: Float, gradNorm: Float, tokens: Int, tokensPerSecond: Double, elapsed: Double) {
+        self.step = step
+        self.loss = loss
+        self.lr = lr
+        self.gradNorm = gradNorm
+        self.tokens = tokens
+        self.tokensPerSecond = tokensPerSecond
+        self.elapsed = elapsed
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case step, loss, lr, tokens, elapsed
+        case gradNorm = "grad_norm"
+        case tokensPerSecond = "tokens_per_second"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        step = try c.decode(Int.self, forKey: .step)
+        loss = try c.decodeIfPresent(Float.self, forKey: .loss) ?? .nan
+        lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? .nan
+        gradNorm = try c.decodeIfPresent(Float.self, forKey: .gradNorm) ?? .nan
+        tokens = try c.decodeIfPresent(Int.self, forKey: .tokens) ?? 0
+        tokensPerSecond = try c.decodeIfPresent(Double.self, forKey: .tokensPerSecond) ?? .nan
+        elapsed = try c.decodeIfPresent(Double.self, forKey: .elapsed) ?? .nan
+    }
+
+    /// The JSON line, keys in a fixed order, no trailing newline.
+    public var jsonLine: String {
+        func number<T: BinaryFloatingPoint & LosslessStringConvertible>(_ x: T) -> String { x.isFinite ? "\(x)" : "null" }
+        return "{\"step\":\(step),\"loss\":\(number(loss)),\"lr\":\(number(lr)),\"grad_norm\":\(number(gradNorm)),"
+            + "\"tokens\":\(tokens),\"tokens_per_second\":\(number(tokensPerSecond)),\"elapsed\":\(number(elapsed))}"
+    }
+}
+
+/// Appends one JSON object per optimizer step to a JSONL file (`metrics.jsonl`).
+///
+/// Each line goes out in a single unbuffered `write` on an `O_APPEND` descriptor, so killing the
+/// run loses at most the line being written; ``read(_:)`` skips such a torn last line.
+///
+/// ```swift
+/// let log = try MetricsLog(url: out.appendingPathComponent("metrics.jsonl"), keepingStepsThrough: resumedStep)
+/// try log.append(MetricsRecord(step: 1, loss: 2.31, lr: 1e-3, gradNorm: 0.9, tokens: 4096,
+///                              tokensPerSecond: 3456, elapsed: 1.2))
+/// ```
+public final class MetricsLog {
+    public let url: URL
+    private let fd: Int32
+
+    /// Opens the log. `keepingStepsThrough: nil` starts a new, empty log; a step number resumes
+    /// one, keeping only the records up to that step (the ones after the checkpoint being
+    /// resumed from are about to be redone).
+    public init(url: URL, keepingStepsThrough resumedStep: Int? = nil) throws {
+        self.url = url
+        let kept = resumedStep.map { step in ((try? Self.read(url)) ?? []).filter { $0.step <= step } } ?? []
+        let text = kept.map { $0.jsonLine + "\n" }.joined()
+        try DurableFile.writeAtomically(Data(text.utf8), to: url)
+        fd = open(url.path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw TrainingStateError.io(file: url.path, operation: "open for append", errno: errno) }
+    }
+
+    deinit { close(fd) }
+
+    /// Writes `record` as one line, immediately.
+    public func append(_ record: MetricsRecord) throws {
+        let line = Array((record.jsonLine + "\n").utf8)
+        var done = 0
+        while done < line.count {
+            let n = line.withUnsafeBytes { posixWrite(fd, $0.baseAddress! + done, line.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw TrainingStateError.io(file: url.path, operation: "write", errno: errno)
+            }
+            done += n
+        }
+    }
+
+    /// Every complete record of a log. A last line without its newline (a write cut short)
+    /// is dropped; any other line that does not parse is an error naming its line number.
+    public static func read(_ url: URL) throws -> [MetricsRecord] {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw TrainingStateError.missingFile(file: url.path)
+        }
+        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        lines.removeLast()  // empty after the final newline, or a line cut short
+        let decoder = JSONDecoder()
+        return try lines.enumerated().compactMap { index, line in
+            if line.allSatisfy(\.isWhitespace) { return nil }
+            do {
+                return try decoder.decode(MetricsRecord.self, from: Data(line.utf8))
+            } catch {
+                throw TrainingStateError.invalidJSON(file: "\(url.path):\(index + 1)", reason: "\(error)")
+            }
+        }
+    }
+}
