@@ -111,13 +111,13 @@ public struct BatchSampler: Codable, Equatable {
         let images = lengths.indices.filter { isMultimodal[$0] }
         let texts = lengths.indices.filter { !isMultimodal[$0] }
         if !groupByModality {
-            batches = chunks(shuffled(Array(lengths.indices), &rng))
+            batches = chunks(Self.shuffled(Array(lengths.indices), &rng))
         } else if images.isEmpty || texts.isEmpty {
             batches = lengthGrouped(Array(lengths.indices), &rng)
         } else {
             var imageBatches = lengthGrouped(images, &rng), textBatches = lengthGrouped(texts, &rng)
             let lastImages = imageBatches.removeLast(), lastTexts = textBatches.removeLast()
-            batches = shuffled(imageBatches + textBatches, &rng) + [lastImages, lastTexts]
+            batches = Self.shuffled(imageBatches + textBatches, &rng) + [lastImages, lastTexts]
         }
         return dropLast ? batches.filter { $0.count == batchSize } : batches
     }
@@ -125,7 +125,7 @@ public struct BatchSampler: Codable, Equatable {
     /// `get_length_grouped_indices`: shuffle, cut into batches, each ordered longest first
     /// (ties keep the shuffled order, as Python's stable sort does).
     private func lengthGrouped(_ indices: [Int], _ rng: inout SplitMix64) -> [[Int]] {
-        chunks(shuffled(indices, &rng)).map { batch in
+        chunks(Self.shuffled(indices, &rng)).map { batch in
             batch.enumerated()
                 .sorted { a, b in lengths[a.element] != lengths[b.element] ? lengths[a.element] > lengths[b.element] : a.offset < b.offset }
                 .map(\.element)
@@ -142,24 +142,26 @@ public struct BatchSampler: Codable, Equatable {
     }
 }
 
-/// Fisher–Yates with an unbiased bounded draw, so the order depends only on the generator's
-/// stream (not on the standard library's `random(in:)` algorithm).
-func shuffled<T>(_ items: [T], _ rng: inout SplitMix64) -> [T] {
-    var a = items
-    var i = a.count - 1
-    while i > 0 {
-        a.swapAt(i, Int(uniformBelow(UInt64(i + 1), &rng)))
-        i -= 1
+extension BatchSampler {
+    /// Fisher–Yates with an unbiased bounded draw, so the order depends only on the generator's
+    /// stream (not on the standard library's `random(in:)` algorithm).
+    static func shuffled<T>(_ items: [T], _ rng: inout SplitMix64) -> [T] {
+        var a = items
+        var i = a.count - 1
+        while i > 0 {
+            a.swapAt(i, Int(uniformBelow(UInt64(i + 1), &rng)))
+            i -= 1
+        }
+        return a
     }
-    return a
-}
 
-/// Uniform in 0..<bound by rejection: draws below 2^64 mod bound would favour small values.
-func uniformBelow(_ bound: UInt64, _ rng: inout SplitMix64) -> UInt64 {
-    let threshold = (0 &- bound) % bound
-    while true {
-        let r = rng.next()
-        if r >= threshold { return r % bound }
+    /// Uniform in 0..<bound by rejection: draws below 2^64 mod bound would favour small values.
+    static func uniformBelow(_ bound: UInt64, _ rng: inout SplitMix64) -> UInt64 {
+        let threshold = (0 &- bound) % bound
+        while true {
+            let r = rng.next()
+            if r >= threshold { return r % bound }
+        }
     }
 }
 

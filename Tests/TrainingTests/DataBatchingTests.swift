@@ -64,7 +64,7 @@ final class DataBatchingTests: XCTestCase {
         // Pinned: the order must not change across machines or Swift versions.
         XCTAssertEqual(sampler().batches(forEpoch: 0), sampler().batches(forEpoch: 0))
         var rng = SplitMix64(seed: 1)
-        XCTAssertEqual(shuffled(Array(0..<10), &rng), Self.pinnedShuffle)
+        XCTAssertEqual(BatchSampler.shuffled(Array(0..<10), &rng), Self.pinnedShuffle)
     }
 
     /// Fisher–Yates over SplitMix64(seed: 1), fixed once; a change here changes every run's data order.
@@ -101,7 +101,7 @@ final class DataBatchingTests: XCTestCase {
     func testUniformDrawIsInRange() {
         var rng = SplitMix64(seed: 9)
         var seen = Set<UInt64>()
-        for _ in 0..<1000 { seen.insert(uniformBelow(6, &rng)) }
+        for _ in 0..<1000 { seen.insert(BatchSampler.uniformBelow(6, &rng)) }
         XCTAssertEqual(seen, Set(0..<6))
     }
 
