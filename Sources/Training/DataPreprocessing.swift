@@ -141,6 +141,12 @@ public struct DataPreprocessor {
         let text = Self.renderV1(turns)
         let encode = { (s: String) in record.hasImage ? self.imageTokenIDs(s) : self.tokenizer.encode(s) }
         let ids = encode(text)
+        // Markers in several turns survive as several placeholders, but a record has one image.
+        let placeholders = ids.filter { $0 == TrainingSample.imagePlaceholder }.count
+        if record.hasImage && placeholders > 1 {
+            throw DataError.unsupportedRecord(id: record.id, template: "v1",
+                                              reason: "\(placeholders) turns hold \(Self.imageMarker) but the record has one image")
+        }
         var labels = ids
         // BOS is not learned; `cur` walks the rounds in token positions.
         var cur = 1

@@ -56,7 +56,7 @@ public struct DataRecord: Decodable, Equatable, Sendable {
             .invalidRecord(file: nil, index: index, id: id, field: field, problem: problem)
         }
         if c.contains(.id) && id == nil { throw fail("id", "expected a string or an integer") }
-        self.id = id ?? index.map { "#\($0)" } ?? "#?"
+        self.id = id ?? index.map { "#\($0)" } ?? Self.unknownID
 
         if c.contains(.image) {
             guard let image = try? c.decode(String.self, forKey: .image) else {
@@ -97,6 +97,8 @@ public struct DataRecord: Decodable, Equatable, Sendable {
         }
         conversations = turns
     }
+
+    static let unknownID = "#?"
 
     /// The first turn that breaks human/gpt alternation (after one optional leading gpt turn).
     static func firstOutOfTurn(_ turns: [Turn]) -> Int? {
@@ -160,7 +162,11 @@ public enum DataLoading {
         for (n, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             if line.allSatisfy({ PythonText.isSpace(Unicode.Scalar($0)) }) { continue }
             do {
-                records.append(try decoder.decode(DataRecord.self, from: Data(line)))
+                var record = try decoder.decode(DataRecord.self, from: Data(line))
+                if record.id == DataRecord.unknownID {     // no id: its position, as in a JSON array
+                    record = DataRecord(id: "#\(records.count)", image: record.image, conversations: record.conversations)
+                }
+                records.append(record)
             } catch let error as DataError {
                 throw error.located(file: path + ":\(n + 1)", index: records.count)
             } catch {

@@ -121,13 +121,18 @@ final class DataPreprocessingTests: XCTestCase {
         XCTAssertEqual(sample.expandingImage(imageTokenID: 700, featuresPerImage: 5, maxLength: 10).inputIDs.count, 10)
     }
 
-    func testPlainRefusesRecordsItCannotUse() throws {
+    func testRefusesRecordsTheTemplateCannotUse() throws {
         let p = DataPreprocessor(tokenizer: tokenizer, template: .plain, modelMaxLength: 64)
         let textOnly = DataRecord(id: "t", image: nil, conversations: [.init(from: .human, value: "<image>"), .init(from: .gpt, value: "x")])
         let threeTurns = DataRecord(id: "3", image: "a.png", conversations: [
             .init(from: .human, value: "<image>"), .init(from: .gpt, value: "x"), .init(from: .human, value: "y")])
         let noMarker = DataRecord(id: "m", image: "a.png", conversations: [.init(from: .human, value: "hi"), .init(from: .gpt, value: "x")])
-        for (record, words) in [(textOnly, "no image"), (threeTurns, "found 3"), (noMarker, "marker")] {
+        let twoMarkers = DataRecord(id: "2", image: "a.png", conversations: [
+            .init(from: .human, value: "<image> a"), .init(from: .gpt, value: "x"), .init(from: .human, value: "b <image>"),
+            .init(from: .gpt, value: "y")])
+        let v1 = DataPreprocessor(tokenizer: tokenizer, template: .v1, modelMaxLength: 512)
+        for (record, words, p) in [(textOnly, "no image", p), (threeTurns, "found 3", p), (noMarker, "marker", p),
+                                   (twoMarkers, "2 turns", v1)] {
             XCTAssertThrowsError(try p.sample(from: record)) { e in
                 XCTAssertTrue("\(e)".contains("\"\(record.id)\"") && "\(e)".contains(words), "\(e)")
             }

@@ -45,6 +45,11 @@ final class DataRecordTests: XCTestCase {
         XCTAssertEqual(records[0].wordCount, 3)
     }
 
+    func testJSONLinesWithoutIDsArePositioned() throws {
+        let url = try write("\(good)\n\n{\"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}]}\n", "data.jsonl")
+        XCTAssertEqual(try DataLoading.records(contentsOf: url).map(\.id), ["a", "#1"])
+    }
+
     func testJSONLinesEqualJSONArray() throws {
         let a = try DataLoading.records(contentsOf: Fixtures.url("data/v1.json"))
         let b = try DataLoading.records(contentsOf: Fixtures.url("data/v1.jsonl"))
