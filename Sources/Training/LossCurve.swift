@@ -49,11 +49,14 @@ public enum LossCurve {
     private static func chart(_ points: [(x: Double, y: Double)], smoothing: Double) -> [String] {
         let xTicks = ticks(points.map(\.x).min()!, points.map(\.x).max()!, integer: true)
         let yTicks = ticks(points.map(\.y).min()!, points.map(\.y).max()!, integer: false)
-        let (x0, x1) = (xTicks.lo, xTicks.hi), (y0, y1) = (yTicks.lo, yTicks.hi)
+        // x spans the steps exactly (ticks fall inside); y is widened to whole ticks.
+        let (first, last) = (points.map(\.x).min()!, points.map(\.x).max()!)
+        let (x0, x1) = last > first ? (first, last) : (xTicks.lo, xTicks.hi)
+        let (y0, y1) = (yTicks.lo, yTicks.hi)
         func px(_ x: Double) -> Double { plot.left + (x - x0) / (x1 - x0) * (plot.right - plot.left) }
         func py(_ y: Double) -> Double { plot.bottom - (y - y0) / (y1 - y0) * (plot.bottom - plot.top) }
         var out: [String] = []
-        for t in xTicks.values {
+        for t in xTicks.values where t >= x0 && t <= x1 {
             out.append(line(px(t), plot.top, px(t), plot.bottom, color: "#e6e6e6"))
             out.append(text(label(t, step: xTicks.step), x: px(t), y: plot.bottom + 18, anchor: "middle"))
         }
@@ -113,8 +116,9 @@ public enum LossCurve {
     }
 
     private static func legend(smoothing: Double) -> String {
-        let x = plot.right - 170, y = plot.top + 14
-        return "<g>" + line(x, y, x + 24, y, color: "#9ecae1", width: 1) + text("raw", x: x + 30, y: y + 4, anchor: "start")
+        let x = plot.right - 196, y = plot.top + 16
+        return "<g><rect x=\"\(f(x - 8))\" y=\"\(f(y - 11))\" width=\"196\" height=\"22\" fill=\"white\" fill-opacity=\"0.85\"/>"
+            + line(x, y, x + 24, y, color: "#9ecae1", width: 1) + text("raw", x: x + 30, y: y + 4, anchor: "start")
             + line(x + 64, y, x + 88, y, color: "#08519c", width: 2)
             + text("smoothed (\(String(format: "%.2g", smoothing)))", x: x + 94, y: y + 4, anchor: "start") + "</g>"
     }
