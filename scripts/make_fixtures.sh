@@ -16,3 +16,4 @@ fi
 "$PYTHON" scripts/fixtures/ops.py
 "$PYTHON" scripts/fixtures/optim.py
 "$PYTHON" scripts/fixtures/training.py Tests/Fixtures/training
+"$PYTHON" scripts/fixtures/data.py Tests/Fixtures/data

@@ -33,7 +33,7 @@ public final class ChatSession: @unchecked Sendable {
                 parameters: GenerationParameters = GenerationParameters(maxNewTokens: 512),
                 aspect: ImageAspectMode = .auto) {
         self.model = model
-        self.template = template ?? .automatic(modelName: model.name, layout: model.configuration.layout)
+        self.template = template ?? .automatic(for: model)
         self.parameters = parameters
         self.aspect = aspect
         conversation = Conversation(template: self.template)

@@ -85,6 +85,12 @@ public struct ConversationTemplate: Sendable, Equatable {
         return t
     }
 
+    /// The template a model's config names, or else the reference CLI's choice from its name.
+    public static func automatic(for model: LLaVAModel) -> ConversationTemplate {
+        if let name = model.configuration.conversationTemplate, let t = all[name] { return t }
+        return automatic(modelName: model.name, layout: model.configuration.layout)
+    }
+
     /// The reference CLI's choice from the model's name (`llava/serve/cli.py`); llava-hf
     /// checkpoints get their own shipped template.
     public static func automatic(modelName: String, layout: CheckpointLayout) -> ConversationTemplate {

@@ -65,8 +65,32 @@ public struct LLaVAConfiguration: Sendable {
     public var visionTowerName: String?
     /// `mm_hidden_size`: the vision features' width as the projector expects it.
     public var visionHiddenSize: Int?
+    /// The template the model was trained with, when its config names one (`conversation_template`,
+    /// which `llava train` writes; the reference's checkpoints carry none).
+    public var conversationTemplate: String?
 
     public static let originalImagePlaceholder = -200
+
+    /// A configuration assembled in code (training a new LLaVA from an LLM and a CLIP tower).
+    public init(layout: CheckpointLayout, text: LlamaConfiguration, vision: CLIPVisionConfiguration?,
+                imageTokenID: Int, visionFeatureLayer: Int = -2, featureSelection: CLIPFeatureSelection = .default,
+                projector: ProjectorKind = .mlp(depth: 2), projectorActivation: ProjectorActivation = .gelu,
+                projectorBias: Bool = true, padsImagesToSquare: Bool, visionTowerName: String? = nil,
+                conversationTemplate: String? = nil) {
+        self.layout = layout
+        self.text = text
+        self.vision = vision
+        self.imageTokenID = imageTokenID
+        self.visionFeatureLayer = visionFeatureLayer
+        self.featureSelection = featureSelection
+        self.projector = projector
+        self.projectorActivation = projectorActivation
+        self.projectorBias = projectorBias
+        self.padsImagesToSquare = padsImagesToSquare
+        self.visionTowerName = visionTowerName
+        visionHiddenSize = vision?.hiddenSize
+        self.conversationTemplate = conversationTemplate
+    }
 
     /// Reads a LLaVA `config.json` of either layout.
     public init(contentsOf url: URL) throws {
@@ -114,9 +138,11 @@ public struct LLaVAConfiguration: Sendable {
         }
         projectorActivation = a
         projectorBias = try r.bool("multimodal_projector_bias", default: true)
-        padsImagesToSquare = false
+        // llava-hf's processor never pads; `llava train` records when a model was trained padded.
+        padsImagesToSquare = try r.string("image_aspect_ratio", default: "square") == "pad"
         visionTowerName = nil
         visionHiddenSize = vision?.hiddenSize
+        conversationTemplate = json["conversation_template"] as? String
     }
 
     private init(original json: [String: Any], file: String) throws {
@@ -154,6 +180,7 @@ public struct LLaVAConfiguration: Sendable {
         }
         visionTowerName = json["mm_vision_tower"] as? String ?? json["vision_tower"] as? String
         visionHiddenSize = try r.optionalInt("mm_hidden_size")
+        conversationTemplate = json["conversation_template"] as? String
     }
 }
 

@@ -65,7 +65,7 @@ func renderPrompt(_ message: String, imageCount: Int, model: LoadedModel, convMo
     case ("raw", _), ("auto", .text):
         return (message, nil)
     case ("auto", .llava(let m)):
-        template = .automatic(modelName: m.name, layout: m.configuration.layout)
+        template = .automatic(for: m)
     default:
         template = try ConversationTemplate.named(convMode)
     }

@@ -1,0 +1,249 @@
+import Checkpoint
+import Foundation
+import LLaVA
+import Language
+import Tensor
+import Vision
+
+// Writing trained models: a complete llava-hf directory that transformers loads as it is,
+// the stage-1 projector alone, and an original-layout directory.
+
+extension TrainableDecoder {
+    /// The decoder's tensors under llava-hf's hub names, LoRA folded in (W + (α/r)·B·A).
+    public func exportTensors() -> [(name: String, tensor: Tensor)] {
+        var out: [(String, Tensor)] = [("language_model.model.embed_tokens.weight", embedTokens)]
+        for (i, b) in blocks.enumerated() {
+            let p = "language_model.model.layers.\(i)."
+            out.append((p + "input_layernorm.weight", b.attentionNorm))
+            out.append((p + "post_attention_layernorm.weight", b.mlpNorm))
+            for l in b.linears {
+                out.append((l.name + ".weight", l.mergedWeight()))
+                if let bias = l.bias { out.append((l.name + ".bias", bias)) }
+            }
+        }
+        out.append(("language_model.model.norm.weight", finalNorm))
+        out.append(("language_model.lm_head.weight", lmHead.weight))
+        return out
+    }
+}
+
+extension TrainableLinear {
+    /// The weight with its adapter folded in, or the weight itself without one.
+    func mergedWeight() -> Tensor {
+        guard let lora else { return weight }
+        let n = outFeatures, k = inFeatures, r = lora.rank
+        let merged = weight.toF32()
+        let a = lora.a.value.floats, b = lora.b.value.floats, w = merged.floats
+        parallelFor(n) { rows in
+            for i in rows {
+                for j in 0..<r {
+                    let s = lora.scale * b[i * r + j]
+                    if s == 0 { continue }
+                    for c in 0..<k { w[i * k + c] += s * a[j * k + c] }
+                }
+            }
+        }
+        return merged
+    }
+}
+
+extension TrainableProjector {
+    /// The projector's tensors under `names[i] + ".weight"/".bias"`.
+    func exportTensors(names: [String]) -> [(name: String, tensor: Tensor)] {
+        zip(layers, names).flatMap { layer, name in
+            [(name + ".weight", layer.weight)] + (layer.bias.map { [(name + ".bias", $0)] } ?? [])
+        }
+    }
+}
+
+/// The CLIP tower's tensors in HF's layout under `prefix` (patch embedding back to a 4-D conv weight).
+public func clipTensors(_ w: CLIPVisionWeights, config c: CLIPVisionConfiguration, prefix p: String) -> [(name: String, tensor: Tensor)] {
+    var out: [(String, Tensor)] = [
+        (p + "embeddings.class_embedding", w.classEmbedding),
+        (p + "embeddings.patch_embedding.weight", w.patchEmbedding.reshaped([c.hiddenSize, c.channelCount, c.patchSize, c.patchSize])),
+        (p + "embeddings.position_embedding.weight", w.positionEmbedding),
+        (p + "pre_layrnorm.weight", w.preNormWeight), (p + "pre_layrnorm.bias", w.preNormBias),
+    ]
+    for (i, l) in w.layers.enumerated() {
+        let q = "\(p)encoder.layers.\(i)."
+        out += [(q + "layer_norm1.weight", l.norm1Weight), (q + "layer_norm1.bias", l.norm1Bias),
+                (q + "self_attn.q_proj.weight", l.wq), (q + "self_attn.q_proj.bias", l.bq),
+                (q + "self_attn.k_proj.weight", l.wk), (q + "self_attn.k_proj.bias", l.bk),
+                (q + "self_attn.v_proj.weight", l.wv), (q + "self_attn.v_proj.bias", l.bv),
+                (q + "self_attn.out_proj.weight", l.wo), (q + "self_attn.out_proj.bias", l.bo),
+                (q + "layer_norm2.weight", l.norm2Weight), (q + "layer_norm2.bias", l.norm2Bias),
+                (q + "mlp.fc1.weight", l.fc1), (q + "mlp.fc1.bias", l.bFc1),
+                (q + "mlp.fc2.weight", l.fc2), (q + "mlp.fc2.bias", l.bFc2)]
+    }
+    out += [(p + "post_layernorm.weight", w.postNormWeight), (p + "post_layernorm.bias", w.postNormBias)]
+    return out
+}
+
+/// Writes trained models to disk; every file atomically.
+public enum ModelExport {
+    /// The stage-1 output: the projector alone, under the reference's names
+    /// (`model.mm_projector.0.weight`, …), as `mm_projector.safetensors`.
+    public static func writeProjector(_ projector: TrainableProjector, to url: URL) throws {
+        let names: [String]
+        switch projector.kind {
+        case .linear: names = ["model.mm_projector"]
+        case .mlp(let n): names = (0..<n).map { "model.mm_projector.\($0 * 2)" }
+        case .identity: names = []
+        }
+        try SafeTensorsWriter.write(projector.exportTensors(names: names).map { ($0.name, $0.tensor.toF32()) },
+                                    metadata: ["format": "pt", "mm_projector_type": projector.kind.description], to: url)
+    }
+
+    /// A complete llava-hf directory: config, tokenizer (with `<image>` added if it lacks one),
+    /// preprocessor config and safetensors that `LlavaForConditionalGeneration` loads as they are.
+    public static func writeLLaVAHF(to directory: URL, decoder: TrainableDecoder, projector: TrainableProjector,
+                                    vision: CLIPVisionModel, llava: LLaVAConfiguration, tokenizerDirectory: URL,
+                                    imageProcessor: ImageProcessorConfiguration) throws {
+        guard case .mlp(2) = projector.kind else {
+            throw TrainingError.invalidArgument("llava-hf checkpoints hold a 2-layer projector (mlp2x_gelu); this one is \(projector.kind): use the original layout")
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var tokenizer = try TokenizerFiles(directory: tokenizerDirectory)
+        let imageToken = try tokenizer.ensureToken("<image>")
+        var tensors = decoder.exportTensors()
+        let vocab = max(decoder.config.vocabularySize, imageToken + 1)
+        tensors = tensors.map { name, t in
+            name.hasSuffix("embed_tokens.weight") || name.hasSuffix("lm_head.weight") ? (name, grownRows(t, to: vocab)) : (name, t)
+        }
+        tensors += projector.exportTensors(names: ["multi_modal_projector.linear_1", "multi_modal_projector.linear_2"])
+        tensors += clipTensors(vision.weights, config: vision.config, prefix: "vision_tower.vision_model.")
+        try SafeTensorsWriter.write(tensors.map { ($0.name, $0.tensor.dtype == .f32 ? $0.tensor : $0.tensor.toF32()) },
+                                    metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        var text = decoder.config
+        text.vocabularySize = vocab
+        let config = llavaHFConfig(text: text, vision: vision.config, llava: llava, imageToken: imageToken)
+        try writeJSON(config, to: directory.appendingPathComponent("config.json"))
+        try writeJSON(preprocessorJSON(imageProcessor), to: directory.appendingPathComponent("preprocessor_config.json"))
+        try tokenizer.write(to: directory)
+    }
+
+    /// Appends rows to an embedding-like (V, D) matrix, each the mean of the existing rows
+    /// (new tokens start at the average embedding, as llava-hf's conversion does).
+    static func grownRows(_ t: Tensor, to rows: Int) -> Tensor {
+        let v = t.shape[0], d = t.shape[1]
+        guard rows > v else { return t }
+        let src = t.toF32(), out = Tensor(zeros: [rows, d])
+        out.floats.update(from: src.floats, count: v * d)
+        var mean = [Double](repeating: 0, count: d)
+        for r in 0..<v { for c in 0..<d { mean[c] += Double(src.floats[r * d + c]) } }
+        for r in v..<rows { for c in 0..<d { out.floats[r * d + c] = Float(mean[c] / Double(v)) } }
+        return out
+    }
+
+    static func llavaHFConfig(text c: LlamaConfiguration, vision v: CLIPVisionConfiguration, llava: LLaVAConfiguration,
+                              imageToken: Int) -> [String: Any] {
+        let textConfig: [String: Any] = [
+            "model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": c.vocabularySize,
+            "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize, "num_hidden_layers": c.layerCount,
+            "num_attention_heads": c.headCount, "num_key_value_heads": c.kvHeadCount, "head_dim": c.headDim,
+            "rms_norm_eps": Double(c.rmsNormEps), "rope_theta": c.ropeTheta,
+            "rope_scaling": c.ropeLinearFactor == 1 ? NSNull() as Any : ["type": "linear", "factor": c.ropeLinearFactor] as Any,
+            "max_position_embeddings": c.maxPositionEmbeddings, "tie_word_embeddings": c.tieWordEmbeddings,
+            "attention_bias": c.attentionBias, "mlp_bias": c.mlpBias, "hidden_act": "silu",
+            "bos_token_id": c.bosTokenID as Any, "eos_token_id": c.eosTokenIDs.count == 1 ? c.eosTokenIDs[0] as Any : c.eosTokenIDs,
+            "pad_token_id": c.padTokenID as Any, "torch_dtype": "float32",
+        ]
+        let visionConfig: [String: Any] = [
+            "model_type": "clip_vision_model", "hidden_size": v.hiddenSize, "intermediate_size": v.intermediateSize,
+            "num_hidden_layers": v.layerCount, "num_attention_heads": v.headCount, "image_size": v.imageSize,
+            "patch_size": v.patchSize, "num_channels": v.channelCount, "layer_norm_eps": Double(v.layerNormEps),
+            "hidden_act": v.activation.rawValue, "projection_dim": 768,
+        ]
+        let patches = v.patchesPerSide * v.patchesPerSide
+        return [
+            "architectures": ["LlavaForConditionalGeneration"], "model_type": "llava", "image_token_index": imageToken,
+            "projector_hidden_act": llava.projectorActivation.rawValue, "vision_feature_layer": llava.visionFeatureLayer,
+            "vision_feature_select_strategy": llava.featureSelection.rawValue,
+            "image_seq_length": llava.featureSelection == .full ? patches + 1 : patches,
+            "multimodal_projector_bias": llava.projectorBias, "tie_word_embeddings": c.tieWordEmbeddings,
+            "text_config": textConfig, "vision_config": visionConfig, "torch_dtype": "float32",
+            // Not read by transformers; `llava` uses them to run the model as it was trained.
+            "image_aspect_ratio": llava.padsImagesToSquare ? "pad" : "square",
+            "conversation_template": llava.conversationTemplate ?? "vicuna_v1",
+        ]
+    }
+
+    static func preprocessorJSON(_ p: ImageProcessorConfiguration) -> [String: Any] {
+        var size: [String: Any]
+        switch p.size {
+        case .shortestEdge(let n): size = ["shortest_edge": n]
+        case .exact(let h, let w): size = ["height": h, "width": w]
+        }
+        return ["image_processor_type": "CLIPImageProcessor", "do_resize": p.doResize, "size": size,
+                "resample": p.resample.rawValue, "do_center_crop": p.doCenterCrop,
+                "crop_size": ["height": p.cropHeight, "width": p.cropWidth], "do_rescale": p.doRescale,
+                "rescale_factor": p.rescaleFactor, "do_normalize": p.doNormalize, "image_mean": p.imageMean,
+                "image_std": p.imageStd, "do_convert_rgb": p.doConvertRGB]
+    }
+
+    static func writeJSON(_ object: [String: Any], to url: URL) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try atomicWrite(data + Data("\n".utf8), to: url)
+    }
+}
+
+/// Writes `data` to a temporary file beside `url`, syncs it, then renames it into place.
+func atomicWrite(_ data: Data, to url: URL) throws {
+    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+    guard FileManager.default.createFile(atPath: tmp.path, contents: data) else {
+        throw TrainingError.invalidArgument("\(tmp.path): cannot write")
+    }
+    let fd = open(tmp.path, O_RDONLY)
+    if fd >= 0 { fsync(fd); close(fd) }
+    if rename(tmp.path, url.path) != 0 {
+        throw TrainingError.invalidArgument("\(url.path): cannot rename into place (errno \(errno))")
+    }
+}
+
+extension ModelExport {
+    /// The LoRA adapter alone, PEFT-style: `adapter_model.safetensors` (keys
+    /// `base_model.model.<module>.lora_{A,B}.weight`) and `adapter_config.json`.
+    public static func writeAdapter(_ decoder: TrainableDecoder, to directory: URL) throws {
+        guard case .lora(let rank, let alpha, let dropout) = decoder.mode else {
+            throw TrainingError.invalidArgument("the decoder has no LoRA adapter to write")
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let tensors = decoder.blocks.flatMap(\.linears).flatMap { l -> [(name: String, tensor: Tensor)] in
+            guard let a = l.lora else { return [] }
+            return [("base_model.model.\(a.a.name)", a.a.value), ("base_model.model.\(a.b.name)", a.b.value)]
+        }
+        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent("adapter_model.safetensors"))
+        let config: [String: Any] = [
+            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": Double(alpha), "lora_dropout": Double(dropout),
+            "bias": "none", "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        ]
+        try writeJSON(config, to: directory.appendingPathComponent("adapter_config.json"))
+    }
+
+    /// Reads an adapter written by `writeAdapter` into a LoRA decoder of the same rank.
+    public static func loadAdapter(_ directory: URL, into decoder: TrainableDecoder) throws {
+        let file = try Checkpoint.SafeTensorsFile(url: directory.appendingPathComponent("adapter_model.safetensors"))
+        for l in decoder.blocks.flatMap(\.linears) {
+            guard let lora = l.lora else { continue }
+            for p in [lora.a, lora.b] {
+                let t = try file.tensor("base_model.model.\(p.name)")
+                guard t.shape == p.value.shape else {
+                    throw TrainingError.invalidArgument("\(file.url.path): '\(p.name)' has shape \(t.shape), expected \(p.value.shape)")
+                }
+                let v = t.toFloatArray()
+                v.withUnsafeBufferPointer { p.value.floats.update(from: $0.baseAddress!, count: v.count) }
+            }
+        }
+    }
+
+    /// The adapter's rank, alpha and dropout from its `adapter_config.json`.
+    public static func adapterSettings(_ directory: URL) throws -> (rank: Int, alpha: Float, dropout: Float) {
+        let url = directory.appendingPathComponent("adapter_config.json")
+        guard let data = FileManager.default.contents(atPath: url.path),
+              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let r = (json["r"] as? NSNumber)?.intValue, let a = (json["lora_alpha"] as? NSNumber)?.floatValue else {
+            throw TrainingError.invalidArgument("\(url.path): missing or without r / lora_alpha")
+        }
+        return (r, a, (json["lora_dropout"] as? NSNumber)?.floatValue ?? 0)
+    }
+}
