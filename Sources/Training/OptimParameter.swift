@@ -68,4 +68,4 @@ public func decays(parameterNamed name: String, shape: [Int]) -> Bool {
 /// `0.100000001…`). PyTorch and HF do their scalar arithmetic on Python doubles of the
 /// decimals the user typed; recovering them keeps e.g. `ceil(10 * 0.1)` equal to HF's 1.
 @inline(__always)
-func decimalValue(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
+func decimalValue(_ x: Float) -> Double { Double(x.description) ?? Double(x) }  // small strings: no heap

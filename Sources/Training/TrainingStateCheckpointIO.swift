@@ -27,6 +27,9 @@ extension TrainingCheckpoint {
 
     private func writeFiles(into dir: URL) throws {
         typealias F = Self.Files
+        for (name, t) in parameters where t.dtype != .f32 {
+            throw TrainingStateError.wrongDType(file: dir.appendingPathComponent(F.model).path, tensor: name, found: t.dtype.rawValue)
+        }
         try SafeTensorsWriter.write(parameters, metadata: ["format": "pt"], to: dir.appendingPathComponent(F.model))
         var moments: [String: Tensor] = [:]
         for (name, m) in optimizer.state {

@@ -101,6 +101,21 @@ final class OptimTests: XCTestCase {
         XCTAssertEqual(one, two)
     }
 
+    func testStepUpdatesMomentsInPlace() {
+        // A copy-on-write copy of the moments each step would double the optimizer's memory
+        // traffic; the buffers must stay where they are.
+        let p = Parameter(name: "w", value: Tensor(zeros: [64, 64]), decays: true)
+        p.grad = .init(repeating: 0.5, count: p.value.count)
+        var adamw = AdamW(weightDecay: 0.1)
+        adamw.step([p], lr: 1e-3)
+        let before = adamw.state["w"]!.expAvg.withUnsafeBufferPointer { $0.baseAddress }
+        let beforeSq = adamw.state["w"]!.expAvgSq.withUnsafeBufferPointer { $0.baseAddress }
+        adamw.step([p], lr: 1e-3)
+        XCTAssertEqual(adamw.state["w"]!.expAvg.withUnsafeBufferPointer { $0.baseAddress }, before)
+        XCTAssertEqual(adamw.state["w"]!.expAvgSq.withUnsafeBufferPointer { $0.baseAddress }, beforeSq)
+        XCTAssertEqual(adamw.state["w"]!.step, 2)
+    }
+
     func testDecayRuleFollowsHF() {
         let noDecay = ["model.layers.0.input_layernorm.weight", "model.norm.weight", "vision_tower.pre_layrnorm.weight",
                        "mm_projector.0.bias", "model.layers.3.post_attention_layernorm.weight"]
