@@ -1,8 +1,10 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import LLaVA
 import Language
 import Logging
+import Tensor
 import Tokenizer
 import Vision
 
@@ -23,6 +25,9 @@ struct Generate: ParsableCommand {
     @Flag(help: "Print one JSON object (text, token_ids, prompt_tokens, timings) instead of streaming.")
     var json = false
 
+    @Option(help: "Write the prompt's last-position logits to this safetensors file (tensor 'logits').")
+    var logitsOut: String?
+
     @OptionGroup var runtime: RuntimeOptions
 
     func run() throws {
@@ -34,6 +39,7 @@ struct Generate: ParsableCommand {
         logger.debug("prompt: \(text.debugDescription)")
         var parameters = sampling.parameters
         if let stop { parameters.stopStrings.append(stop) }
+        parameters.keepPrefillLogits = logitsOut != nil
         let stream: (String) -> Bool = { piece in
             if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
             return true
@@ -47,6 +53,10 @@ struct Generate: ParsableCommand {
             guard pictures.isEmpty else { throw LLaVAError.modelLacksVision }
             result = try TextGenerator(model: model, tokenizer: tokenizer)
                 .generate(prompt: tokenizer.encode(text), parameters: parameters, onText: stream)
+        }
+        if let logitsOut, let logits = result.prefillLogits {
+            try SafeTensorsWriter.write([("logits", Tensor(logits, shape: [logits.count]))], metadata: nil,
+                                        to: URL(fileURLWithPath: logitsOut))
         }
         logger.info("prefill \(result.promptTokenCount) positions at \(Int(result.prefillTokensPerSecond)) tok/s, decode \(result.tokenIDs.count) tokens at \(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s")
         if json {

@@ -9,6 +9,8 @@ public struct GenerationParameters: Sendable {
     public var stopStrings: [String] = []
     /// Tokens that end generation (the EOS ids of the config and tokenizer by default).
     public var stopTokenIDs: Set<Int>? = nil
+    /// Keep the prompt's last-position logits in the result (for comparisons with other runtimes).
+    public var keepPrefillLogits = false
 
     public init(maxNewTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(),
                 stopStrings: [String] = [], stopTokenIDs: Set<Int>? = nil) {
@@ -32,6 +34,8 @@ public struct GenerationResult: Sendable {
     public var finishReason: FinishReason
     public var prefillSeconds: Double
     public var decodeSeconds: Double
+    /// The logits after the prompt (V), when `keepPrefillLogits` asked for them.
+    public var prefillLogits: [Float]? = nil
 
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokenCount) / prefillSeconds : 0 }
     /// Decode rate over the tokens produced after the first (the first comes from the prefill).
@@ -91,6 +95,7 @@ public struct TextGenerator {
         var logits = try embeddings.map { try model.forward(embeddings: $0, cache: cache) }
             ?? model.forward(tokens: prompt, cache: cache)
         result.prefillSeconds = seconds(clock.now - t0)
+        if parameters.keepPrefillLogits { result.prefillLogits = logits }
         let t1 = clock.now
         defer { result.decodeSeconds = seconds(clock.now - t1) }
         while generated.count < parameters.maxNewTokens {
