@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "VisionTests", dependencies: ["Vision", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "LLaVATests", dependencies: ["LLaVA", "Vision", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LLaVA", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
-        .testTarget(name: "CommandTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CommandTests", dependencies: ["TestSupport", "Checkpoint", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,135 @@
+import Checkpoint
+import Foundation
+import TestSupport
+import XCTest
+
+/// `llava train` end to end on a tiny LLM (Tests/Fixtures/llama/mha) and CLIP tower
+/// (Tests/Fixtures/llava/orig-mlp2x-clip) with a data set made here: stage 1, stage 2, then
+/// `llava generate` answers the training questions; and a SIGKILLed run resumes exactly.
+final class TrainCommandTests: XCTestCase {
+    static let answers = ["photo_500x333.jpg": "a red circle", "gray.png": "a blue square",
+                          "rgba.png": "a green triangle", "palette.png": "a yellow star"]
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var pretrain: [[String: Any]] = [], finetune: [[String: Any]] = []
+        for (i, (image, answer)) in Self.answers.sorted(by: { $0.key < $1.key }).enumerated() {
+            try FileManager.default.copyItem(at: Fixtures.url("images/\(image)"), to: dir.appendingPathComponent(image))
+            pretrain.append(["id": "p\(i)", "image": image, "conversations": [
+                ["from": "human", "value": "Describe the image briefly.\n<image>"], ["from": "gpt", "value": answer]]])
+            finetune.append(["id": "f\(i)", "image": image, "conversations": [
+                ["from": "human", "value": "<image>\nWhat is shown?"], ["from": "gpt", "value": answer]]])
+        }
+        finetune.append(["id": "text", "conversations": [["from": "human", "value": "Say hello."], ["from": "gpt", "value": "hello"]]])
+        try JSONSerialization.data(withJSONObject: pretrain).write(to: dir.appendingPathComponent("pretrain.json"))
+        try JSONSerialization.data(withJSONObject: finetune).write(to: dir.appendingPathComponent("finetune.json"))
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    var base: [String] {
+        ["--model-name-or-path", Fixtures.url("llama/mha").path, "--vision-tower", Fixtures.url("llava/orig-mlp2x-clip").path,
+         "--image-folder", dir.path, "--quiet"]
+    }
+
+    func losses(_ run: String) throws -> [Double] {
+        let text = try String(contentsOf: dir.appendingPathComponent("\(run)/metrics.jsonl"), encoding: .utf8)
+        return try text.split(separator: "\n").map {
+            let o = try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            return (o["loss"] as! NSNumber).doubleValue
+        }
+    }
+
+    func testPretrainThenFinetuneLearnsToAnswerItsTrainingQuestions() throws {
+        let s1 = try LLaVAExecutable.run(["train", "pretrain"] + base + [
+            "--data", dir.appendingPathComponent("pretrain.json").path, "--output-dir", dir.appendingPathComponent("s1").path,
+            "--batch-size", "4", "--max-steps", "30", "--learning-rate", "1e-2"], timeout: 300)
+        XCTAssertEqual(s1.status, 0, s1.stderr)
+        let l1 = try losses("s1")
+        XCTAssertLessThan(l1.suffix(3).reduce(0, +) / 3, l1.prefix(3).reduce(0, +) / 3 * 0.5, "stage-1 loss should fall: \(l1)")
+        let projector = dir.appendingPathComponent("s1/mm_projector.safetensors").path
+        XCTAssertTrue(FileManager.default.fileExists(atPath: projector))
+
+        let s2 = try LLaVAExecutable.run(["train", "finetune"] + base + [
+            "--data", dir.appendingPathComponent("finetune.json").path, "--output-dir", dir.appendingPathComponent("s2").path,
+            "--pretrain-mm-mlp-adapter", projector, "--batch-size", "5", "--max-steps", "40", "--learning-rate", "3e-3"],
+                                        timeout: 300)
+        XCTAssertEqual(s2.status, 0, s2.stderr)
+        let l2 = try losses("s2")
+        XCTAssertLessThan(l2.last!, l2.first! * 0.1, "stage-2 loss should fall: \(l2)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("s2/loss.svg").path))
+        let model = dir.appendingPathComponent("s2/model").path
+        for (image, answer) in Self.answers {
+            let r = try LLaVAExecutable.run(["generate", "--model", model, "--image", dir.appendingPathComponent(image).path,
+                                             "--prompt", "What is shown?", "--max-new-tokens", "12"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), answer, image)
+        }
+    }
+
+    func testLoRAFinetuneWritesAMergedModelAndAnAdapter() throws {
+        let r = try LLaVAExecutable.run(["train", "finetune"] + base + [
+            "--data", dir.appendingPathComponent("finetune.json").path, "--output-dir", dir.appendingPathComponent("lora").path,
+            "--lora-r", "4", "--lora-alpha", "8", "--batch-size", "5", "--max-steps", "5"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let run = dir.appendingPathComponent("lora")
+        for f in ["model/model.safetensors", "model/config.json", "adapter/adapter_model.safetensors", "adapter/adapter_config.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent(f).path), f)
+        }
+        // Folding the adapter into the base again gives the same weights as the run's merged model.
+        let exported = dir.appendingPathComponent("exported")
+        let e = try LLaVAExecutable.run(["export", "--model", Fixtures.url("llama/mha").path,
+                                         "--vision-tower", Fixtures.url("llava/orig-mlp2x-clip").path,
+                                         "--adapter", run.appendingPathComponent("adapter").path, "--merge-lora",
+                                         "--output", exported.path])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        // The decoder weights agree exactly (the projector differs: the export started from the
+        // base's random one, the run trained its own), and LoRA changed them from the base.
+        let merged = try SafeTensorsFile(url: run.appendingPathComponent("model/model.safetensors"))
+        let again = try SafeTensorsFile(url: exported.appendingPathComponent("model.safetensors"))
+        let base = try WeightStore(directory: Fixtures.url("llama/mha"))
+        XCTAssertEqual(merged.tensorNames, again.tensorNames)
+        var changed = 0
+        for name in merged.tensorNames where name.hasPrefix("language_model.") {
+            let a = try merged.tensor(name).toFloatArray()
+            XCTAssertEqual(a, try again.tensor(name).toFloatArray(), name)
+            let baseName = name.replacingOccurrences(of: "language_model.model.", with: "model.")
+                .replacingOccurrences(of: "language_model.lm_head", with: "lm_head")
+            if a != (try base.tensor(baseName).toFloatArray()) { changed += 1 }
+        }
+        XCTAssertEqual(changed, 2 * 7, "every adapted Linear of the 2 blocks changed, nothing else")
+    }
+
+    func testKilledRunResumesWithTheUninterruptedLosses() throws {
+        let common = ["train", "finetune"] + base + [
+            "--data", dir.appendingPathComponent("finetune.json").path, "--batch-size", "5", "--gradient-accumulation", "3",
+            "--max-steps", "24", "--save-steps", "3", "--learning-rate", "2e-3", "--seed", "7"]
+        let whole = try LLaVAExecutable.run(common + ["--output-dir", dir.appendingPathComponent("whole").path], timeout: 300)
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let expected = try losses("whole")
+        XCTAssertEqual(expected.count, 24)
+
+        let out = dir.appendingPathComponent("killed")
+        let process = Process()
+        process.executableURL = try LLaVAExecutable.url()
+        process.arguments = common + ["--output-dir", out.path]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoint-6").path) && Date() < deadline {
+            usleep(2_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run should have been killed mid-way")
+        let partial = (try? losses("killed")) ?? []
+        XCTAssertLessThan(partial.count, 24, "killed before the end")
+
+        let resumed = try LLaVAExecutable.run(common + ["--output-dir", out.path, "--resume"], timeout: 300)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try losses("killed"), expected)
+    }
+}
