@@ -19,6 +19,17 @@ public struct LlamaLayerWeights: @unchecked Sendable {
     public var up: Tensor              // (F, D)
     public var down: Tensor            // (D, F)
     public var bGate, bUp, bDown: Tensor? // mlp_bias: (F), (F), (D)
+
+    public init(attentionNorm: Tensor, wq: Tensor, wk: Tensor, wv: Tensor, wo: Tensor,
+                bq: Tensor? = nil, bk: Tensor? = nil, bv: Tensor? = nil, bo: Tensor? = nil, mlpNorm: Tensor,
+                gate: Tensor, up: Tensor, down: Tensor, bGate: Tensor? = nil, bUp: Tensor? = nil, bDown: Tensor? = nil) {
+        self.attentionNorm = attentionNorm
+        self.wq = wq; self.wk = wk; self.wv = wv; self.wo = wo
+        self.bq = bq; self.bk = bk; self.bv = bv; self.bo = bo
+        self.mlpNorm = mlpNorm
+        self.gate = gate; self.up = up; self.down = down
+        self.bGate = bGate; self.bUp = bUp; self.bDown = bDown
+    }
 }
 
 /// All weights of a LLaMA-family decoder.
@@ -27,6 +38,13 @@ public struct LlamaWeights: @unchecked Sendable {
     public var layers: [LlamaLayerWeights]
     public var finalNorm: Tensor       // (D) f32
     public var lmHead: Tensor          // (V, D); the embedding itself when tied
+
+    public init(embedTokens: Tensor, layers: [LlamaLayerWeights], finalNorm: Tensor, lmHead: Tensor) {
+        self.embedTokens = embedTokens
+        self.layers = layers
+        self.finalNorm = finalNorm
+        self.lmHead = lmHead
+    }
 }
 
 /// Where a checkpoint keeps the decoder's tensors. Each layout of the wild has

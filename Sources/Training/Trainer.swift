@@ -62,7 +62,8 @@ public struct TrainingSummary: Sendable {
 public final class Trainer {
     public let graph: LLaVATrainingModel
     public let samples: [TrainingSample]
-    public let features: ImageFeatures
+    /// The images' vision features; nil for text-only training (language-model pretraining).
+    public let features: ImageFeatures?
     public let options: TrainingOptions
     public let outputDirectory: URL
     let logger: Logger
@@ -72,7 +73,7 @@ public final class Trainer {
     public let totalSteps: Int
     private var step = 0
 
-    public init(graph: LLaVATrainingModel, samples: [TrainingSample], lengths: [Int], features: ImageFeatures,
+    public init(graph: LLaVATrainingModel, samples: [TrainingSample], lengths: [Int], features: ImageFeatures?,
                 options: TrainingOptions, outputDirectory: URL, logger: Logger = Logger(label: "llava.train")) throws {
         guard !samples.isEmpty else { throw TrainingError.invalidArgument("the data set has no samples") }
         let vocab = graph.decoder.config.vocabularySize
@@ -119,8 +120,11 @@ public final class Trainer {
     func examples(_ indices: [Int]) throws -> [TrainingExample] {
         try indices.map { i in
             let s = samples[i]
-            return TrainingExample(inputIDs: s.inputIDs, labels: s.labels,
-                                   imageFeatures: try s.imagePath.map { [try features.features($0)] } ?? [])
+            guard let path = s.imagePath else {
+                return TrainingExample(inputIDs: s.inputIDs, labels: s.labels, imageFeatures: [])
+            }
+            guard let features else { throw TrainingError.invalidArgument("sample \(s.id) has an image but the run has no vision tower") }
+            return TrainingExample(inputIDs: s.inputIDs, labels: s.labels, imageFeatures: [try features.features(path)])
         }
     }
 
