@@ -67,15 +67,19 @@ public final class Projector: @unchecked Sendable {
                     linearForward(yp.baseAddress!, xp.baseAddress!, weight: layer.weight, bias: layer.bias,
                                   rows: p, scratch: scratch)
                 }
-                if i < layers.count - 1 { activate(yp.baseAddress!, count: yp.count) }
+                if i < layers.count - 1 { activation.apply(yp.baseAddress!, count: yp.count) }
             }
             x = y
         }
         return x
     }
+    }
+}
 
-    private func activate(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        switch activation {
+extension ProjectorActivation {
+    /// The activation, in place.
+    public func apply(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        switch self {
         case .gelu: geluInPlace(x, count: n)
         case .quickGELU: quickGELUInPlace(x, count: n)
         case .relu: for i in 0..<n { x[i] = max(0, x[i]) }

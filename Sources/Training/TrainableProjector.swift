@@ -45,7 +45,7 @@ public final class TrainableProjector {
             x.withUnsafeBufferPointer { layer.forward(pre.pointer, $0.baseAddress!, rows: p, saved: linearSaved, rng: &rng) }
             buffers.append(pre)
             x = Array(UnsafeBufferPointer(start: pre.pointer, count: p * layer.outFeatures))
-            if i < layers.count - 1 { x.withUnsafeMutableBufferPointer { activate($0.baseAddress!, count: $0.count) } }
+            if i < layers.count - 1 { x.withUnsafeMutableBufferPointer { activation.apply($0.baseAddress!, count: $0.count) } }
         }
         saved.append(buffers)
         return x
@@ -62,7 +62,7 @@ public final class TrainableProjector {
                 x = inputs[k]
             } else {
                 x = Array(UnsafeBufferPointer(start: saved[k][i - 1].pointer, count: p * layers[i - 1].outFeatures))
-                x.withUnsafeMutableBufferPointer { activate($0.baseAddress!, count: $0.count) }
+                x.withUnsafeMutableBufferPointer { activation.apply($0.baseAddress!, count: $0.count) }
             }
             var dx = [Float](repeating: 0, count: i == 0 ? 0 : p * layer.inFeatures)
             if i == 0 {
@@ -77,13 +77,6 @@ public final class TrainableProjector {
         }
     }
 
-    private func activate(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        switch activation {
-        case .gelu: geluInPlace(x, count: n)
-        case .quickGELU: quickGELUInPlace(x, count: n)
-        case .relu: for i in 0..<n { x[i] = max(0, x[i]) }
-        case .silu: for i in 0..<n { x[i] = x[i] / (1 + expf(-x[i])) }
-        }
     }
 
     private func activationBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>,
