@@ -54,6 +54,18 @@ lic_status lic_jpeg_read_header(const uint8_t *data, size_t size, lic_info *info
 lic_status lic_jpeg_decode(const uint8_t *data, size_t size, lic_info *info,
                            uint8_t *out, size_t out_size);
 
+// PNG encoding (png_write.c): 8-bit RGB rows of width*3 bytes into a growing buffer that the
+// caller releases with lic_buffer_free. Deterministic: no time or text chunks.
+typedef struct {
+    uint8_t *data;
+    size_t size;
+    size_t capacity;
+    char message[256];  // set on every error
+} lic_buffer;
+
+lic_status lic_png_encode_rgb8(const uint8_t *pixels, int32_t width, int32_t height, lic_buffer *out);
+void lic_buffer_free(lic_buffer *buffer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,159 @@
+import Tensor
+
+/// Errors in world or data-set settings; each names the setting and the value found.
+public enum DataGenerationError: Error, CustomStringConvertible, Equatable {
+    case invalidSetting(name: String, value: String, expected: String)
+    case malformedFile(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidSetting(let name, let value, let expected): return "\(name) = \(value): expected \(expected)"
+        case .malformedFile(let file, let reason): return "\(file): \(reason)"
+        }
+    }
+}
+
+/// Settings of the synthetic world.
+public struct WorldConfiguration: Sendable, Equatable {
+    /// Image side in pixels (64…128).
+    public var imageSize = 96
+    /// Objects per scene (1…maxObjects).
+    public var maxObjects = 5
+    /// Every object keeps at least this fraction of its area visible.
+    public var minimumVisibleFraction = 0.6
+    /// Chance that a scene is built around 2–4 copies of one kind, so counting is learnt.
+    public var repeatedKindChance = 0.4
+
+    public init(imageSize: Int = 96) { self.imageSize = imageSize }
+
+    public func validate() throws {
+        guard (64...128).contains(imageSize) else {
+            throw DataGenerationError.invalidSetting(name: "imageSize", value: "\(imageSize)", expected: "64...128")
+        }
+        guard (1...5).contains(maxObjects) else {
+            throw DataGenerationError.invalidSetting(name: "maxObjects", value: "\(maxObjects)", expected: "1...5")
+        }
+    }
+}
+
+/// Samples scenes: which objects, then where, rejecting placements that hide too much.
+///
+/// ```swift
+/// let world = try WorldGenerator(configuration: WorldConfiguration(imageSize: 96))
+/// let scene = world.scene(seed: 7)
+/// let image = SceneRenderer.render(scene)
+/// ```
+public struct WorldGenerator: Sendable {
+    public let configuration: WorldConfiguration
+
+    public init(configuration: WorldConfiguration = WorldConfiguration()) throws {
+        try configuration.validate()
+        self.configuration = configuration
+    }
+
+    /// The scene for one seed (the same seed always gives the same scene).
+    public func scene(seed: UInt64) -> Scene {
+        var rng = SplitMix64(seed: seed)
+        let background = rng.pick(Background.allCases)
+        let plan = planObjects(&rng)
+        var placer = Placer(size: configuration.imageSize, minimumVisible: configuration.minimumVisibleFraction)
+        for (kind, size) in plan { placer.place(kind: kind, size: size, rng: &rng) }
+        return Scene(size: configuration.imageSize, background: background, objects: placer.objects(),
+                     textureSeed: rng.next())
+    }
+
+    /// Kinds and sizes of the objects to place.
+    private func planObjects(_ rng: inout SplitMix64) -> [(ObjectKind, ObjectSize)] {
+        var kinds: [ObjectKind] = []
+        if rng.chance(configuration.repeatedKindChance) {
+            let kind = rng.pick(ObjectKind.all)
+            let n = rng.int(in: 2...min(4, configuration.maxObjects))
+            kinds = Array(repeating: kind, count: n)
+            for _ in 0..<rng.int(in: 0...min(1, configuration.maxObjects - n)) { kinds.append(rng.pick(ObjectKind.all)) }
+            rng.shuffle(&kinds)
+        } else {
+            kinds = (0..<rng.int(in: 1...configuration.maxObjects)).map { _ in rng.pick(ObjectKind.all) }
+        }
+        // Crowded scenes get mostly small objects so they still fit.
+        let largeChance = kinds.count >= 4 ? 0.3 : 0.5
+        return kinds.map { ($0, rng.chance(largeChance) ? .large : .small) }
+    }
+}
+
+/// Places objects one at a time, keeping the visibility invariants of every earlier object.
+private struct Placer {
+    let size: Int
+    let minimumVisible: Double
+    var placed: [(object: SceneObject, coverage: Coverage, remaining: [Float])] = []
+    static let attempts = 200
+
+    init(size: Int, minimumVisible: Double) { self.size = size; self.minimumVisible = minimumVisible }
+
+    /// Circumradius range as a fraction of the image side.
+    static func radiusRange(_ size: ObjectSize) -> (Double, Double) {
+        size == .small ? (0.075, 0.095) : (0.14, 0.17)
+    }
+
+    mutating func place(kind: ObjectKind, size objectSize: ObjectSize, rng: inout SplitMix64) {
+        let side = Double(size)
+        for _ in 0..<Placer.attempts {
+            let (lo, hi) = Placer.radiusRange(objectSize)
+            let radius = rng.uniform(lo, hi) * side
+            // Keep the shape (box within 1 px of the border) inside the image.
+            let centre = Point(x: rng.uniform(radius + 1, side - radius - 1), y: rng.uniform(radius + 1, side - radius - 1))
+            let box = ShapeGeometry.box(kind.shape, radius: radius, centre: centre)
+            let candidate = SceneObject(shape: kind.shape, colour: kind.colour, size: objectSize, radius: radius,
+                                        centre: centre, box: box, visibleFraction: 1)
+            let coverage = ShapeGeometry.coverage(of: candidate, imageSize: size)
+            if accepts(candidate, coverage) {
+                for i in placed.indices { occlude(i, by: coverage) }
+                placed.append((candidate, coverage, [Float](repeating: 1, count: coverage.values.count)))
+                return
+            }
+        }
+        // No room: the scene simply has one object fewer.
+    }
+
+    /// Same-colour objects never touch (two red circles must not merge into one blob); every
+    /// earlier object keeps its centre pixel and `minimumVisible` of its area.
+    private func accepts(_ candidate: SceneObject, _ coverage: Coverage) -> Bool {
+        for (object, cov, remaining) in placed {
+            if object.colour == candidate.colour {
+                let a = object.box, b = candidate.box
+                if a.x1 - 2 < b.x2 && b.x1 - 2 < a.x2 && a.y1 - 2 < b.y2 && b.y1 - 2 < a.y2 { return false }
+            }
+            if coverage.at(x: Int(object.centre.x), y: Int(object.centre.y)) > 0 { return false }
+            if visibleFraction(cov, remaining, extra: coverage) < minimumVisible { return false }
+        }
+        return true
+    }
+
+    private func visibleFraction(_ cov: Coverage, _ remaining: [Float], extra: Coverage?) -> Double {
+        var visible: Float = 0
+        for y in 0..<cov.height {
+            for x in 0..<cov.width {
+                let i = y * cov.width + x
+                let hidden = extra?.at(x: cov.x0 + x, y: cov.y0 + y) ?? 0
+                visible += cov.values[i] * remaining[i] * (1 - hidden)
+            }
+        }
+        return Double(visible / max(cov.total, 1e-6))
+    }
+
+    private mutating func occlude(_ i: Int, by coverage: Coverage) {
+        let cov = placed[i].coverage
+        for y in 0..<cov.height {
+            for x in 0..<cov.width {
+                placed[i].remaining[y * cov.width + x] *= 1 - coverage.at(x: cov.x0 + x, y: cov.y0 + y)
+            }
+        }
+    }
+
+    func objects() -> [SceneObject] {
+        placed.map { entry in
+            var o = entry.object
+            o.visibleFraction = visibleFraction(entry.coverage, entry.remaining, extra: nil)
+            return o
+        }
+    }
+}

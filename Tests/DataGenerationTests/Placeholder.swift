@@ -1,2 +1,0 @@
-import XCTest
-final class DataGenerationTestsPlaceholder: XCTestCase { func testNothing() {} }
