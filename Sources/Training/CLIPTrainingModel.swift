@@ -1,0 +1,134 @@
+import Checkpoint
+import Foundation
+import Tensor
+import Vision
+
+// A whole CLIP (HF `CLIPModel`) in training: both towers, the learned temperature, the
+// contrastive loss, HF's initialisation, and loading a CLIPModel checkpoint (parity tests,
+// continued training).
+//
+// Shape legend: B image–caption pairs, C·S·S floats per image, J joint dimension.
+
+/// A CLIP model set up for training.
+///
+/// ```swift
+/// let model = try CLIPTrainingModel.random(vision: vision, text: text, projectionDim: 128, seed: 42)
+/// zeroGradients(model.parameters)
+/// let r = try model.accumulate(pixels: batchPixels, captions: batchIDs)   // loss, accuracy
+/// adamw.step(model.parameters, lr: 1e-3)
+/// model.clampLogitScale()
+/// ```
+public final class CLIPTrainingModel {
+    public let vision: CLIPVisionTowerTraining
+    public let text: CLIPTextTowerTraining
+    public let projectionDim: Int
+    /// `logit_scale`, a 0-d tensor as in HF; exp of it multiplies the cosines.
+    public let logitScale: Parameter
+
+    public init(vision v: CLIPVisionConfiguration, text t: CLIPTextConfiguration, projectionDim: Int,
+                source: CLIPTensorSource) throws {
+        vision = try CLIPVisionTowerTraining(config: v, projectionDim: projectionDim, source: source)
+        text = try CLIPTextTowerTraining(config: t, projectionDim: projectionDim, source: source)
+        self.projectionDim = projectionDim
+        logitScale = Parameter(name: "logit_scale", value: try source("logit_scale", []), decays: false)
+    }
+
+    /// All trainable tensors in HF's `named_parameters` order.
+    public var parameters: [Parameter] { text.parameters + vision.parameters + [logitScale] }
+
+    /// Forward both towers on B pairs, the contrastive loss, and the backward into every gradient
+    /// (accumulating). `pixels` holds B images (C, S, S) back to back.
+    public func accumulate(pixels: [Float], captions: [[Int]]) throws -> CLIPContrastiveResult {
+        let b = captions.count, c = vision.config, j = projectionDim
+        let per = c.channelCount * c.imageSize * c.imageSize
+        guard b >= 1, pixels.count == b * per else {
+            throw TrainingError.invalidArgument("pixels: expected \(b) images of \(per) floats, found \(pixels.count) floats")
+        }
+        let image = pixels.withUnsafeBufferPointer { vision.forward(pixels: $0.baseAddress!, images: b) }
+        let txt = try text.forward(captions: captions)
+        var dImage = [Float](repeating: 0, count: b * j), dText = dImage
+        var dScale: Float = 0
+        let result = CLIPContrastive.forwardBackward(image: image, text: txt, batch: b, dim: j,
+                                                     logitScale: logitScale.value.floats[0], dImage: &dImage,
+                                                     dText: &dText, dLogitScale: &dScale)
+        logitScale.grad[0] += dScale
+        vision.backward(dEmbeddings: dImage)
+        text.backward(dEmbeddings: dText)
+        return result
+    }
+
+    /// OpenAI CLIP's clamp after each optimizer step: 0 ≤ logit_scale ≤ ln 100.
+    public func clampLogitScale() {
+        let p = logitScale.value.floats
+        p[0] = min(max(p[0], 0), CLIPContrastive.maxLogitScale)
+    }
+
+    // MARK: - Construction
+
+    /// A new model initialised as HF's `CLIPPreTrainedModel._init_weights` does (initializer
+    /// factor 1, range 0.02): normal weights with per-kind standard deviations, zero biases,
+    /// identity LayerNorms, logit_scale ln(1/0.07). The same seed gives the same model.
+    public static func random(vision v: CLIPVisionConfiguration, text t: CLIPTextConfiguration, projectionDim: Int,
+                              seed: UInt64) throws -> CLIPTrainingModel {
+        var rng = SplitMix64(seed: seed)
+        return try CLIPTrainingModel(vision: v, text: t, projectionDim: projectionDim) { name, shape in
+            let n = shape.reduce(1, *)
+            if name == "logit_scale" { return Tensor([CLIPContrastive.initialLogitScale], shape: []) }
+            if name.hasSuffix(".bias") { return Tensor(zeros: shape) }
+            if name.hasSuffix("norm.weight") || name.contains("layer_norm") || name.contains("layrnorm") {
+                return Tensor([Float](repeating: 1, count: n), shape: shape)
+            }
+            let std = initStd(name, vision: v, text: t)
+            return Tensor((0..<n).map { _ in std * gaussian(&rng) }, shape: shape)
+        }
+    }
+
+    /// HF's standard deviation for each kind of tensor.
+    static func initStd(_ name: String, vision v: CLIPVisionConfiguration, text t: CLIPTextConfiguration) -> Float {
+        let isText = name.hasPrefix("text")
+        let d = Float(isText ? t.hiddenSize : v.hiddenSize)
+        let layers = Float(isText ? t.layerCount : v.layerCount)
+        let inProj = 1 / d.squareRoot() / (2 * layers).squareRoot()
+        switch true {
+        case name.hasSuffix("class_embedding"): return 1 / d.squareRoot()
+        case name.contains("embedding"): return 0.02
+        case name.contains("q_proj") || name.contains("k_proj") || name.contains("v_proj"): return inProj
+        case name.contains("out_proj"): return 1 / d.squareRoot()
+        case name.contains("fc1"): return 1 / (2 * d).squareRoot()
+        case name.contains("fc2"): return inProj
+        default: return 1 / d.squareRoot()   // the projections: embed_dim^-0.5
+        }
+    }
+
+    /// Loads a `CLIPModel` checkpoint (config.json + safetensors, as transformers saves one);
+    /// every tensor must be used, shapes checked.
+    public convenience init(directory: URL) throws {
+        let configURL = directory.appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: configURL.path),
+              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw TrainingError.missingFile(configURL.path)
+        }
+        guard let textJSON = json["text_config"] as? [String: Any] else {
+            throw TrainingError.invalidArgument("\(configURL.path): no text_config (not a CLIPModel config)")
+        }
+        let vision = try CLIPVisionConfiguration(json: json, file: configURL.path)
+        let text = try CLIPTextConfiguration(json: textJSON, file: configURL.path)
+        let projection = (json["projection_dim"] as? NSNumber)?.intValue ?? 512
+        let loader = try WeightLoader(directory: directory)
+        try self.init(vision: vision, text: text, projectionDim: projection) { name, shape in
+            try loader.take(name, shape: shape).toF32()
+        }
+        loader.skip("vision_model.embeddings.position_ids")
+        loader.skip("text_model.embeddings.position_ids")
+        let unused = loader.unusedNames()
+        guard unused.isEmpty else {
+            throw TrainingError.invalidArgument("\(directory.path): tensors no part of a CLIPModel uses: \(unused.prefix(8).joined(separator: ", "))")
+        }
+    }
+}
+
+/// A standard normal draw (Box–Muller on two SplitMix64 uniforms).
+func gaussian(_ rng: inout SplitMix64) -> Float {
+    let u1 = max(rng.nextUnit(), 1e-300), u2 = rng.nextUnit()
+    return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+}
