@@ -189,9 +189,17 @@ extension LLaVAModel {
     public func generate(prompt: String, images: [RGBImage], parameters: GenerationParameters,
                          aspect: ImageAspectMode = .auto,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
+        try generate(prompt: prompt, imageFeatures: images.map { try encode($0, aspect: aspect) },
+                     parameters: parameters, onText: onText)
+    }
+
+    /// One-shot generation with images already encoded (`encode(_:aspect:)`, each (P, D)):
+    /// several questions about one image pay for its tower once.
+    public func generate(prompt: String, imageFeatures: [[Float]], parameters: GenerationParameters,
+                         onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
         var features: [Int: [Float]] = [:]
-        for (k, image) in images.enumerated() { features[k] = try encode(image, aspect: aspect) }
-        let items = try promptEncoder.encode(prompt, imageCount: images.count)
+        for (k, f) in imageFeatures.enumerated() { features[k] = f }
+        let items = try promptEncoder.encode(prompt, imageCount: imageFeatures.count)
         let imageToken = configuration.layout == .llavaHF ? configuration.imageTokenID : -1
         let ids = items.map { $0.historyID(imageToken: imageToken) }
         let embeddings = try self.embeddings(for: items[...], images: features)

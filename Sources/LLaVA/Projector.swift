@@ -73,7 +73,6 @@ public final class Projector: @unchecked Sendable {
         }
         return x
     }
-    }
 }
 
 extension ProjectorActivation {

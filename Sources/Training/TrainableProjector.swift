@@ -77,8 +77,6 @@ public final class TrainableProjector {
         }
     }
 
-    }
-
     private func activationBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>,
                                     pre: UnsafePointer<Float>, count n: Int) {
         switch activation {

@@ -1,0 +1,127 @@
+import Foundation
+import LLaVA
+import Language
+import Vision
+
+/// One question of an evaluation set, in LLaVA's JSONL form (`{question_id, image, text}`),
+/// optionally with the reference answer and a question type (the synthetic world's sets).
+public struct EvaluationQuestion: Codable, Sendable, Equatable {
+    public var questionID: String
+    public var image: String?
+    public var text: String
+    public var answer: String?
+    public var type: String?
+
+    enum CodingKeys: String, CodingKey { case questionID = "question_id", image, text, answer, type }
+
+    public init(questionID: String, image: String?, text: String, answer: String? = nil, type: String? = nil) {
+        self.questionID = questionID
+        self.image = image
+        self.text = text
+        self.answer = answer
+        self.type = type
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        // The reference's files use integer and string ids alike.
+        if let i = try? c.decode(Int.self, forKey: .questionID) { questionID = String(i) } else {
+            questionID = try c.decode(String.self, forKey: .questionID)
+        }
+        image = try c.decodeIfPresent(String.self, forKey: .image)
+        text = try c.decode(String.self, forKey: .text)
+        answer = try c.decodeIfPresent(String.self, forKey: .answer)
+        type = try c.decodeIfPresent(String.self, forKey: .type)
+    }
+}
+
+/// One model answer, in LLaVA's answers-file form.
+public struct EvaluationAnswer: Codable, Sendable {
+    public var questionID: String
+    public var prompt: String
+    public var text: String
+    public var answerID: String
+    public var modelID: String
+    public var metadata: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case questionID = "question_id", prompt, text, answerID = "answer_id", modelID = "model_id", metadata
+    }
+}
+
+/// Reads and writes JSONL, one object per line; errors name the file and line.
+public enum JSONLines {
+    public static func read<T: Decodable>(_ url: URL, as: T.Type = T.self) throws -> [T] {
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw EvaluationError.missingFile(url.path) }
+        return try String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+            .enumerated().map { i, line in
+                do { return try JSONDecoder().decode(T.self, from: Data(line.utf8)) } catch {
+                    throw EvaluationError.badLine(file: url.path, line: i + 1, reason: "\(error)")
+                }
+            }
+    }
+
+    /// Appends one object as a line (the answers file grows as the run goes, so a stop loses nothing).
+    public static func append<T: Encodable>(_ value: T, to handle: FileHandle) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        handle.write(try encoder.encode(value) + Data("\n".utf8))
+    }
+}
+
+public enum EvaluationError: Error, CustomStringConvertible, Equatable {
+    case missingFile(String)
+    case badLine(file: String, line: Int, reason: String)
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let p): return "\(p): file not found"
+        case .badLine(let f, let l, let r): return "\(f):\(l): \(r)"
+        case .invalidArgument(let s): return s
+        }
+    }
+}
+
+/// The reference's model_vqa loop: each question through the model's template with its image,
+/// greedy, answers written as they come; `--num-chunks/--chunk-idx` split a set across runs.
+public struct QuestionAnswering {
+    public let model: LLaVAModel
+    public let imageFolder: URL
+    public var template: ConversationTemplate
+    public var parameters: GenerationParameters
+    public var aspect: ImageAspectMode = .auto
+    private var cache: (path: String, features: [Float])?
+
+    public init(model: LLaVAModel, imageFolder: URL, template: ConversationTemplate? = nil, maxNewTokens: Int = 128) {
+        self.model = model
+        self.imageFolder = imageFolder
+        self.template = template ?? .automatic(for: model)
+        parameters = GenerationParameters(maxNewTokens: maxNewTokens)
+        if let stop = self.template.stopString { parameters.stopStrings = [stop] }
+    }
+
+    /// The questions of chunk `index` of `count` (contiguous, as the reference's split_list).
+    public static func chunk<T>(_ items: [T], count: Int, index: Int) -> ArraySlice<T> {
+        let size = Int((Double(items.count) / Double(max(1, count))).rounded(.up))
+        let lo = min(items.count, index * size)
+        return items[lo..<min(items.count, lo + size)]
+    }
+
+    /// Answers one question (greedy unless `parameters` says otherwise).
+    public mutating func answer(_ q: EvaluationQuestion) throws -> (prompt: String, text: String) {
+        var features: [[Float]] = []
+        if let image = q.image {
+            if cache?.path != image {
+                let decoded = try ImageDecoder.decode(contentsOf: imageFolder.appendingPathComponent(image))
+                cache = (image, try model.encode(decoded, aspect: aspect))
+            }
+            features = [cache!.features]
+        }
+        var conversation = Conversation(template: template)
+        conversation.append(user: PromptEncoder.placingImages(features.count, before: q.text))
+        let prompt = conversation.prompt
+        let result = try model.generate(prompt: prompt, imageFeatures: features, parameters: parameters)
+        return (prompt, result.text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
