@@ -1,0 +1,72 @@
+// Question and answer wording shared by the teacher's conversations and the evaluation
+// questions, so that the held-out questions are phrased exactly as in training. Every answer's
+// first sentence states the fact; the short answer is the decisive word of that sentence.
+
+/// The evaluated question types.
+public enum QuestionType: String, Codable, Sendable, CaseIterable {
+    case existence, colour, shape, count, position, relation
+}
+
+/// One question with its full answer (for training) and its short canonical answer (for scoring).
+public struct PhrasedQuestion: Sendable, Equatable {
+    public var type: QuestionType
+    public var question: String
+    public var answer: String
+    public var shortAnswer: String
+}
+
+enum Phrasing {
+    static func existence(_ kind: ObjectKind, count: Int) -> PhrasedQuestion {
+        let q = "Is there \(Vocabulary.article(for: kind.name)) \(kind.name) in the image?"
+        switch count {
+        case 0: return PhrasedQuestion(type: .existence, question: q, answer: "No, there is no \(kind.name) in the image.", shortAnswer: "no")
+        case 1: return PhrasedQuestion(type: .existence, question: q, answer: "Yes, there is \(Vocabulary.article(for: kind.name)) \(kind.name) in the image.", shortAnswer: "yes")
+        default: return PhrasedQuestion(type: .existence, question: q, answer: "Yes, there are \(count) \(kind.pluralName) in the image.", shortAnswer: "yes")
+        }
+    }
+
+    /// Asked only when every `shape` in the image has the one colour `colour`.
+    static func colour(of shape: Shape, is colour: ObjectColour, count: Int) -> PhrasedQuestion {
+        let (q, a) = count == 1
+            ? ("What color is the \(shape.rawValue)?", "The \(shape.rawValue) is \(colour.rawValue).")
+            : ("What color are the \(shape.plural)?", "The \(shape.plural) are \(colour.rawValue).")
+        return PhrasedQuestion(type: .colour, question: q, answer: a, shortAnswer: colour.rawValue)
+    }
+
+    /// Asked only when every `colour` object in the image is a `shape`.
+    static func shape(of colour: ObjectColour, is shape: Shape, count: Int) -> PhrasedQuestion {
+        let c = colour.rawValue
+        let (q, a) = count == 1
+            ? ("What shape is the \(c) object?", "The \(c) object is \(Vocabulary.article(for: shape.rawValue)) \(shape.rawValue).")
+            : ("What shape are the \(c) objects?", "The \(c) objects are \(shape.plural).")
+        return PhrasedQuestion(type: .shape, question: q, answer: a, shortAnswer: shape.rawValue)
+    }
+
+    /// "How many circles are there?" (colour nil) or "How many red circles are there?".
+    static func count(_ shape: Shape, colour: ObjectColour?, count: Int) -> PhrasedQuestion {
+        let prefix = colour.map { $0.rawValue + " " } ?? ""
+        let q = "How many \(prefix)\(shape.plural) are there?"
+        let a = count == 1 ? "There is 1 \(prefix)\(shape.rawValue)." : "There are \(count) \(prefix)\(shape.plural)."
+        return PhrasedQuestion(type: .count, question: q, answer: a, shortAnswer: "\(count)")
+    }
+
+    static func objectCount(_ count: Int) -> PhrasedQuestion {
+        PhrasedQuestion(type: .count, question: "How many objects are there?",
+                        answer: count == 1 ? "There is 1 object." : "There are \(count) objects.", shortAnswer: "\(count)")
+    }
+
+    /// For a kind with one object.
+    static func position(_ kind: ObjectKind, region: Region) -> PhrasedQuestion {
+        PhrasedQuestion(type: .position, question: "Where is the \(kind.name) in the image?",
+                        answer: "The \(kind.name) is \(region.phrase) of the image.", shortAnswer: region.rawValue)
+    }
+
+    /// "Is the A <asked> the B?" when the true relation of A to B is `actual` (same axis).
+    static func relation(_ a: ObjectKind, _ asked: Relation, _ b: ObjectKind, actual: Relation) -> PhrasedQuestion {
+        let q = "Is the \(a.name) \(asked.rawValue) the \(b.name)?"
+        let yes = asked == actual
+        let answer = yes ? "Yes, the \(a.name) is \(actual.rawValue) the \(b.name)."
+                         : "No, the \(a.name) is \(actual.rawValue) the \(b.name)."
+        return PhrasedQuestion(type: .relation, question: q, answer: answer, shortAnswer: yes ? "yes" : "no")
+    }
+}
