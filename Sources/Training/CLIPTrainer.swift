@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import Tensor
+import Tokenizer
+import Vision
+
+/// Hyper-parameters of a CLIP run (each a flag of `llava train clip`).
+public struct CLIPTrainingOptions: Sendable {
+    public var epochs = 10
+    /// Stop after this many optimizer steps (overrides `epochs` when set).
+    public var maxSteps: Int?
+    public var batchSize = 64
+    public var learningRate: Float = 1e-3
+    public var warmupRatio: Float = 0.1
+    public var weightDecay: Float = 0.1
+    public var maxGradNorm: Float = 1
+    public var seed: UInt64 = 42
+    public var saveSteps = 500
+    public var saveTotalLimit = 1
+
+    public init() {}
+}
+
+/// The CLIP training loop: shuffled batches (a fresh permutation per epoch, derived from the seed,
+/// so a resumed run sees the same batches), contrastive loss, clipping, AdamW with warmup + cosine,
+/// logit_scale clamped after each step, metrics.jsonl, a progress line, loss.svg, atomic
+/// checkpoints and exact resume.
+///
+/// ```swift
+/// let trainer = try CLIPTrainer(model: model, pairs: pairs, captions: ids, images: cache,
+///                               options: options, outputDirectory: out)
+/// try trainer.resumeIfPossible()
+/// let summary = try trainer.run()
+/// ```
+public final class CLIPTrainer {
+    public let model: CLIPTrainingModel
+    public let pairs: [CLIPPair]
+    public let captions: [[Int]]
+    public let images: CLIPImageCache
+    public let options: CLIPTrainingOptions
+    public let outputDirectory: URL
+    public let totalSteps: Int
+    public let stepsPerEpoch: Int
+    let schedule: LearningRateSchedule
+    let logger: Logger
+    private var optimizer: AdamW
+    private(set) var step = 0
+
+    public init(model: CLIPTrainingModel, pairs: [CLIPPair], captions: [[Int]], images: CLIPImageCache,
+                options: CLIPTrainingOptions, outputDirectory: URL, logger: Logger = Logger(label: "llava.train.clip")) throws {
+        guard pairs.count >= 2, captions.count == pairs.count else {
+            throw TrainingError.invalidArgument("contrastive training needs at least 2 pairs with a caption each (found \(pairs.count) pairs, \(captions.count) captions)")
+        }
+        guard options.batchSize >= 2 else { throw TrainingError.invalidArgument("--batch-size must be at least 2, got \(options.batchSize)") }
+        self.model = model
+        self.pairs = pairs
+        self.captions = captions
+        self.images = images
+        self.options = options
+        self.outputDirectory = outputDirectory
+        self.logger = logger
+        // Full batches only (an odd small last batch would be an easier task); at least one batch.
+        stepsPerEpoch = max(1, pairs.count / options.batchSize)
+        totalSteps = options.maxSteps ?? stepsPerEpoch * options.epochs
+        schedule = LearningRateSchedule(baseLR: options.learningRate, totalSteps: totalSteps, warmupRatio: options.warmupRatio)
+        optimizer = AdamW(weightDecay: options.weightDecay)
+    }
+
+    /// The pair indices of optimizer step `step` (0-based).
+    public func batch(atStep step: Int) -> [Int] {
+        let epoch = step / stepsPerEpoch, index = step % stepsPerEpoch
+        var order = Array(pairs.indices)
+        var rng = SplitMix64(seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9)
+        order.shuffle(using: &rng)
+        let size = min(options.batchSize, pairs.count)
+        return Array(order[(index * size)..<((index + 1) * size)])
+    }
+
+    /// Restores the latest checkpoint in the output directory, if any; returns its step.
+    @discardableResult
+    public func resumeIfPossible() throws -> Int? {
+        guard let dir = TrainingCheckpoint.latest(in: outputDirectory) else { return nil }
+        let c = try TrainingCheckpoint.read(from: dir)
+        try c.restore(into: model.parameters)
+        optimizer = c.optimizer
+        step = c.step
+        logger.info("resumed from \(dir.path) at step \(step)")
+        return step
+    }
+
+    /// One optimizer step on the pairs `indices`; returns the loss and retrieval accuracy before it.
+    public func trainStep(_ indices: [Int]) throws -> (result: CLIPContrastiveResult, gradNorm: Float, lr: Float) {
+        let params = model.parameters
+        zeroGradients(params)
+        let pixels = indices.flatMap { images.pixels(pairs[$0].image) }
+        let result = try model.accumulate(pixels: pixels, captions: indices.map { captions[$0] })
+        let norm = clipGradientNorm(params, maxNorm: options.maxGradNorm)
+        let lr = schedule.lr(atStep: step)
+        if norm.isFinite { optimizer.step(params, lr: lr) }
+        model.clampLogitScale()
+        step += 1
+        return (result, norm, lr)
+    }
+
+    /// Runs from the current step to `totalSteps`, then writes the HF CLIP directory into the
+    /// output directory (`tokenizer` files beside it).
+    public func run(progress show: Bool = true, tokenizer: CLIPTokenizerSetup? = nil) throws -> TrainingSummary {
+        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let metrics = try MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"), keepingStepsThrough: step)
+        var progress = ProgressLine(totalSteps: totalSteps, startStep: step)
+        let clock = ContinuousClock(), start = clock.now
+        var losses: [Float] = [], pairsSeen = 0
+        while step < totalSteps {
+            let t0 = clock.now
+            let indices = batch(atStep: step)
+            let (r, norm, lr) = try trainStep(indices)
+            pairsSeen += indices.count
+            let rate = Double(indices.count) / max(1e-9, clipSeconds(clock.now - t0))
+            let elapsed = clipSeconds(clock.now - start)
+            losses.append(r.loss)
+            try metrics.append(MetricsRecord(step: step, loss: r.loss, lr: lr, gradNorm: norm, tokens: indices.count,
+                                             tokensPerSecond: rate, elapsed: elapsed))
+            if show { progress.update(step: step, loss: r.loss, lr: lr, tokensPerSecond: rate, elapsed: elapsed) }
+            if step % options.saveSteps == 0 || step == totalSteps { try checkpoint() }
+        }
+        if show { progress.finish() }
+        let all = (try? MetricsLog.read(outputDirectory.appendingPathComponent("metrics.jsonl"))) ?? []
+        try? LossCurve.writeSVG(steps: all.map(\.step), losses: all.map(\.loss),
+                                to: outputDirectory.appendingPathComponent("loss.svg"), title: "CLIP contrastive loss")
+        try model.write(to: outputDirectory, tokenizer: tokenizer?.files)
+        let total = clipSeconds(clock.now - start)
+        return TrainingSummary(steps: step, losses: losses, tokensPerSecond: Double(pairsSeen) / max(1e-9, total), seconds: total)
+    }
+
+    private func checkpoint() throws {
+        let c = TrainingCheckpoint(step: step, parameters: model.parameters, optimizer: optimizer, schedule: schedule,
+                                   samplerState: Data(), rng: SplitMix64(seed: options.seed))
+        let url = try c.write(to: outputDirectory, keepLast: options.saveTotalLimit)
+        logger.debug("saved \(url.path)")
+    }
+}
+
+private func clipSeconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+/// The caption tokenizer of a CLIP run and the files written beside the model.
+///
+/// The text tower pools the hidden state at the end-of-text token. transformers reads an
+/// `eos_token_id` of 2 as the legacy quirk "pool at the largest id" — and SentencePiece-style
+/// tokenizers put `</s>` at 2 — so when the tokenizer's EOS is 2 (or absent) a special
+/// `<|endoftext|>` token is added (id = the vocabulary size, the largest id), and it ends every
+/// caption: both of transformers' pooling rules then pick it.
+public struct CLIPTokenizerSetup {
+    public let tokenizer: Tokenizer
+    public let bosTokenID: Int?
+    public let eosTokenID: Int
+    public let padTokenID: Int
+    /// Ids 0..<vocabularySize, the added token included.
+    public let vocabularySize: Int
+    let files: TokenizerFiles
+
+    public init(directory: URL) throws {
+        var files = try TokenizerFiles(directory: directory)
+        var tokenizer = try Tokenizer(directory: directory)
+        if let eos = tokenizer.eosTokenID, eos != 2 {
+            eosTokenID = eos
+        } else {
+            eosTokenID = try files.ensureToken("<|endoftext|>")
+            tokenizer = try Tokenizer(tokenizerJSON: Data(files.tokenizerJSON.utf8),
+                                      configJSON: files.configJSON.map { Data($0.utf8) }, source: directory.path)
+        }
+        self.tokenizer = tokenizer
+        self.files = files
+        bosTokenID = tokenizer.bosTokenID
+        padTokenID = tokenizer.padTokenID ?? eosTokenID
+        vocabularySize = max(tokenizer.vocabularySize, eosTokenID + 1)
+    }
+
+    /// The caption encoder for a tower of `maxPositions` positions.
+    public func encoder(maxPositions: Int) -> CLIPCaptionEncoder {
+        CLIPCaptionEncoder(tokenizer: tokenizer, bosTokenID: bosTokenID, eosTokenID: eosTokenID, maxPositions: maxPositions)
+    }
+}
