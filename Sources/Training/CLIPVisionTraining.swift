@@ -58,6 +58,9 @@ public final class CLIPVisionTowerTraining {
             + postNorm.parameters + projection.parameters
     }
 
+    /// post_layernorm of the class rows of the last forward, (B, D): HF's `pooler_output`.
+    public var pooledNormRows: UnsafePointer<Float> { UnsafePointer(pooledNorm.pointer) }
+
     var patchMatrix: Tensor {
         let c = config
         return patchEmbedding.value.reshaped([c.hiddenSize, c.channelCount * c.patchSize * c.patchSize])
