@@ -1,0 +1,112 @@
+import ArgumentParser
+import DataGeneration
+import Foundation
+
+/// `llava data`: the synthetic world and LLaVA's instruction-data pipeline.
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data",
+        abstract: "Generate the synthetic shapes data set and LLaVA instruction data from it.",
+        subcommands: [Synth.self, Instruct.self])
+
+    struct Synth: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Render synthetic scenes with COCO-style annotations, 5 captions per image and eval questions.")
+
+        @Option(help: "Output folder (images/<split>/<id>.png, annotations_<split>.json, eval_<split>.jsonl).")
+        var out: String
+        @Option(help: "Training images.") var train = 1000
+        @Option(help: "Validation images.") var val = 100
+        @Option(help: "Test images.") var test = 100
+        @Option(help: "Image side in pixels (64...128).") var size = 96
+        @Option(help: "Random seed; the same seed gives the same files.") var seed: UInt64 = 0
+        @Flag(help: "No progress line.") var quiet = false
+        @OptionGroup var runtime: RuntimeOptions
+
+        func validate() throws {
+            for (name, n) in [("--train", train), ("--val", val), ("--test", test)] where n < 0 {
+                throw ValidationError("\(name) must be >= 0, got \(n)")
+            }
+            guard (64...128).contains(size) else { throw ValidationError("--size must be in 64...128, got \(size)") }
+        }
+
+        func run() throws {
+            try runtime.apply()
+            let writer = try SynthDatasetWriter(output: URL(fileURLWithPath: out), seed: seed,
+                                                configuration: WorldConfiguration(imageSize: size))
+            let meter = ProgressMeter(quiet: quiet)
+            try writer.write(SplitSpec.standard(train: train, val: val, test: test)) { split, done, total in
+                meter.update("\(split) image", done, total)
+            }
+            meter.finish()
+            printErr("wrote \(train + val + test) images and annotations to \(out)")
+        }
+    }
+
+    struct Instruct: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Turn annotations into LLaVA instruction data (conversation, detail, complex) with the symbolic teacher.")
+
+        @Option(help: "annotations_<split>.json written by `llava data synth`.") var annotations: String
+        @Option(help: "LLaVA JSON for stage 2 (instruction tuning).") var out: String
+        @Option(help: "LLaVA JSON of image-caption pairs for stage 1 (feature alignment).") var stage1Out: String?
+        @Option(help: "Random seed of the teacher and the kind mix.") var seed: UInt64 = 0
+        @Option(help: "Instruction records (default: one per image).") var count: Int?
+        @Flag(help: "No progress line.") var quiet = false
+        @OptionGroup var runtime: RuntimeOptions
+
+        func validate() throws {
+            if let count, count < 0 { throw ValidationError("--count must be >= 0, got \(count)") }
+        }
+
+        func run() throws {
+            try runtime.apply()
+            let coco = try COCODataset.read(from: URL(fileURLWithPath: annotations))
+            let builder = InstructionDataBuilder(teacher: SymbolicTeacher(seed: seed), seed: seed)
+            let meter = ProgressMeter(quiet: quiet)
+            let (records, stats) = try builder.instructions(from: coco, count: count) { done, total in
+                meter.update("record", done, total)
+            }
+            meter.finish()
+            try LLaVARecord.write(records, to: URL(fileURLWithPath: out))
+            let mix = InstructionKind.allCases.map { "\($0.rawValue) \(stats.records[$0] ?? 0)" }.joined(separator: ", ")
+            printErr("wrote \(records.count) records to \(out) (\(mix); dropped \(stats.droppedReplies) replies, \(stats.malformedBlocks) malformed blocks)")
+            if let stage1Out {
+                let pairs = builder.captionRecords(from: coco)
+                try LLaVARecord.write(pairs, to: URL(fileURLWithPath: stage1Out))
+                printErr("wrote \(pairs.count) caption pairs to \(stage1Out)")
+            }
+        }
+    }
+}
+
+/// A one-line progress report on stderr (rate and ETA), redrawn at most 10 times a second.
+final class ProgressMeter {
+    let quiet: Bool
+    let clock = ContinuousClock()
+    let start: ContinuousClock.Instant
+    var lastDraw: ContinuousClock.Instant
+    var drawn = false
+
+    init(quiet: Bool) {
+        self.quiet = quiet
+        start = clock.now
+        lastDraw = start
+    }
+
+    func update(_ what: String, _ done: Int, _ total: Int) {
+        guard !quiet else { return }
+        let now = clock.now
+        guard done == total || now - lastDraw > .milliseconds(100) else { return }
+        lastDraw = now
+        let elapsed = Double((now - start).components.seconds) + Double((now - start).components.attoseconds) * 1e-18
+        let rate = Double(done) / max(elapsed, 1e-9)
+        let eta = Double(total - done) / max(rate, 1e-9)
+        FileHandle.standardError.write(Data(("\r\(what) \(done)/\(total) | " + String(format: "%.1f/s | ETA %.0fs   ", rate, eta)).utf8))
+        drawn = true
+    }
+
+    func finish() {
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
