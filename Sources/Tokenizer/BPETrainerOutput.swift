@@ -117,9 +117,19 @@ public struct TrainedBPE: Sendable {
         """
         out += vocabulary.enumerated().map { "   \(jsonString($1)): \($0)" }.joined(separator: ",\n")
         out += "\n  },\n  \"merges\": [\n"
-        out += merges.map { "   " + jsonString("\($0.left) \($0.right)") }.joined(separator: ",\n")
+        out += merges.map { mergesAsStrings ? "   " + jsonString("\($0.left) \($0.right)")
+                                            : "   [\(jsonString($0.left)), \(jsonString($0.right))]" }
+            .joined(separator: ",\n")
         out += "\n  ]\n }\n}\n"
         return out
+    }
+
+    /// Merges are written "a b", as LLaMA's files have them, unless a right piece starts with a
+    /// combining scalar: then " " + that scalar is one `Character`, and a reader that splits by
+    /// `Character` (this package's `MergeEntry` does) would not find the space, so every merge
+    /// is written as a ["a", "b"] pair instead (tokenizers ≥ 0.20 reads both; the list cannot mix).
+    public var mergesAsStrings: Bool {
+        merges.allSatisfy { "\($0.left) \($0.right)".split(separator: " ", omittingEmptySubsequences: false).count == 2 }
     }
 
     private func addedTokensJSON() -> [String] {

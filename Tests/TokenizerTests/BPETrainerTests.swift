@@ -67,11 +67,12 @@ final class BPETrainerTests: XCTestCase {
     func testWrittenFilesRoundTrip() throws {
         let trained = BPETrainer(vocabularySize: 500, addedTokens: Self.added).train(texts: Self.corpus())
         let tokenizer = try Tokenizer(directory: write(trained))
-        for text in Self.probes {
+        // Added tokens and a literal "▁" do not round-trip in HF either (a segment after an added
+        // token gets its own "▁"; "▁" decodes to " "): the golden test covers those.
+        for text in Self.probes where !text.contains("<") && !text.contains("▁") {
             let ids = tokenizer.encode(text)
             XCTAssertEqual(ids.first, 1, "BOS first for \(text.debugDescription)")
-            XCTAssertEqual(tokenizer.decode(ids, skipSpecialTokens: false).dropFirst(3), Substring(text),
-                           "round trip of \(text.debugDescription): \(ids)")
+            XCTAssertEqual(tokenizer.decode(ids), text, "round trip of \(text.debugDescription): \(ids)")
         }
         let unseen = tokenizer.encode("😀", addSpecialTokens: false)
         XCTAssertEqual(tokenizer.tokens(for: unseen), ["▁", "<0xF0>", "<0x9F>", "<0x98>", "<0x80>"],
@@ -105,15 +106,21 @@ final class BPETrainerTests: XCTestCase {
     }
 
     func testJSONEscapingOfAnyPiece() throws {
-        let texts = ["\"q\" \\b", "tab\tx\u{1}y", "\u{2028}sep", "🇫🇷 e\u{301} é"]
-        let trained = BPETrainer(vocabularySize: 300, addedTokens: [("<\"quote\">", true)]).train(texts: texts)
+        let texts = ["\"q\" \\b", "tab\tx\u{1}y", "\u{2028}sep", "🇫🇷 e\u{301} é", "e\u{301}e\u{301}e\u{301}e\u{301}"]
+        let trained = BPETrainer(vocabularySize: 280, addedTokens: [("<\"quote\">", true)]).train(texts: texts)
         let tokenizer = try Tokenizer(directory: write(trained))
         let object = try JSONSerialization.jsonObject(with: Data(trained.tokenizerJSON().utf8)) as? [String: Any]
         let vocab = (object?["model"] as? [String: Any])?["vocab"] as? [String: Int]
         XCTAssertNotNil(vocab, "tokenizer.json parses")
-        for text in texts + ["<\"quote\"> x"] {
-            XCTAssertEqual(tokenizer.decode(tokenizer.encode(text), skipSpecialTokens: false), "<s>" + text)
+        XCTAssertFalse(trained.mergesAsStrings, "\"e \u{301}\" is written as a pair")
+        XCTAssertEqual(trained.vocabulary.count, 280)
+        XCTAssertEqual(tokenizer.vocabularySize, 281, "\"é\" and \"e\u{301}\" are distinct pieces")
+        for text in texts {
+            XCTAssertEqual(tokenizer.decode(tokenizer.encode(text)), text)
         }
+        let quote = tokenizer.encode("<\"quote\">", addSpecialTokens: false)
+        XCTAssertEqual(quote, [280])
+        XCTAssertEqual(tokenizer.tokens(for: quote), ["<\"quote\">"])
     }
 
     func testTextInputs() throws {
