@@ -47,6 +47,15 @@ public struct EvaluationAnswer: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case questionID = "question_id", prompt, text, answerID = "answer_id", modelID = "model_id", metadata
     }
+
+    public init(questionID: String, prompt: String, text: String, answerID: String, modelID: String, metadata: [String: String]) {
+        self.questionID = questionID
+        self.prompt = prompt
+        self.text = text
+        self.answerID = answerID
+        self.modelID = modelID
+        self.metadata = metadata
+    }
 }
 
 /// Reads and writes JSONL, one object per line; errors name the file and line.

@@ -9,7 +9,7 @@ import Vision
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "LLaVA's two-stage visual instruction tuning.",
-        subcommands: [Pretrain.self, Finetune.self, CacheFeatures.self, TrainLM.self])
+        subcommands: [Pretrain.self, Finetune.self, CacheFeatures.self, TrainLM.self, TrainCLIP.self])
 }
 
 /// Where the model and data come from (every train subcommand).
