@@ -23,11 +23,11 @@ extension CLIPTrainingModel {
             "model_type": "clip_vision_model", "hidden_size": v.hiddenSize, "intermediate_size": v.intermediateSize,
             "num_hidden_layers": v.layerCount, "num_attention_heads": v.headCount, "image_size": v.imageSize,
             "patch_size": v.patchSize, "num_channels": v.channelCount, "hidden_act": v.activation.rawValue,
-            "layer_norm_eps": Double(v.layerNormEps), "projection_dim": projectionDim, "attention_dropout": 0.0,
-            "initializer_factor": 1.0, "initializer_range": 0.02,
+            "layer_norm_eps": Double(v.layerNormEps), "projection_dim": projectionDim,
+            "initializer_range": 0.02,
         ]
         return ["architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": projectionDim,
-                "logit_scale_init_value": Double(CLIPContrastive.initialLogitScale), "initializer_factor": 1.0,
+                "logit_scale_init_value": Double(CLIPContrastive.initialLogitScale),
                 "dtype": "float32", "text_config": text.config.json(projectionDim: projectionDim),
                 "vision_config": visionJSON]
     }

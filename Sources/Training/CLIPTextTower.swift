@@ -72,7 +72,7 @@ public struct CLIPTextConfiguration: Sendable, Equatable {
             "intermediate_size": intermediateSize, "num_hidden_layers": layerCount, "num_attention_heads": headCount,
             "max_position_embeddings": maxPositions, "hidden_act": "quick_gelu", "layer_norm_eps": Double(layerNormEps),
             "eos_token_id": eosTokenID, "pad_token_id": padTokenID, "projection_dim": projectionDim,
-            "attention_dropout": 0.0, "initializer_factor": 1.0, "initializer_range": 0.02,
+            "initializer_range": 0.02,
         ]
         if let bosTokenID { j["bos_token_id"] = bosTokenID }
         return j
