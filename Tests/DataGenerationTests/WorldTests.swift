@@ -1,0 +1,90 @@
+import DataGeneration
+import Foundation
+import Vision
+import XCTest
+
+final class WorldTests: XCTestCase {
+    let world = try! WorldGenerator(configuration: WorldConfiguration(imageSize: 96))
+
+    func testSameSeedGivesIdenticalSceneAndPNGBytes() throws {
+        let a = world.scene(seed: 42), b = world.scene(seed: 42)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(try ImageEncoder.pngData(SceneRenderer.render(a)), try ImageEncoder.pngData(SceneRenderer.render(b)))
+        XCTAssertNotEqual(world.scene(seed: 43), a)
+    }
+
+    func testPNGRoundTripsThroughTheDecoder() throws {
+        let image = SceneRenderer.render(world.scene(seed: 5))
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("synth-\(UUID().uuidString).png")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try ImageEncoder.writePNG(image, to: url)
+        XCTAssertEqual(try ImageDecoder.decode(contentsOf: url), image)
+    }
+
+    func testScenesRespectTheWorldRules() {
+        var objectCounts = [Int](repeating: 0, count: 6)
+        var repeated = 0
+        for seed in 0..<300 {
+            let scene = world.scene(seed: UInt64(seed))
+            XCTAssertTrue((1...5).contains(scene.objects.count), "seed \(seed): \(scene.objects.count) objects")
+            objectCounts[scene.objects.count] += 1
+            if scene.kindCounts.contains(where: { $0.count >= 2 }) { repeated += 1 }
+            for o in scene.objects {
+                XCTAssertGreaterThanOrEqual(o.visibleFraction, 0.6, "seed \(seed) \(o.kind.name)")
+                XCTAssertTrue(o.box.x1 >= 0 && o.box.y1 >= 0 && o.box.x2 <= 96 && o.box.y2 <= 96, "seed \(seed) box \(o.box)")
+            }
+        }
+        XCTAssertGreaterThan(repeated, 60, "scenes with 2+ of one kind: \(repeated)/300")
+        XCTAssertTrue(objectCounts[1...5].allSatisfy { $0 > 10 }, "objects per scene: \(objectCounts)")
+    }
+
+    func testColourAtEachCentreIsTheObjectsColour() {
+        for seed in 0..<100 {
+            let scene = world.scene(seed: UInt64(seed))
+            let image = SceneRenderer.render(scene)
+            for o in scene.objects {
+                let found = ObjectColour.nearest(to: image[Int(o.centre.x), Int(o.centre.y)])
+                XCTAssertEqual(found, o.colour, "seed \(seed): \(o.kind.name) at \(o.centre)")
+            }
+        }
+    }
+
+    /// Pixels far from the background tone near an object must lie in some object's box, and
+    /// each box is tight: its inner border rows hold the object's colour somewhere.
+    func testBoxesContainTheObjectPixels() {
+        for seed in 0..<60 {
+            let scene = world.scene(seed: UInt64(seed))
+            let image = SceneRenderer.render(scene)
+            for y in 0..<96 {
+                for x in 0..<96 {
+                    let p = image[x, y]
+                    let c = ObjectColour.nearest(to: p)
+                    let rgb = c.rgb
+                    let exact = abs(Int(p.0) - Int(rgb.0)) + abs(Int(p.1) - Int(rgb.1)) + abs(Int(p.2) - Int(rgb.2)) < 6
+                    guard exact else { continue }   // background, or an anti-aliased edge
+                    let inside = scene.objects.contains { o in
+                        o.colour == c && Double(x) + 0.5 >= o.box.x1 && Double(x) + 0.5 <= o.box.x2
+                            && Double(y) + 0.5 >= o.box.y1 && Double(y) + 0.5 <= o.box.y2
+                    }
+                    XCTAssertTrue(inside, "seed \(seed): \(c) pixel at (\(x), \(y)) outside every \(c) box")
+                }
+            }
+        }
+    }
+
+    func testSizesAndShapesAndColoursAllOccur() {
+        var shapes = Set<Shape>(), colours = Set<ObjectColour>(), sizes = Set<ObjectSize>()
+        for seed in 0..<200 {
+            for o in world.scene(seed: UInt64(seed)).objects { shapes.insert(o.shape); colours.insert(o.colour); sizes.insert(o.size) }
+        }
+        XCTAssertEqual(shapes.count, Shape.allCases.count)
+        XCTAssertEqual(colours.count, ObjectColour.allCases.count)
+        XCTAssertEqual(sizes.count, 2)
+    }
+
+    func testInvalidImageSizeThrowsWithTheSetting() {
+        XCTAssertThrowsError(try WorldGenerator(configuration: WorldConfiguration(imageSize: 32))) { error in
+            XCTAssertTrue("\(error)".contains("imageSize = 32"), "\(error)")
+        }
+    }
+}
