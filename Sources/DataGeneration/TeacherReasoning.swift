@@ -39,7 +39,8 @@ enum TeacherReasoning {
         answer += " Its center is at about \(BoxReading.coordinates(best.1)), \(String(format: "%.2f", best.2)) from the corner."
         if ranked.count > 1 {
             let next = ranked[1]
-            answer += " The next closest is \(BoxReading.name(next.0, facts)) at \(BoxReading.coordinates(next.1)), \(String(format: "%.2f", next.2)) away, so it is further."
+            let nextName = next.0 == best.0 ? "another \(next.0.name)" : BoxReading.name(next.0, facts)
+            answer += " The next closest is \(nextName) at \(BoxReading.coordinates(next.1)), \(String(format: "%.2f", next.2)) away, so it is further."
         } else {
             answer += " It is the only object in the image."
         }

@@ -84,9 +84,10 @@ struct DataCommand: ParsableCommand {
 final class ProgressMeter {
     let quiet: Bool
     let clock = ContinuousClock()
-    let start: ContinuousClock.Instant
+    var start: ContinuousClock.Instant
     var lastDraw: ContinuousClock.Instant
     var drawn = false
+    var label = ""
 
     init(quiet: Bool) {
         self.quiet = quiet
@@ -97,6 +98,12 @@ final class ProgressMeter {
     func update(_ what: String, _ done: Int, _ total: Int) {
         guard !quiet else { return }
         let now = clock.now
+        if what != label {
+            // A new phase (e.g. the next split) restarts the rate and ETA.
+            if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+            label = what
+            start = now
+        }
         guard done == total || now - lastDraw > .milliseconds(100) else { return }
         lastDraw = now
         let elapsed = Double((now - start).components.seconds) + Double((now - start).components.attoseconds) * 1e-18
