@@ -21,6 +21,8 @@ struct TrainLM: ParsableCommand {
     @Option(help: "Attention heads.") var heads = 4
     @Option(help: "Key/value heads (grouped-query attention when fewer than heads).") var kvHeads: Int?
     @Option(help: "Longest sequence.") var maxPositionEmbeddings = 512
+    @Option(help: "Tokens per packed training sequence (documents are concatenated and cut).") var sequenceLength = 256
+    @Flag(help: "One document per sequence instead of packing.") var noPacking = false
     @OptionGroup var hyper: TrainHyperparameters
     @OptionGroup var runtime: RuntimeOptions
 
@@ -37,9 +39,9 @@ struct TrainLM: ParsableCommand {
         if hyper.learningRate == nil { options.learningRate = 1e-3 }
         if hyper.batchSize == nil { options.batchSize = 16 }
         options.groupByModalityLength = false
-        options.modelMaxLength = min(options.modelMaxLength, maxPositionEmbeddings)
+        options.modelMaxLength = min(sequenceLength, maxPositionEmbeddings)
         let documents = try data.flatMap { try textDocuments(URL(fileURLWithPath: $0)) }
-        let samples = languageModelSamples(documents, tokenizer: tok, maxLength: options.modelMaxLength)
+        let samples = languageModelSamples(documents, tokenizer: tok, maxLength: options.modelMaxLength, pack: !noPacking)
         let graph = languageModelGraph(weights: .initialized(config: config, seed: hyper.seed), config: config, seed: hyper.seed)
         let trainer = try Trainer(graph: graph, samples: samples, lengths: samples.map(\.inputIDs.count), features: nil,
                                   options: options, outputDirectory: URL(fileURLWithPath: hyper.outputDir))

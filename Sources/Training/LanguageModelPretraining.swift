@@ -40,14 +40,30 @@ extension LlamaWeights {
     }
 }
 
-/// Text documents as causal-LM samples: BOS (per the tokenizer) + ids + EOS, every position learned.
-public func languageModelSamples(_ documents: [String], tokenizer: Tokenizer, maxLength: Int) -> [TrainingSample] {
-    documents.enumerated().compactMap { i, text in
+/// Text documents as causal-LM samples: each document is BOS (per the tokenizer) + ids + EOS,
+/// every position learned. With `pack`, documents are concatenated and cut into sequences of
+/// `maxLength` (the usual pretraining layout: short documents would otherwise spend the
+/// step on per-sequence overhead); without it, each document is one sample, truncated.
+public func languageModelSamples(_ documents: [String], tokenizer: Tokenizer, maxLength: Int,
+                                 pack: Bool = true) -> [TrainingSample] {
+    let encoded = documents.map { text -> [Int] in
         var ids = tokenizer.encode(text)
         if let eos = tokenizer.eosTokenID { ids.append(eos) }
-        ids = Array(ids.prefix(maxLength))
-        guard ids.count > 1 else { return nil }
-        return TrainingSample(id: "doc\(i)", inputIDs: ids, labels: ids, imagePath: nil)
+        return ids
+    }
+    var sequences: [[Int]] = []
+    if pack {
+        let stream = encoded.flatMap { $0 }
+        var start = 0
+        while start + 1 < stream.count {
+            sequences.append(Array(stream[start..<min(stream.count, start + maxLength)]))
+            start += maxLength
+        }
+    } else {
+        sequences = encoded.map { Array($0.prefix(maxLength)) }
+    }
+    return sequences.enumerated().compactMap { i, ids in
+        ids.count > 1 ? TrainingSample(id: "seq\(i)", inputIDs: ids, labels: ids, imagePath: nil) : nil
     }
 }
 
