@@ -178,8 +178,24 @@ struct MergeState {
     private func precedes(_ a: (count: Int, pair: UInt64), _ b: (count: Int, pair: UInt64)) -> Bool {
         if a.count != b.count { return a.count > b.count }
         let (al, ar) = Self.unpack(a.pair), (bl, br) = Self.unpack(b.pair)
-        let x = pieces[al] + pieces[ar], y = pieces[bl] + pieces[br]
-        if x != y { return x.lexicographicallyPrecedes(y) }
-        return pieces[al].lexicographicallyPrecedes(pieces[bl])
+        switch Self.compare(pieces[al], pieces[ar], pieces[bl], pieces[br]) {
+        case .less: return true
+        case .greater: return false
+        case .equal: return pieces[al].lexicographicallyPrecedes(pieces[bl])
+        }
+    }
+
+    private enum Order { case less, equal, greater }
+
+    /// Compares x1 + x2 with y1 + y2 by scalar value without building either (heap comparisons
+    /// are the hot loop).
+    private static func compare(_ x1: [UInt32], _ x2: [UInt32], _ y1: [UInt32], _ y2: [UInt32]) -> Order {
+        let xCount = x1.count + x2.count, yCount = y1.count + y2.count
+        for i in 0..<min(xCount, yCount) {
+            let x = i < x1.count ? x1[i] : x2[i - x1.count]
+            let y = i < y1.count ? y1[i] : y2[i - y1.count]
+            if x != y { return x < y ? .less : .greater }
+        }
+        return xCount == yCount ? .equal : (xCount < yCount ? .less : .greater)
     }
 }

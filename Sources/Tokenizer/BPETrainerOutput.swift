@@ -117,8 +117,9 @@ public struct TrainedBPE: Sendable {
         """
         out += vocabulary.enumerated().map { "   \(jsonString($1)): \($0)" }.joined(separator: ",\n")
         out += "\n  },\n  \"merges\": [\n"
-        out += merges.map { mergesAsStrings ? "   " + jsonString("\($0.left) \($0.right)")
-                                            : "   [\(jsonString($0.left)), \(jsonString($0.right))]" }
+        let asStrings = mergesAsStrings
+        out += merges.map { asStrings ? "   " + jsonString("\($0.left) \($0.right)")
+                                      : "   [\(jsonString($0.left)), \(jsonString($0.right))]" }
             .joined(separator: ",\n")
         out += "\n  ]\n }\n}\n"
         return out
