@@ -28,7 +28,8 @@ public enum CLIPPairLoading {
     /// ```
     public static func pairs(contentsOf url: URL) throws -> [CLIPPair] {
         guard let data = FileManager.default.contents(atPath: url.path) else { throw TrainingError.missingFile(url.path) }
-        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], object["annotations"] != nil {
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           object["annotations"] != nil || object["captions"] != nil {
             return try coco(object, file: url.path)
         }
         let pairs = try DataLoading.records(contentsOf: url).compactMap { r -> CLIPPair? in
@@ -40,8 +41,11 @@ public enum CLIPPairLoading {
     }
 
     static func coco(_ object: [String: Any], file: String) throws -> [CLIPPair] {
-        guard let images = object["images"] as? [[String: Any]], let annotations = object["annotations"] as? [[String: Any]] else {
-            throw TrainingError.invalidArgument("\(file): COCO captions need arrays 'images' and 'annotations'")
+        // COCO's captions files keep captions under 'annotations'; a combined file (instances and
+        // captions, as `llava data synth` writes) keeps them under 'captions'.
+        let key = object["captions"] != nil ? "captions" : "annotations"
+        guard let images = object["images"] as? [[String: Any]], let annotations = object[key] as? [[String: Any]] else {
+            throw TrainingError.invalidArgument("\(file): COCO captions need arrays 'images' and '\(key)'")
         }
         var names: [Int: String] = [:]
         for (i, image) in images.enumerated() {
@@ -52,10 +56,10 @@ public enum CLIPPairLoading {
         }
         return try annotations.enumerated().map { i, a in
             guard let id = (a["image_id"] as? NSNumber)?.intValue, let caption = a["caption"] as? String else {
-                throw TrainingError.invalidArgument("\(file): annotations[\(i)] needs an integer 'image_id' and a 'caption'")
+                throw TrainingError.invalidArgument("\(file): \(key)[\(i)] needs an integer 'image_id' and a 'caption'")
             }
             guard let name = names[id] else {
-                throw TrainingError.invalidArgument("\(file): annotations[\(i)] names image_id \(id), which 'images' does not list")
+                throw TrainingError.invalidArgument("\(file): \(key)[\(i)] names image_id \(id), which 'images' does not list")
             }
             return CLIPPair(image: name, caption: caption.trimmingCharacters(in: .whitespacesAndNewlines))
         }
