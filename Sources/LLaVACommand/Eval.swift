@@ -80,6 +80,7 @@ struct SynthEval: ParsableCommand {
         abstract: "Accuracy per question type on the synthetic world's held-out questions (llava data synth writes eval_test.jsonl).")
     @OptionGroup var eval: EvalOptions
     @Flag(help: "Print the report as JSON.") var json = false
+    @Option(help: "Also write the report as JSON to this file.") var reportFile: String?
     @OptionGroup var runtime: RuntimeOptions
 
     func run() throws {
@@ -92,13 +93,11 @@ struct SynthEval: ParsableCommand {
             }
             report.add(type: type.rawValue, correct: EvalQuestions.isCorrect(prediction: prediction, answer: answer, type: type))
         }
-        if json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys]
-            print(String(decoding: try e.encode(report), as: UTF8.self))
-        } else {
-            print(report.table)
-        }
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        let encoded = try e.encode(report)
+        if let reportFile { try encoded.write(to: URL(fileURLWithPath: reportFile), options: .atomic) }
+        print(json ? String(decoding: encoded, as: UTF8.self) : report.table)
     }
 }
 

@@ -102,8 +102,11 @@ enum MergeEntry: Decodable {
     init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let text = try? c.decode(String.self) {
-            let parts = text.split(separator: " ", omittingEmptySubsequences: false)
-            self = parts.count == 2 ? .pair(String(parts[0]), String(parts[1])) : .bad("\"\(text)\"")
+            // Split on the space scalar, not on Characters: a right piece that starts with a
+            // combining mark would otherwise fuse with the space into one Character.
+            let parts = text.unicodeScalars.split(separator: " ", omittingEmptySubsequences: false)
+            self = parts.count == 2 ? .pair(String(String.UnicodeScalarView(parts[0])), String(String.UnicodeScalarView(parts[1])))
+                                    : .bad("\"\(text)\"")
         } else if let parts = try? c.decode([String].self) {
             self = parts.count == 2 ? .pair(parts[0], parts[1]) : .bad("\(parts)")
         } else {

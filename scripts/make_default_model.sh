@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Reproduces the built-in default model from nothing: a synthetic world, LLaVA's data pipeline
+# with a rule-based teacher, a tokenizer, a language model and a CLIP trained from scratch, then
+# LLaVA's two stages and the held-out evaluation. Every step is `llava`; each step's time is
+# printed and collected in OUT/timings.txt.
+#
+#   scripts/make_default_model.sh [OUT]          (default OUT: .build-default-model)
+#   SCALE=tiny scripts/make_default_model.sh OUT (a minutes-long version, used by CI)
+# The result is OUT/llava/model; copy it to Sources/LLaVACommand/DefaultModel to ship it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-.build-default-model}
+LLAVA=${LLAVA:-.build/release/llava}
+[ -x "$LLAVA" ] || swift build -c release --product llava
+mkdir -p "$OUT"
+: > "$OUT/timings.txt"
+
+if [ "${SCALE:-full}" = tiny ]; then
+    TRAIN=120 TEST=30 RECORDS=360 VOCAB=600
+    LM="--hidden-size 64 --intermediate-size 176 --layers 2 --heads 4 --max-steps 40 --batch-size 4"
+    CLIP="--hidden 64 --layers 2 --heads 4 --text-hidden 64 --text-layers 2 --projection-dim 64 --max-steps 40 --batch-size 32"
+    S1="--max-steps 30 --batch-size 8 --learning-rate 2e-3"
+    S2="--max-steps 80 --batch-size 8 --learning-rate 2e-3"
+else
+    TRAIN=2000 TEST=200 RECORDS=6000 VOCAB=800
+    LM="--hidden-size 192 --intermediate-size 512 --layers 4 --heads 4 --max-steps 400 --batch-size 8 --learning-rate 2e-3"
+    CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 --epochs 6 --batch-size 64 --learning-rate 1e-3"
+    S1="--epochs 1 --batch-size 16 --learning-rate 1e-3"
+    S2="--epochs 2 --batch-size 16 --learning-rate 5e-4"
+fi
+
+step() {
+    local name=$1; shift
+    local start=$(date +%s)
+    echo "== $name: $*" >&2
+    "$@"
+    local secs=$(( $(date +%s) - start ))
+    printf '%-22s %6d s\n' "$name" "$secs" | tee -a "$OUT/timings.txt" >&2
+}
+
+W=$OUT/world
+step "world" "$LLAVA" data synth --out "$W" --train $TRAIN --val 20 --test $TEST --size 64 --seed 1 --quiet
+step "instruction data" "$LLAVA" data instruct --annotations "$W/annotations_train.json" --out "$W/instruct_train.json" \
+    --stage1-out "$W/captions_train.json" --seed 1 --count $RECORDS --quiet
+step "tokenizer" "$LLAVA" train-tokenizer --input "$W/captions_train.json" "$W/instruct_train.json" --vocab-size $VOCAB \
+    --out "$OUT/tokenizer" --special-added-token "<image>" --special-added-token "<pad>"
+step "language model" "$LLAVA" train lm --tokenizer "$OUT/tokenizer" --data "$W/captions_train.json" "$W/instruct_train.json" \
+    --output-dir "$OUT/lm" $LM --quiet
+step "clip" "$LLAVA" train clip --data "$W/annotations_train.json" --image-folder "$W/images/train" --tokenizer "$OUT/tokenizer" \
+    --output-dir "$OUT/clip" --image-size 64 --patch-size 8 $CLIP --quiet
+step "vision features" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
+    --data "$W/instruct_train.json" --image-folder "$W/images" --image-aspect-ratio square --output "$OUT/features.safetensors"
+step "stage 1 (pretrain)" "$LLAVA" train pretrain --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
+    --data "$W/captions_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
+    --output-dir "$OUT/stage1" $S1 --quiet
+step "stage 2 (finetune)" "$LLAVA" train finetune --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
+    --pretrain-mm-mlp-adapter "$OUT/stage1/mm_projector.safetensors" --image-aspect-ratio square \
+    --data "$W/instruct_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
+    --output-dir "$OUT/llava" $S2 --quiet
+step "evaluation" "$LLAVA" eval synth --model "$OUT/llava/model" --question-file "$W/eval_test.jsonl" \
+    --image-folder "$W/images" --answers-file "$OUT/answers_test.jsonl" --max-new-tokens 24 --report-file "$OUT/eval_test.json"
+echo "model: $OUT/llava/model; timings: $OUT/timings.txt" >&2
