@@ -42,49 +42,59 @@ extension TrainableDecoder {
     }
 
     /// The block's backward: dxIn += ∂L/∂x given dxOut = ∂L/∂out; parameter gradients accumulate.
-    func blockBackward(_ b: TrainableBlock, _ a: BlockActivations, dxOut: [Float], dxIn: inout [Float], tokens t: Int) {
-        let c = config, d = c.hiddenSize, e = c.headDim, h = c.headCount, g = c.kvHeadCount, f = c.intermediateSize
-        let qd = h * e, kvd = g * e, half = e / 2
+    /// Intermediate gradients live in `g`, reused across blocks and steps (no allocation per call).
+    func blockBackward(_ b: TrainableBlock, _ a: BlockActivations, dxOut: UnsafePointer<Float>,
+                       dxIn: UnsafeMutablePointer<Float>, tokens t: Int, scratch g: BackwardScratch) {
+        let c = config, d = c.hiddenSize, e = c.headDim, h = c.headCount, kvh = c.kvHeadCount, f = c.intermediateSize
+        let qd = h * e, kvd = kvh * e, half = e / 2
         // MLP branch: out = xMid + down(swiglu(gate(n2), up(n2))), n2 = norm(xMid)
-        var dxMid = dxOut
-        var dh = [Float](repeating: 0, count: t * f)
-        b.down.backward(dx: &dh, dy: dxOut, x: a.h.pointer, rows: t, saved: a.linears[6])
-        var dGate = [Float](repeating: 0, count: t * f), dUp = [Float](repeating: 0, count: t * f)
-        swigluBackward(dGate: &dGate, dUp: &dUp, dOut: dh, gate: a.gate.pointer, up: a.up.pointer, count: t * f)
-        var dNorm2 = [Float](repeating: 0, count: t * d)
-        b.gate.backward(dx: &dNorm2, dy: dGate, x: a.norm2.pointer, rows: t, saved: a.linears[4])
-        b.up.backward(dx: &dNorm2, dy: dUp, x: a.norm2.pointer, rows: t, saved: a.linears[5])
+        let dxMid = g.zeroed(0, t * d)
+        dxMid.update(from: dxOut, count: t * d)
+        let dh = g.zeroed(1, t * f)
+        b.down.backward(dx: dh, dy: dxOut, x: a.h.pointer, rows: t, saved: a.linears[6])
+        let dGate = g.zeroed(2, t * f), dUp = g.zeroed(3, t * f)
+        swigluBackward(dGate: dGate, dUp: dUp, dOut: dh, gate: a.gate.pointer, up: a.up.pointer, count: t * f)
+        let dNorm2 = g.zeroed(4, t * d)
+        b.gate.backward(dx: dNorm2, dy: dGate, x: a.norm2.pointer, rows: t, saved: a.linears[4])
+        b.up.backward(dx: dNorm2, dy: dUp, x: a.norm2.pointer, rows: t, saved: a.linears[5])
         withGradient(b.mlpNormParameter) { dW in
-            rmsNormBackward(dx: &dxMid, dWeight: dW, dy: dNorm2, x: a.xMid.pointer, weight: b.mlpNorm.floats,
+            rmsNormBackward(dx: dxMid, dWeight: dW, dy: dNorm2, x: a.xMid.pointer, weight: b.mlpNorm.floats,
                             rows: t, dim: d, eps: c.rmsNormEps)
         }
         // Attention branch: xMid = xIn + o(attn(rope(q(n1)), rope(k(n1)), v(n1))), n1 = norm(xIn)
-        for i in 0..<(t * d) { dxIn[i] += dxMid[i] }
-        var dAtt = [Float](repeating: 0, count: t * qd)
-        b.o.backward(dx: &dAtt, dy: dxMid, x: a.att.pointer, rows: t, saved: a.linears[3])
-        var dq = [Float](repeating: 0, count: t * qd), dk = [Float](repeating: 0, count: t * kvd)
-        var dv = [Float](repeating: 0, count: t * kvd)
-        causalAttentionBackward(dq: &dq, dk: &dk, dv: &dv, dOut: dAtt, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                                probs: a.probs.pointer, tokens: t, heads: h, kvHeads: g, headDim: e, scratch: attScratch)
+        addInPlace(dxIn, dxMid, count: t * d)
+        let dAtt = g.zeroed(5, t * qd)
+        b.o.backward(dx: dAtt, dy: dxMid, x: a.att.pointer, rows: t, saved: a.linears[3])
+        let dq = g.zeroed(6, t * qd), dk = g.zeroed(7, t * kvd), dv = g.zeroed(8, t * kvd)
+        causalAttentionBackward(dq: dq, dk: dk, dv: dv, dOut: dAtt, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
+                                probs: a.probs.pointer, tokens: t, heads: h, kvHeads: kvh, headDim: e, scratch: attScratch)
         cos.withUnsafeBufferPointer { cs in
             sin.withUnsafeBufferPointer { sn in
-                dq.withUnsafeMutableBufferPointer { dqp in
-                    dk.withUnsafeMutableBufferPointer { dkp in
-                        for i in 0..<t {
-                            rope.applyBackward(dqp.baseAddress! + i * qd, heads: h, cos: cs.baseAddress! + i * half, sin: sn.baseAddress! + i * half)
-                            rope.applyBackward(dkp.baseAddress! + i * kvd, heads: g, cos: cs.baseAddress! + i * half, sin: sn.baseAddress! + i * half)
-                        }
-                    }
+                for i in 0..<t {
+                    rope.applyBackward(dq + i * qd, heads: h, cos: cs.baseAddress! + i * half, sin: sn.baseAddress! + i * half)
+                    rope.applyBackward(dk + i * kvd, heads: kvh, cos: cs.baseAddress! + i * half, sin: sn.baseAddress! + i * half)
                 }
             }
         }
-        var dNorm1 = [Float](repeating: 0, count: t * d)
-        b.q.backward(dx: &dNorm1, dy: dq, x: a.norm1.pointer, rows: t, saved: a.linears[0])
-        b.k.backward(dx: &dNorm1, dy: dk, x: a.norm1.pointer, rows: t, saved: a.linears[1])
-        b.v.backward(dx: &dNorm1, dy: dv, x: a.norm1.pointer, rows: t, saved: a.linears[2])
+        let dNorm1 = g.zeroed(9, t * d)
+        b.q.backward(dx: dNorm1, dy: dq, x: a.norm1.pointer, rows: t, saved: a.linears[0])
+        b.k.backward(dx: dNorm1, dy: dk, x: a.norm1.pointer, rows: t, saved: a.linears[1])
+        b.v.backward(dx: dNorm1, dy: dv, x: a.norm1.pointer, rows: t, saved: a.linears[2])
         withGradient(b.attentionNormParameter) { dW in
-            rmsNormBackward(dx: &dxIn, dWeight: dW, dy: dNorm1, x: a.xIn.pointer, weight: b.attentionNorm.floats,
+            rmsNormBackward(dx: dxIn, dWeight: dW, dy: dNorm1, x: a.xIn.pointer, weight: b.attentionNorm.floats,
                             rows: t, dim: d, eps: c.rmsNormEps)
         }
+    }
+}
+
+/// Gradient scratch of the reverse pass: numbered buffers, grown once, zeroed on use.
+final class BackwardScratch {
+    private let buffers = (0..<14).map { _ in ScratchBuffer() }
+
+    /// Buffer `i` holding `n` zeros.
+    func zeroed(_ i: Int, _ n: Int) -> UnsafeMutablePointer<Float> {
+        let p = buffers[i].reserve(n)
+        p.update(repeating: 0, count: n)
+        return p
     }
 }

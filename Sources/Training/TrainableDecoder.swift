@@ -93,6 +93,7 @@ public final class TrainableDecoder {
     var cos: [Float] = [], sin: [Float] = []
     let attScratch = ScratchBuffer()
     let headSaved = LinearSaved()
+    let backwardScratch = BackwardScratch()
     private var dropoutRNG: SplitMix64
     private var tokens = 0
 
@@ -180,19 +181,20 @@ public final class TrainableDecoder {
 
     /// Backward from dLogits (T, V) of the last forward; accumulates dInputs (T, D).
     public func backward(dLogits: UnsafePointer<Float>, dInputs: UnsafeMutablePointer<Float>) {
-        let c = config, d = c.hiddenSize, t = tokens
-        var dNorm = [Float](repeating: 0, count: t * d)
-        lmHead.backward(dx: &dNorm, dy: dLogits, x: normFinal.pointer, rows: t, saved: headSaved)
-        var dx = [Float](repeating: 0, count: t * d)
+        let c = config, d = c.hiddenSize, t = tokens, g = backwardScratch
+        let dNorm = g.zeroed(10, t * d)
+        lmHead.backward(dx: dNorm, dy: dLogits, x: normFinal.pointer, rows: t, saved: headSaved)
+        // dx and dxIn trade places block by block.
+        var dx = g.zeroed(11, t * d), dxIn = g.zeroed(12, t * d)
         withGradient(finalNormParameter) { dW in
-            rmsNormBackward(dx: &dx, dWeight: dW, dy: dNorm, x: xFinal.pointer, weight: finalNorm.floats,
-                            rows: t, dim: d, eps: c.rmsNormEps)
+            rmsNormBackward(dx: dx, dWeight: dW, dy: dNorm, x: xFinal.pointer, weight: finalNorm.floats,
+                            rows: t, dim: c.hiddenSize, eps: c.rmsNormEps)
         }
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
-            var dxIn = [Float](repeating: 0, count: t * d)
-            blockBackward(blocks[l], acts[l], dxOut: dx, dxIn: &dxIn, tokens: t)
-            dx = dxIn
+            dxIn.update(repeating: 0, count: t * d)
+            blockBackward(blocks[l], acts[l], dxOut: dx, dxIn: dxIn, tokens: t, scratch: g)
+            swap(&dx, &dxIn)
         }
-        for i in 0..<(t * d) { dInputs[i] += dx[i] }
+        addInPlace(dInputs, dx, count: t * d)
     }
 }
