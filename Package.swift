@@ -50,6 +50,9 @@ let package = Package(
             "DataGeneration", "Evaluation", "Training", "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+        ], resources: [
+            // The built-in model (scripts/make_default_model.sh), used when no --model is given.
+            .copy("DefaultModel"),
         ]),
         .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"],
                 path: "Sources/TestSupport"),

@@ -26,9 +26,9 @@ struct Chat: ParsableCommand {
     func run() throws {
         try runtime.apply()
         let logger = Logger(label: "llava.chat")
-        guard case .llava(let model) = try LoadedModel(directory: modelOptions.model, visionTower: modelOptions.visionTower,
+        guard case .llava(let model) = try LoadedModel(directory: try modelOptions.modelDirectory(), visionTower: modelOptions.visionTower,
                                                        logger: logger) else {
-            throw ValidationError("\(modelOptions.model) is a text-only model; `llava chat` needs a LLaVA checkpoint")
+            throw ValidationError("\(try modelOptions.modelDirectory()) is a text-only model; `llava chat` needs a LLaVA checkpoint")
         }
         let template: ConversationTemplate? = modelOptions.convMode == "auto" ? nil : try ConversationTemplate.named(modelOptions.convMode)
         let session = ChatSession(model: model, template: template, parameters: sampling.parameters,

@@ -45,8 +45,17 @@ struct SamplingOptions: ParsableArguments {
 
 /// Model location flags shared by the model-running commands.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model directory: a llava-hf or original LLaVA checkpoint, or a bare LLaMA-family LLM.")
-    var model: String
+    @Option(help: "Model directory: a llava-hf or original LLaVA checkpoint, or a bare LLaMA-family LLM (default: the built-in model).")
+    var model: String?
+
+    /// The model to load: the one named, or the built-in default model.
+    func modelDirectory() throws -> String {
+        if let model { return model }
+        guard let builtIn = DefaultModel.directory else {
+            throw ValidationError("no --model given, and this build has no built-in model")
+        }
+        return builtIn.path
+    }
 
     @Option(help: "CLIP tower directory, for original-layout LLaVA checkpoints (mm_vision_tower).")
     var visionTower: String?

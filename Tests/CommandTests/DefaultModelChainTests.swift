@@ -1,0 +1,57 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The whole default-model chain at a scale that runs in CI (SCALE=tiny): synthetic world,
+/// instruction data, tokenizer, language model, CLIP, stage 1, stage 2, evaluation. Each
+/// stage's loss must fall and the result must beat chance on the held-out questions.
+final class DefaultModelChainTests: XCTestCase {
+    func losses(_ url: URL) throws -> [Double] {
+        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
+            ((try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["loss"] as! NSNumber).doubleValue
+        }
+    }
+
+    func testTinyChainLearnsAndBeatsChance() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("llava-chain-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [Fixtures.packageRoot.appendingPathComponent("scripts/make_default_model.sh").path, out.path]
+        var env = ProcessInfo.processInfo.environment
+        env["SCALE"] = "tiny"
+        env["LLAVA"] = try LLaVAExecutable.url().path
+        process.environment = env
+        let log = out.deletingLastPathComponent().appendingPathComponent(out.lastPathComponent + ".log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        try handle.close()
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: log)
+        XCTAssertEqual(process.terminationStatus, 0, String(text.suffix(3000)))
+        guard process.terminationStatus == 0 else { return }
+
+        for stage in ["lm", "clip", "stage1", "llava"] {
+            let l = try losses(out.appendingPathComponent("\(stage)/metrics.jsonl"))
+            let head = l.prefix(3).reduce(0, +) / 3, tail = l.suffix(3).reduce(0, +) / 3
+            XCTAssertLessThan(tail, head, "\(stage): loss should fall (first \(l.prefix(3)), last \(l.suffix(3)))")
+        }
+
+        // Chance: the share a guesser gets per type (yes/no 1/2; 8 colours; 5 shapes, counts, regions).
+        let chance = ["existence": 0.5, "relation": 0.5, "colour": 1.0 / 8, "shape": 0.2, "count": 0.2, "position": 0.2]
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("eval_test.json"))) as! [String: Any]
+        let types = report["types"] as! [String: [String: Int]]
+        var correct = 0, total = 0, expected = 0.0
+        for (type, c) in types {
+            correct += c["correct"]!
+            total += c["total"]!
+            expected += Double(c["total"]!) * (chance[type] ?? 0)
+        }
+        XCTAssertGreaterThan(total, 0)
+        XCTAssertGreaterThan(Double(correct), expected, "accuracy \(correct)/\(total) should beat chance (\(expected))")
+    }
+}
