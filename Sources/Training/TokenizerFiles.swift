@@ -51,9 +51,9 @@ struct TokenizerFiles {
     }
 
     func write(to directory: URL) throws {
-        try atomicWrite(Data(tokenizerJSON.utf8), to: directory.appendingPathComponent("tokenizer.json"))
+        try DurableFile.writeAtomically(Data(tokenizerJSON.utf8), to: directory.appendingPathComponent("tokenizer.json"))
         if let configJSON {
-            try atomicWrite(Data(configJSON.utf8), to: directory.appendingPathComponent("tokenizer_config.json"))
+            try DurableFile.writeAtomically(Data(configJSON.utf8), to: directory.appendingPathComponent("tokenizer_config.json"))
         }
     }
 }
