@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "LLaVATests", dependencies: ["LLaVA", "Vision", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LLaVA", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "DataGenerationTests", dependencies: ["DataGeneration", "Vision", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "DataGeneration", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "DataGeneration", "LLaVA", "Language", "Vision", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TestSupport", "Checkpoint", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
