@@ -40,7 +40,7 @@ step() {
 
 # The tiny CLIP's last layer with its class token carries more than LLaVA-1.5's choice for
 # ViT-L (penultimate layer, patches only): 43% vs 38% on the held-out questions.
-VISION="--mm-vision-select-layer=-1 --mm-vision-select-feature cls_patch"
+VISION="--mm-vision-select-layer -1 --mm-vision-select-feature cls_patch"
 W=$OUT/world
 step "world" "$LLAVA" data synth --out "$W" --train $TRAIN --val 20 --test $TEST --size 64 --seed 1 --quiet
 step "instruction data" "$LLAVA" data instruct --annotations "$W/annotations_train.json" --out "$W/instruct_train.json" \

@@ -29,7 +29,8 @@ struct TrainInputs: ParsableArguments {
     @Option(help: "Projector for a new model: linear, mlp2x_gelu, mlp{N}x_gelu.")
     var mmProjectorType = "mlp2x_gelu"
 
-    @Option(help: "Vision layer whose hidden states feed the projector.")
+    // .unconditional: the value is usually negative (-2, -1), which must not read as a flag.
+    @Option(parsing: .unconditional, help: "Vision layer whose hidden states feed the projector (negative: from the end).")
     var mmVisionSelectLayer = -2
 
     @Option(help: "patch (drop CLS) or cls_patch.")
