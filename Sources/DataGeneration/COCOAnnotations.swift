@@ -16,7 +16,10 @@ public struct COCODataset: Codable, Sendable, Equatable {
         public var fileName: String
         public var width: Int
         public var height: Int
-        enum CodingKeys: String, CodingKey { case id, fileName = "file_name", width, height }
+        /// The contrast set: the id of the scene this image is a minimal edit of (itself for the
+        /// original). Absent when the split has no contrast variants.
+        public var groupID: Int?
+        enum CodingKeys: String, CodingKey { case id, fileName = "file_name", width, height, groupID = "group_id" }
     }
 
     public struct Annotation: Codable, Sendable, Equatable {

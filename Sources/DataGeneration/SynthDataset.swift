@@ -19,7 +19,8 @@ public struct SplitSpec: Sendable, Equatable {
 ///
 /// ```
 /// <out>/images/<split>/<id>.png
-/// <out>/annotations_<split>.json   COCO instances + 5 captions per image
+/// <out>/annotations_<split>.json   COCO instances + 5 captions per image (+ group_id per image
+///                                  when contrast variants are written)
 /// <out>/scenes_<split>.json        full ground truth (Scene per image id)
 /// <out>/eval_<split>.jsonl         evaluation questions (val and test)
 /// ```
@@ -34,6 +35,10 @@ public struct SynthDatasetWriter {
     public var world: WorldGenerator
     /// Splits that also get `eval_<split>.jsonl`.
     public var evalSplits: Set<String> = ["val", "test"]
+    /// Minimal edits written after each scene of the contrast splits (`group_id` ties them to it):
+    /// CLIP batches them together, so telling them apart needs shape, colour, position and count.
+    public var contrastVariants = 0
+    public var contrastSplits: Set<String> = ["train"]
 
     public init(output: URL, seed: UInt64, configuration: WorldConfiguration = WorldConfiguration()) throws {
         self.output = output
@@ -46,40 +51,57 @@ public struct SynthDatasetWriter {
         world.scene(seed: deriveSeed(seed, split.streamIndex, UInt64(index), 0))
     }
 
-    public func write(_ splits: [SplitSpec], progress: (String, Int, Int) -> Void = { _, _, _ in }) throws {
+    /// Writes every split; returns how many images were written (variants included).
+    @discardableResult
+    public func write(_ splits: [SplitSpec], progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Int {
+        var written = 0
         for split in splits {
             guard split.count >= 0 else {
                 throw DataGenerationError.invalidSetting(name: "\(split.name) count", value: "\(split.count)", expected: ">= 0")
             }
-            try writeSplit(split, progress: progress)
+            written += try writeSplit(split, progress: progress)
         }
+        return written
     }
 
-    private func writeSplit(_ split: SplitSpec, progress: (String, Int, Int) -> Void) throws {
+    private func writeSplit(_ split: SplitSpec, progress: (String, Int, Int) -> Void) throws -> Int {
         let folder = output.appendingPathComponent("images").appendingPathComponent(split.name)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let size = world.configuration.imageSize
+        let variants = contrastSplits.contains(split.name) ? contrastVariants : 0
         var coco = COCODataset(info: .init(split: split.name, seed: seed, imageSize: size))
         var scenes: [String: Scene] = [:]
         var questions: [EvalQuestion] = []
         for index in 0..<split.count {
-            let id = index + 1
             let scene = self.scene(split, index: index)
-            let fileName = "\(id).png"
-            try ImageEncoder.writePNG(SceneRenderer.render(scene), to: folder.appendingPathComponent(fileName))
-            coco.images.append(.init(id: id, fileName: fileName, width: size, height: size))
-            for object in scene.objects {
-                let b = object.box
-                coco.annotations.append(.init(id: coco.annotations.count + 1, imageID: id, categoryID: object.kind.categoryID,
-                                              bbox: [b.x1, b.y1, b.width, b.height].map(round2), area: round2(b.width * b.height)))
+            let group = coco.images.count + 1
+            // The scene, then its contrast variants (each a separate image with its own captions).
+            var members = [(scene, deriveSeed(seed, split.streamIndex, UInt64(index), 1))]
+            for v in 0..<variants {
+                let base = 16 + 2 * UInt64(v)
+                if let edited = world.variant(of: scene, seed: deriveSeed(seed, split.streamIndex, UInt64(index), base)),
+                   !members.contains(where: { $0.0 == edited }) {
+                    members.append((edited, deriveSeed(seed, split.streamIndex, UInt64(index), base + 1)))
+                }
             }
-            for caption in CaptionWriter.captions(for: scene, seed: deriveSeed(seed, split.streamIndex, UInt64(index), 1)) {
-                coco.captions.append(.init(imageID: id, id: coco.captions.count + 1, caption: caption))
-            }
-            scenes[String(id)] = scene
-            if evalSplits.contains(split.name) {
-                questions += EvalQuestions.questions(for: scene, image: "\(split.name)/\(fileName)", firstID: questions.count,
-                                                     seed: deriveSeed(seed, split.streamIndex, UInt64(index), 2))
+            for (member, captionSeed) in members {
+                let id = coco.images.count + 1
+                let fileName = "\(id).png"
+                try ImageEncoder.writePNG(SceneRenderer.render(member), to: folder.appendingPathComponent(fileName))
+                coco.images.append(.init(id: id, fileName: fileName, width: size, height: size, groupID: variants > 0 ? group : nil))
+                for object in member.objects {
+                    let b = object.box
+                    coco.annotations.append(.init(id: coco.annotations.count + 1, imageID: id, categoryID: object.kind.categoryID,
+                                                  bbox: [b.x1, b.y1, b.width, b.height].map(round2), area: round2(b.width * b.height)))
+                }
+                for caption in CaptionWriter.captions(for: member, seed: captionSeed) {
+                    coco.captions.append(.init(imageID: id, id: coco.captions.count + 1, caption: caption))
+                }
+                scenes[String(id)] = member
+                if evalSplits.contains(split.name) {
+                    questions += EvalQuestions.questions(for: member, image: "\(split.name)/\(fileName)", firstID: questions.count,
+                                                         seed: deriveSeed(seed, split.streamIndex, UInt64(id - 1), 2))
+                }
             }
             progress(split.name, index + 1, split.count)
         }
@@ -88,6 +110,7 @@ public struct SynthDatasetWriter {
         if evalSplits.contains(split.name) {
             try EvalQuestions.writeJSONL(questions, to: output.appendingPathComponent("eval_\(split.name).jsonl"))
         }
+        return coco.images.count
     }
 }
 

@@ -62,6 +62,47 @@ public struct WorldGenerator: Sendable {
                      textureSeed: rng.next())
     }
 
+    /// A minimal edit of `scene` for contrast sets: one object changes shape, changes colour or
+    /// moves to another region, or one object is added or removed; background, texture and every
+    /// other object stay as they were. Nil when no edit keeps the placement invariants.
+    public func variant(of scene: Scene, seed: UInt64) -> Scene? {
+        var rng = SplitMix64(seed: seed)
+        let side = Double(scene.size)
+        for _ in 0..<Placer.attempts {
+            var objects = scene.objects
+            let i = rng.int(in: 0...(objects.count - 1))
+            switch rng.pick(SceneEdit.allCases) {
+            case .shape:
+                objects[i].shape = rng.pick(Shape.allCases.filter { $0 != objects[i].shape })
+            case .colour:
+                objects[i].colour = rng.pick(ObjectColour.allCases.filter { $0 != objects[i].colour })
+            case .move:
+                let centre = Placer.randomCentre(radius: objects[i].radius, side: scene.size, rng: &rng)
+                let region = { (p: Point) in Region(normalised: Point(x: p.x / side, y: p.y / side)) }
+                guard region(centre) != region(objects[i].centre) else { continue }
+                objects[i].centre = centre
+            case .add:
+                guard objects.count < configuration.maxObjects else { continue }
+                // Half the time another copy of a kind already there, so counts change.
+                let kind = rng.chance(0.5) ? objects[i].kind : rng.pick(ObjectKind.all)
+                let size: ObjectSize = rng.chance(0.5) ? .large : .small
+                let (lo, hi) = Placer.radiusRange(size)
+                let radius = rng.uniform(lo, hi) * side
+                let centre = Placer.randomCentre(radius: radius, side: scene.size, rng: &rng)
+                objects.append(SceneObject(shape: kind.shape, colour: kind.colour, size: size, radius: radius, centre: centre,
+                                           box: ShapeGeometry.box(kind.shape, radius: radius, centre: centre), visibleFraction: 1))
+            case .remove:
+                guard objects.count > 1 else { continue }
+                objects.remove(at: i)
+            }
+            var placer = Placer(size: scene.size, minimumVisible: configuration.minimumVisibleFraction)
+            if objects.allSatisfy({ placer.add(kind: $0.kind, size: $0.size, radius: $0.radius, centre: $0.centre) }) {
+                return Scene(size: scene.size, background: scene.background, objects: placer.objects(), textureSeed: scene.textureSeed)
+            }
+        }
+        return nil
+    }
+
     /// Kinds and sizes of the objects to place.
     private func planObjects(_ rng: inout SplitMix64) -> [(ObjectKind, ObjectSize)] {
         var kinds: [ObjectKind] = []
@@ -80,6 +121,9 @@ public struct WorldGenerator: Sendable {
     }
 }
 
+/// The one change a contrast variant makes.
+enum SceneEdit: CaseIterable { case shape, colour, move, add, remove }
+
 /// Places objects one at a time, keeping the visibility invariants of every earlier object.
 private struct Placer {
     let size: Int
@@ -95,23 +139,30 @@ private struct Placer {
     }
 
     mutating func place(kind: ObjectKind, size objectSize: ObjectSize, rng: inout SplitMix64) {
-        let side = Double(size)
+        let (lo, hi) = Placer.radiusRange(objectSize)
         for _ in 0..<Placer.attempts {
-            let (lo, hi) = Placer.radiusRange(objectSize)
-            let radius = rng.uniform(lo, hi) * side
-            // Keep the shape (box within 1 px of the border) inside the image.
-            let centre = Point(x: rng.uniform(radius + 1, side - radius - 1), y: rng.uniform(radius + 1, side - radius - 1))
-            let box = ShapeGeometry.box(kind.shape, radius: radius, centre: centre)
-            let candidate = SceneObject(shape: kind.shape, colour: kind.colour, size: objectSize, radius: radius,
-                                        centre: centre, box: box, visibleFraction: 1)
-            let coverage = ShapeGeometry.coverage(of: candidate, imageSize: size)
-            if accepts(candidate, coverage) {
-                for i in placed.indices { occlude(i, by: coverage) }
-                placed.append((candidate, coverage, [Float](repeating: 1, count: coverage.values.count)))
-                return
-            }
+            let radius = rng.uniform(lo, hi) * Double(size)
+            if add(kind: kind, size: objectSize, radius: radius, centre: Placer.randomCentre(radius: radius, side: size, rng: &rng)) { return }
         }
         // No room: the scene simply has one object fewer.
+    }
+
+    /// A centre that keeps the shape (box within 1 px of the border) inside the image.
+    static func randomCentre(radius: Double, side size: Int, rng: inout SplitMix64) -> Point {
+        let side = Double(size)
+        return Point(x: rng.uniform(radius + 1, side - radius - 1), y: rng.uniform(radius + 1, side - radius - 1))
+    }
+
+    /// Adds the object if it keeps every invariant; returns whether it did.
+    mutating func add(kind: ObjectKind, size objectSize: ObjectSize, radius: Double, centre: Point) -> Bool {
+        let box = ShapeGeometry.box(kind.shape, radius: radius, centre: centre)
+        let candidate = SceneObject(shape: kind.shape, colour: kind.colour, size: objectSize, radius: radius,
+                                    centre: centre, box: box, visibleFraction: 1)
+        let coverage = ShapeGeometry.coverage(of: candidate, imageSize: size)
+        guard accepts(candidate, coverage) else { return false }
+        for i in placed.indices { occlude(i, by: coverage) }
+        placed.append((candidate, coverage, [Float](repeating: 1, count: coverage.values.count)))
+        return true
     }
 
     /// Same-colour objects never touch (two red circles must not merge into one blob); every

@@ -20,6 +20,8 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Test images.") var test = 100
         @Option(help: "Image side in pixels (64...128).") var size = 96
         @Option(help: "Random seed; the same seed gives the same files.") var seed: UInt64 = 0
+        @Option(help: "Contrast variants per training scene: minimal edits (one object's shape, colour or region changed, or one object added or removed) written as their own images, tied by group_id.")
+        var contrastVariants = 0
         @Flag(help: "No progress line.") var quiet = false
         @OptionGroup var runtime: RuntimeOptions
 
@@ -28,18 +30,20 @@ struct DataCommand: ParsableCommand {
                 throw ValidationError("\(name) must be >= 0, got \(n)")
             }
             guard (64...128).contains(size) else { throw ValidationError("--size must be in 64...128, got \(size)") }
+            guard (0...8).contains(contrastVariants) else { throw ValidationError("--contrast-variants must be in 0...8, got \(contrastVariants)") }
         }
 
         func run() throws {
             try runtime.apply()
-            let writer = try SynthDatasetWriter(output: URL(fileURLWithPath: out), seed: seed,
+            var writer = try SynthDatasetWriter(output: URL(fileURLWithPath: out), seed: seed,
                                                 configuration: WorldConfiguration(imageSize: size))
+            writer.contrastVariants = contrastVariants
             let meter = ProgressMeter(quiet: quiet)
-            try writer.write(SplitSpec.standard(train: train, val: val, test: test)) { split, done, total in
-                meter.update("\(split) image", done, total)
+            let written = try writer.write(SplitSpec.standard(train: train, val: val, test: test)) { split, done, total in
+                meter.update("\(split) scene", done, total)
             }
             meter.finish()
-            printErr("wrote \(train + val + test) images and annotations to \(out)")
+            printErr("wrote \(written) images and annotations to \(out)")
         }
     }
 

@@ -28,7 +28,7 @@ struct TrainCLIP: ParsableCommand {
     @Option(help: "Text layers.") var textLayers = 4
     @Option(help: "Caption length in tokens (max_position_embeddings), BOS and EOS included.") var textMaxLength = 32
     @Option(help: "Joint embedding size.") var projectionDim = 128
-    @Option(help: "Epochs over the pairs.") var epochs = 10
+    @Option(help: "Epochs over the images (each epoch shows every image once, with one of its captions).") var epochs = 10
     @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
     @Option(help: "Pairs per batch (the contrastive negatives).") var batchSize = 64
     @Option(help: "Peak learning rate.") var learningRate: Float = 1e-3

@@ -21,8 +21,11 @@ public struct CLIPTrainingOptions: Sendable {
     public init() {}
 }
 
-/// The CLIP training loop: shuffled batches (a fresh permutation per epoch, derived from the seed,
-/// so a resumed run sees the same batches), contrastive loss, clipping, AdamW with warmup + cosine,
+/// The CLIP training loop: an epoch shows every image once, with one of its captions, in a fresh
+/// order derived from the seed (so a resumed run sees the same batches). Two captions of one image
+/// never share a batch (each would be the other's false negative), and images of one contrast
+/// group (`CLIPPair.group`) stay together, so the batch holds their hard negatives. Then
+/// contrastive loss, clipping, AdamW with warmup + cosine,
 /// logit_scale clamped after each step, metrics.jsonl, a progress line, loss.svg, atomic
 /// checkpoints and exact resume.
 ///
@@ -41,6 +44,10 @@ public final class CLIPTrainer {
     public let outputDirectory: URL
     public let totalSteps: Int
     public let stepsPerEpoch: Int
+    /// Pair indices per image, and images (by index into `imagePairs`) per batching unit: a
+    /// contrast group, or a single image outside any group.
+    private let imagePairs: [[Int]]
+    private let units: [[Int]]
     let schedule: LearningRateSchedule
     let logger: Logger
     private var optimizer: AdamW
@@ -59,21 +66,46 @@ public final class CLIPTrainer {
         self.options = options
         self.outputDirectory = outputDirectory
         self.logger = logger
+        var imageIndex: [String: Int] = [:], imagePairs: [[Int]] = [], groupUnits: [Int: Int] = [:], units: [[Int]] = []
+        for (p, pair) in pairs.enumerated() {
+            if let i = imageIndex[pair.image] { imagePairs[i].append(p); continue }
+            let i = imagePairs.count
+            imageIndex[pair.image] = i
+            imagePairs.append([p])
+            if let g = pair.group, let u = groupUnits[g] { units[u].append(i); continue }
+            if let g = pair.group { groupUnits[g] = units.count }
+            units.append([i])
+        }
+        guard imagePairs.count >= 2 else {
+            throw TrainingError.invalidArgument("contrastive training needs at least 2 distinct images (all \(pairs.count) pairs show \(pairs[0].image))")
+        }
+        self.imagePairs = imagePairs
+        self.units = units
         // Full batches only (an odd small last batch would be an easier task); at least one batch.
-        stepsPerEpoch = max(1, pairs.count / options.batchSize)
+        stepsPerEpoch = max(1, imagePairs.count / options.batchSize)
         totalSteps = options.maxSteps ?? stepsPerEpoch * options.epochs
         schedule = LearningRateSchedule(baseLR: options.learningRate, totalSteps: totalSteps, warmupRatio: options.warmupRatio)
         optimizer = AdamW(weightDecay: options.weightDecay)
     }
 
-    /// The pair indices of optimizer step `step` (0-based).
+    /// The pair indices of optimizer step `step` (0-based): the epoch's units shuffled and laid
+    /// end to end, each image with a caption drawn for this epoch, cut into batches. A group only
+    /// straddles two batches when group sizes do not divide the batch size.
     public func batch(atStep step: Int) -> [Int] {
         let epoch = step / stepsPerEpoch, index = step % stepsPerEpoch
-        var order = Array(pairs.indices)
         var rng = SplitMix64(seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9)
+        var order = units
         order.shuffle(using: &rng)
-        let size = min(options.batchSize, pairs.count)
-        return Array(order[(index * size)..<((index + 1) * size)])
+        var chosen: [Int] = []
+        chosen.reserveCapacity(imagePairs.count)
+        for unit in order {
+            for image in unit {
+                let candidates = imagePairs[image]
+                chosen.append(candidates.count == 1 ? candidates[0] : candidates[Int(rng.next() % UInt64(candidates.count))])
+            }
+        }
+        let size = min(options.batchSize, chosen.count)
+        return Array(chosen[(index * size)..<((index + 1) * size)])
     }
 
     /// Restores the latest checkpoint in the output directory, if any; returns its step.

@@ -11,10 +11,14 @@ import Vision
 public struct CLIPPair: Sendable, Equatable {
     public var image: String
     public var caption: String
+    /// Images sharing a group are minimal edits of one another (a contrast set); the trainer puts
+    /// a whole group into one batch, so each is the others' hard negative.
+    public var group: Int?
 
-    public init(image: String, caption: String) {
+    public init(image: String, caption: String, group: Int? = nil) {
         self.image = image
         self.caption = caption
+        self.group = group
     }
 }
 
@@ -47,12 +51,19 @@ public enum CLIPPairLoading {
         guard let images = object["images"] as? [[String: Any]], let annotations = object[key] as? [[String: Any]] else {
             throw TrainingError.invalidArgument("\(file): COCO captions need arrays 'images' and '\(key)'")
         }
-        var names: [Int: String] = [:]
+        var names: [Int: String] = [:], groups: [Int: Int] = [:]
         for (i, image) in images.enumerated() {
             guard let id = (image["id"] as? NSNumber)?.intValue, let name = image["file_name"] as? String else {
                 throw TrainingError.invalidArgument("\(file): images[\(i)] needs an integer 'id' and a 'file_name'")
             }
             names[id] = name
+            // An optional extension of the COCO image entry: the contrast set the image belongs to.
+            if let group = image["group_id"] {
+                guard let g = (group as? NSNumber)?.intValue else {
+                    throw TrainingError.invalidArgument("\(file): images[\(i)].group_id must be an integer")
+                }
+                groups[id] = g
+            }
         }
         return try annotations.enumerated().map { i, a in
             guard let id = (a["image_id"] as? NSNumber)?.intValue, let caption = a["caption"] as? String else {
@@ -61,7 +72,7 @@ public enum CLIPPairLoading {
             guard let name = names[id] else {
                 throw TrainingError.invalidArgument("\(file): \(key)[\(i)] names image_id \(id), which 'images' does not list")
             }
-            return CLIPPair(image: name, caption: caption.trimmingCharacters(in: .whitespacesAndNewlines))
+            return CLIPPair(image: name, caption: caption.trimmingCharacters(in: .whitespacesAndNewlines), group: groups[id])
         }
     }
 }

@@ -49,6 +49,36 @@ final class PipelineTests: XCTestCase {
         XCTAssertNotNil((json["annotations"] as! [[String: Any]])[0]["image_id"])
     }
 
+    /// Contrast variants follow their scene as their own images, tied to it by group_id; only the
+    /// training split gets them, and the first image of each group is the split's plain scene.
+    func testContrastVariantsAreGroupedAfterTheirScene() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("synth-\(UUID().uuidString)")
+        folders.append(out)
+        var writer = try SynthDatasetWriter(output: out, seed: 3)
+        writer.contrastVariants = 2
+        let written = try writer.write(SplitSpec.standard(train: 10, val: 2, test: 2))
+        let coco = try COCODataset.read(from: out.appendingPathComponent("annotations_train.json"))
+        XCTAssertEqual(written, coco.images.count + 4)
+        XCTAssertGreaterThan(coco.images.count, 25)
+        var groups: [Int: [Int]] = [:]
+        for image in coco.images { groups[image.groupID!, default: []].append(image.id) }
+        XCTAssertEqual(groups.count, 10)
+        for (group, ids) in groups {
+            XCTAssertEqual(ids.first, group)
+            XCTAssertEqual(ids, Array(group..<(group + ids.count)))
+        }
+        let scenes = try JSONDecoder().decode([String: Scene].self, from: Data(contentsOf: out.appendingPathComponent("scenes_train.json")))
+        let firsts = groups.keys.sorted().map { scenes[String($0)]! }
+        XCTAssertEqual(firsts, (0..<10).map { writer.scene(SplitSpec.standard(train: 10, val: 2, test: 2)[0], index: $0) })
+        for ids in groups.values {
+            for a in ids { for b in ids where b > a { XCTAssertNotEqual(scenes[String(a)], scenes[String(b)], "images \(a) and \(b) are the same scene") } }
+        }
+        XCTAssertTrue(coco.captions.count == 5 * coco.images.count)
+        let test = try COCODataset.read(from: out.appendingPathComponent("annotations_test.json"))
+        XCTAssertEqual(test.images.count, 2)
+        XCTAssertNil(test.images[0].groupID)
+    }
+
     func testInstructionRecordsFollowLLaVAsFormatAndMix() throws {
         let root = try makeDataset(seed: 2, train: 40, val: 0, test: 0)
         let coco = try COCODataset.read(from: root.appendingPathComponent("annotations_train.json"))

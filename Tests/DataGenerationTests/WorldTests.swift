@@ -38,6 +38,41 @@ final class WorldTests: XCTestCase {
         XCTAssertTrue(objectCounts[1...5].allSatisfy { $0 > 10 }, "objects per scene: \(objectCounts)")
     }
 
+    /// A contrast variant differs from its scene in exactly one thing and keeps every world rule.
+    func testVariantsMakeOneMinimalEdit() {
+        var edits: [String: Int] = [:]
+        for seed in 0..<200 {
+            let scene = world.scene(seed: UInt64(seed))
+            guard let v = world.variant(of: scene, seed: UInt64(1000 + seed)) else { continue }
+            XCTAssertEqual(v.background, scene.background)
+            XCTAssertEqual(v.textureSeed, scene.textureSeed)
+            for o in v.objects {
+                XCTAssertGreaterThanOrEqual(o.visibleFraction, 0.6, "seed \(seed) \(o.kind.name)")
+                XCTAssertTrue(o.box.x1 >= 0 && o.box.y1 >= 0 && o.box.x2 <= 96 && o.box.y2 <= 96, "seed \(seed) box \(o.box)")
+            }
+            let edit: String
+            switch v.objects.count - scene.objects.count {
+            case 1: edit = "add"
+            case -1: edit = "remove"
+            case 0:
+                let changed = zip(scene.objects, v.objects).filter { $0.kind != $1.kind || $0.centre != $1.centre }
+                XCTAssertEqual(changed.count, 1, "seed \(seed): \(changed.count) objects changed")
+                guard let (a, b) = changed.first else { continue }
+                if a.shape != b.shape { edit = "shape"; XCTAssertEqual(a.colour, b.colour); XCTAssertEqual(a.centre, b.centre) }
+                else if a.colour != b.colour { edit = "colour"; XCTAssertEqual(a.centre, b.centre) }
+                else {
+                    edit = "move"
+                    let r = { (p: Point) in Region(normalised: Point(x: p.x / 96, y: p.y / 96)) }
+                    XCTAssertNotEqual(r(a.centre), r(b.centre), "seed \(seed): a move must change the region")
+                }
+            default: XCTFail("seed \(seed): object count \(scene.objects.count) → \(v.objects.count)"); continue
+            }
+            edits[edit, default: 0] += 1
+        }
+        XCTAssertEqual(Set(edits.keys), ["shape", "colour", "move", "add", "remove"], "\(edits)")
+        XCTAssertGreaterThan(edits.values.reduce(0, +), 180, "\(edits)")
+    }
+
     func testColourAtEachCentreIsTheObjectsColour() {
         for seed in 0..<100 {
             let scene = world.scene(seed: UInt64(seed))

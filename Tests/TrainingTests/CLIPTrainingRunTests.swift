@@ -25,19 +25,19 @@ final class CLIPTrainingRunTests: XCTestCase {
         return out
     }
 
-    static func setUp(seed: UInt64) throws -> (CLIPTrainer, URL) {
+    static func setUp(seed: UInt64, pairs given: [CLIPPair]? = nil, batchSize: Int = 8) throws -> (CLIPTrainer, URL) {
         let tokenizer = try CLIPTokenizerSetup(directory: Fixtures.url("tokenizer/legacy"))
         let text = CLIPTextConfiguration(vocabularySize: tokenizer.vocabularySize, hiddenSize: 16, layerCount: 2,
                                          headCount: 2, maxPositions: 16, bosTokenID: tokenizer.bosTokenID,
                                          eosTokenID: tokenizer.eosTokenID, padTokenID: tokenizer.padTokenID)
         let model = try CLIPTrainingModel.random(vision: vision, text: text, projectionDim: 16, seed: seed)
         let words = ["red", "blue", "green", "small", "large", "circle", "square", "dog"]
-        let pairs = (0..<8).map { CLIPPair(image: "img\($0).png", caption: "a \(words[$0]) \(words[($0 * 3 + 1) % 8])") }
+        let pairs = given ?? (0..<8).map { CLIPPair(image: "img\($0).png", caption: "a \(words[$0]) \(words[($0 * 3 + 1) % 8])") }
         let encoder = tokenizer.encoder(maxPositions: text.maxPositions)
         var pixels: [String: [Float]] = [:]
-        for i in 0..<8 { pixels["img\(i).png"] = image(i) }
+        for pair in pairs where pixels[pair.image] == nil { pixels[pair.image] = image(pixels.count) }
         var options = CLIPTrainingOptions()
-        options.batchSize = 8
+        options.batchSize = batchSize
         options.maxSteps = 150
         options.learningRate = 3e-3
         options.warmupRatio = 0.05
@@ -74,5 +74,53 @@ final class CLIPTrainingRunTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), file)
         }
         XCTAssertNotNil(TrainingCheckpoint.latest(in: out))
+    }
+
+    /// An epoch shows each image once with one of its captions, never two captions of one image in
+    /// a batch, and a contrast group whole in one batch; the captions drawn vary between epochs.
+    func testBatchesTakeEachImageOnceAndKeepGroupsTogether() throws {
+        var pairs: [CLIPPair] = []
+        for image in 0..<12 {
+            for caption in 0..<3 { pairs.append(CLIPPair(image: "img\(image).png", caption: "a red circle \(caption)", group: image / 3)) }
+        }
+        let (trainer, out) = try Self.setUp(seed: 1, pairs: pairs, batchSize: 6)
+        defer { try? FileManager.default.removeItem(at: out) }
+        XCTAssertEqual(trainer.stepsPerEpoch, 2)
+        var drawn: [[Int]] = []
+        for epoch in 0..<3 {
+            let batches = (0..<2).map { trainer.batch(atStep: epoch * 2 + $0) }
+            let all = batches.flatMap { $0 }
+            drawn.append(all.sorted())
+            XCTAssertEqual(Set(all.map { pairs[$0].image }).count, 12, "epoch \(epoch): every image once")
+            for batch in batches {
+                XCTAssertEqual(Set(batch.map { pairs[$0].group! }).count, 2, "epoch \(epoch): two whole groups per batch")
+            }
+        }
+        XCTAssertNotEqual(drawn[0], drawn[1], "captions are drawn afresh each epoch")
+        XCTAssertEqual(trainer.batch(atStep: 3), trainer.batch(atStep: 3), "batches are a pure function of the step")
+
+        let one = (0..<3).map { CLIPPair(image: "same.png", caption: "caption \($0)") }
+        XCTAssertThrowsError(try Self.setUp(seed: 1, pairs: one, batchSize: 2)) { error in
+            XCTAssertTrue("\(error)".contains("2 distinct images"), "\(error)")
+        }
+    }
+
+    /// `group_id` on a COCO image entry becomes the pairs' group; a non-integer one is refused by name.
+    func testCOCOGroupIDsAreRead() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("coco-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        func write(_ group: String) throws {
+            try Data("""
+            {"images": [{"id": 1, "file_name": "1.png", "group_id": \(group)}, {"id": 2, "file_name": "2.png"}],
+             "annotations": [{"image_id": 1, "caption": "a red circle"}, {"image_id": 2, "caption": "a blue square"}]}
+            """.utf8).write(to: url)
+        }
+        try write("7")
+        let pairs = try CLIPPairLoading.pairs(contentsOf: url)
+        XCTAssertEqual(pairs.map(\.group), [7, nil])
+        try write("\"seven\"")
+        XCTAssertThrowsError(try CLIPPairLoading.pairs(contentsOf: url)) { error in
+            XCTAssertTrue("\(error)".contains("images[0].group_id"), "\(error)")
+        }
     }
 }
