@@ -16,15 +16,15 @@ mkdir -p "$OUT"
 : > "$OUT/timings.txt"
 
 if [ "${SCALE:-full}" = tiny ]; then
-    TRAIN=500 TEST=40 RECORDS=1500 VOCAB=600
+    TRAIN=250 VARIANTS=1 TEST=40 RECORDS=1500 VOCAB=600
     LM="--hidden-size 64 --intermediate-size 176 --layers 2 --heads 4 --max-steps 40 --batch-size 4"
     CLIP="--hidden 64 --layers 2 --heads 4 --text-hidden 64 --text-layers 2 --projection-dim 64 --max-steps 300 --batch-size 32"
     S1="--max-steps 100 --batch-size 8 --learning-rate 2e-3"
     S2="--max-steps 500 --batch-size 8 --learning-rate 2e-3"
 else
-    TRAIN=2000 TEST=200 RECORDS=6000 VOCAB=800
+    TRAIN=2500 VARIANTS=3 TEST=200 RECORDS=10000 VOCAB=800
     LM="--hidden-size 192 --intermediate-size 512 --layers 4 --heads 4 --max-steps 400 --batch-size 8 --learning-rate 2e-3"
-    CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 --epochs 6 --batch-size 64 --learning-rate 1e-3"
+    CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 --epochs 8 --batch-size 64 --learning-rate 1e-3"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
     S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
 fi
@@ -38,11 +38,16 @@ step() {
     printf '%-22s %6d s\n' "$name" "$secs" | tee -a "$OUT/timings.txt" >&2
 }
 
-# The tiny CLIP's last layer with its class token carries more than LLaVA-1.5's choice for
-# ViT-L (penultimate layer, patches only): 43% vs 38% on the held-out questions.
-VISION="--mm-vision-select-layer -1 --mm-vision-select-feature cls_patch"
+# The world puts one object per cell of a 4x4 grid and the CLIP's patches are a quarter of the
+# image, so each object lies within about one patch. Probes of this CLIP (per-object MLP on the
+# patch under the object's centre, held-out scenes) find shape in the patch embeddings (layer 0,
+# about 90%) but not after the transformer layers (layer 1: 66%, last: 49%; colour stays at 100%
+# throughout): contrastive training keeps colour, the easy feature, and drops shape. So LLaVA
+# reads layer 0's patch tokens and learns shape in its projector and LLM.
+VISION="--mm-vision-select-layer 0 --mm-vision-select-feature patch"
 W=$OUT/world
-step "world" "$LLAVA" data synth --out "$W" --train $TRAIN --val 20 --test $TEST --size 64 --seed 1 --quiet
+step "world" "$LLAVA" data synth --out "$W" --train $TRAIN --val 20 --test $TEST --size 64 --seed 1 \
+    --layout grid --contrast-variants $VARIANTS --quiet
 step "instruction data" "$LLAVA" data instruct --annotations "$W/annotations_train.json" --out "$W/instruct_train.json" \
     --stage1-out "$W/captions_train.json" --seed 1 --count $RECORDS --quiet
 step "tokenizer" "$LLAVA" train-tokenizer --input "$W/captions_train.json" "$W/instruct_train.json" --vocab-size $VOCAB \
@@ -50,7 +55,7 @@ step "tokenizer" "$LLAVA" train-tokenizer --input "$W/captions_train.json" "$W/i
 step "language model" "$LLAVA" train lm --tokenizer "$OUT/tokenizer" --data "$W/captions_train.json" "$W/instruct_train.json" \
     --output-dir "$OUT/lm" $LM --quiet
 step "clip" "$LLAVA" train clip --data "$W/annotations_train.json" --image-folder "$W/images/train" --tokenizer "$OUT/tokenizer" \
-    --output-dir "$OUT/clip" --image-size 64 --patch-size 8 $CLIP --quiet
+    --output-dir "$OUT/clip" --image-size 64 --patch-size 16 --text-max-length 48 $CLIP --quiet
 step "vision features" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --data "$W/instruct_train.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features.safetensors"
 step "stage 1 (pretrain)" "$LLAVA" train pretrain --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \

@@ -1,8 +1,10 @@
 import Tensor
 
-/// Five captions per scene in varied wording, like COCO's five human captions. Every caption
-/// names every object's colour and shape, with counts as digits; some add regions
-/// ("on the left") and relations ("to the left of") that follow `Region` and `Relation`.
+/// Five captions per scene in varied wording, like COCO's five human captions. Four name every
+/// object's colour and shape, with counts as digits; some add regions ("on the left") and
+/// relations ("to the left of") that follow `Region` and `Relation`. The fifth names shapes only
+/// ("2 triangles and a star on the left"): colour is the easiest feature for a contrastive model
+/// to match, and a caption without it forces both CLIP towers to learn shapes too.
 ///
 /// ```swift
 /// let captions = CaptionWriter.captions(for: scene, seed: 3)   // 5 strings
@@ -13,14 +15,14 @@ public enum CaptionWriter {
     public static func captions(for scene: Scene, seed: UInt64) -> [String] {
         var rng = SplitMix64(seed: seed)
         let groups = scene.kindCounts.map { Group(kind: $0.kind, count: $0.count, scene: scene) }
-        var styles: [Style] = [.listing, .listingOnBackground, .total, .regions, .relations]
+        var styles: [Style] = [.listing, .listingOnBackground, .shapes, .regions, .relations]
         // Without a clear relation between two single objects, say where things are instead.
         if relationSentences(groups, &rng).isEmpty { styles[4] = .regionsFirst }
         rng.shuffle(&styles)
         return styles.map { write($0, groups, scene, &rng) }
     }
 
-    enum Style { case listing, listingOnBackground, total, regions, regionsFirst, relations }
+    enum Style { case listing, listingOnBackground, shapes, regions, regionsFirst, relations }
 
     /// The objects of one kind.
     struct Group {
@@ -55,13 +57,23 @@ public enum CaptionWriter {
         let total = groups.reduce(0) { $0 + $1.count }
         switch style {
         case .listing:
-            let prefix = rng.pick(["An image of", "A picture showing", "A simple drawing of", "This image contains", "We can see"])
+            let noun = total == 1 ? "There is 1 object in the image:" : "There are \(total) objects in the image:"
+            let prefix = rng.pick(["An image of", "A picture showing", "A simple drawing of", "This image contains", "We can see", noun])
             return "\(prefix) \(listed)."
         case .listingOnBackground:
             return Vocabulary.capitalised("\(listed) on a \(scene.background.rawValue) background.")
-        case .total:
-            let noun = total == 1 ? "There is 1 object" : "There are \(total) objects"
-            return "\(noun) in the image: \(listed)."
+        case .shapes:
+            var counts: [Shape: [SceneObject]] = [:]
+            for o in scene.objects { counts[o.shape, default: []].append(o) }
+            let parts = Shape.allCases.compactMap { shape -> String? in
+                guard let members = counts[shape] else { return nil }
+                let (singular, plural) = rng.pick(Vocabulary.shapeSynonyms[shape]!)
+                guard members.count == 1 else { return "\(members.count) \(plural)" }
+                let phrase = Vocabulary.countedPhrase(count: 1, words: singular)
+                return rng.chance(0.5) ? "\(phrase) \(Region(normalised: scene.normalisedCentre(members[0])).phrase)" : phrase
+            }
+            let prefix = rng.pick(["Shapes:", "The shapes are", "Outlines of", "The image shows"])
+            return "\(prefix) \(Vocabulary.list(parts))."
         case .regions:
             let parts = groups.map { g -> String in
                 let p = g.phrase(&rng, withSize: withSize)

@@ -23,6 +23,10 @@ public struct WorldConfiguration: Sendable, Equatable {
     public var minimumVisibleFraction = 0.6
     /// Chance that a scene is built around 2–4 copies of one kind, so counting is learnt.
     public var repeatedKindChance = 0.4
+    /// Multiplies every object's radius (1: small objects span about 1/6 of the image, large about 1/3).
+    public var objectScale = 1.0
+    /// Where objects may stand.
+    public var layout = SceneLayout.free
 
     public init(imageSize: Int = 96) { self.imageSize = imageSize }
 
@@ -30,10 +34,23 @@ public struct WorldConfiguration: Sendable, Equatable {
         guard (64...128).contains(imageSize) else {
             throw DataGenerationError.invalidSetting(name: "imageSize", value: "\(imageSize)", expected: "64...128")
         }
+        guard (0.5...2).contains(objectScale) else {
+            throw DataGenerationError.invalidSetting(name: "objectScale", value: "\(objectScale)", expected: "0.5...2")
+        }
         guard (1...5).contains(maxObjects) else {
             throw DataGenerationError.invalidSetting(name: "maxObjects", value: "\(maxObjects)", expected: "1...5")
         }
     }
+}
+
+/// Where objects may stand. `free`: anywhere in the image. `grid`: one object per cell of a 4×4
+/// grid (corner cells excluded, so every object's region — left, right, top, bottom, center — is
+/// unambiguous), jittered within its cell and sized to about one cell, so a vision transformer with
+/// patches of a quarter of the image sees each object within about one patch.
+public enum SceneLayout: String, Sendable, Equatable, CaseIterable {
+    case free, grid
+
+    public static let gridCells = 4
 }
 
 /// Samples scenes: which objects, then where, rejecting placements that hide too much.
@@ -56,7 +73,7 @@ public struct WorldGenerator: Sendable {
         var rng = SplitMix64(seed: seed)
         let background = rng.pick(Background.allCases)
         let plan = planObjects(&rng)
-        var placer = Placer(size: configuration.imageSize, minimumVisible: configuration.minimumVisibleFraction)
+        var placer = Placer(configuration)
         for (kind, size) in plan { placer.place(kind: kind, size: size, rng: &rng) }
         return Scene(size: configuration.imageSize, background: background, objects: placer.objects(),
                      textureSeed: rng.next())
@@ -68,6 +85,7 @@ public struct WorldGenerator: Sendable {
     public func variant(of scene: Scene, seed: UInt64) -> Scene? {
         var rng = SplitMix64(seed: seed)
         let side = Double(scene.size)
+        let geometry = Placer(configuration)
         for _ in 0..<Placer.attempts {
             var objects = scene.objects
             let i = rng.int(in: 0...(objects.count - 1))
@@ -77,7 +95,7 @@ public struct WorldGenerator: Sendable {
             case .colour:
                 objects[i].colour = rng.pick(ObjectColour.allCases.filter { $0 != objects[i].colour })
             case .move:
-                let centre = Placer.randomCentre(radius: objects[i].radius, side: scene.size, rng: &rng)
+                let centre = geometry.randomCentre(radius: objects[i].radius, rng: &rng)
                 let region = { (p: Point) in Region(normalised: Point(x: p.x / side, y: p.y / side)) }
                 guard region(centre) != region(objects[i].centre) else { continue }
                 objects[i].centre = centre
@@ -86,16 +104,15 @@ public struct WorldGenerator: Sendable {
                 // Half the time another copy of a kind already there, so counts change.
                 let kind = rng.chance(0.5) ? objects[i].kind : rng.pick(ObjectKind.all)
                 let size: ObjectSize = rng.chance(0.5) ? .large : .small
-                let (lo, hi) = Placer.radiusRange(size)
-                let radius = rng.uniform(lo, hi) * side
-                let centre = Placer.randomCentre(radius: radius, side: scene.size, rng: &rng)
+                let radius = geometry.randomRadius(size, rng: &rng)
+                let centre = geometry.randomCentre(radius: radius, rng: &rng)
                 objects.append(SceneObject(shape: kind.shape, colour: kind.colour, size: size, radius: radius, centre: centre,
                                            box: ShapeGeometry.box(kind.shape, radius: radius, centre: centre), visibleFraction: 1))
             case .remove:
                 guard objects.count > 1 else { continue }
                 objects.remove(at: i)
             }
-            var placer = Placer(size: scene.size, minimumVisible: configuration.minimumVisibleFraction)
+            var placer = Placer(configuration)
             if objects.allSatisfy({ placer.add(kind: $0.kind, size: $0.size, radius: $0.radius, centre: $0.centre) }) {
                 return Scene(size: scene.size, background: scene.background, objects: placer.objects(), textureSeed: scene.textureSeed)
             }
@@ -128,29 +145,55 @@ enum SceneEdit: CaseIterable { case shape, colour, move, add, remove }
 private struct Placer {
     let size: Int
     let minimumVisible: Double
+    let scale: Double
+    let layout: SceneLayout
     var placed: [(object: SceneObject, coverage: Coverage, remaining: [Float])] = []
     static let attempts = 200
 
-    init(size: Int, minimumVisible: Double) { self.size = size; self.minimumVisible = minimumVisible }
-
-    /// Circumradius range as a fraction of the image side.
-    static func radiusRange(_ size: ObjectSize) -> (Double, Double) {
-        size == .small ? (0.075, 0.095) : (0.14, 0.17)
+    init(_ c: WorldConfiguration) {
+        size = c.imageSize; minimumVisible = c.minimumVisibleFraction; scale = c.objectScale; layout = c.layout
     }
+
+    var cell: Double { Double(size) / Double(SceneLayout.gridCells) }
+
+    /// A circumradius in pixels: a fraction of the image side (free) or of the cell (grid).
+    func randomRadius(_ objectSize: ObjectSize, rng: inout SplitMix64) -> Double {
+        switch layout {
+        case .free:
+            let (lo, hi) = objectSize == .small ? (0.075, 0.095) : (0.14, 0.17)
+            return rng.uniform(lo, hi) * scale * Double(size)
+        case .grid:
+            let (lo, hi) = objectSize == .small ? (0.28, 0.33) : (0.40, 0.45)
+            return rng.uniform(lo, hi) * scale * cell
+        }
+    }
+
+    /// A centre that keeps the shape (box within 1 px of the border) inside the image; on the
+    /// grid, a non-corner cell's centre jittered by up to an eighth of a cell.
+    func randomCentre(radius: Double, rng: inout SplitMix64) -> Point {
+        let side = Double(size)
+        let clamp = { (v: Double) in min(max(v, radius + 1), side - radius - 1) }
+        switch layout {
+        case .free:
+            return Point(x: rng.uniform(radius + 1, side - radius - 1), y: rng.uniform(radius + 1, side - radius - 1))
+        case .grid:
+            let n = SceneLayout.gridCells
+            let cells = (0..<(n * n)).filter { i in !((i % n == 0 || i % n == n - 1) && (i / n == 0 || i / n == n - 1)) }
+            let c = rng.pick(cells)
+            let j = cell / 8
+            return Point(x: clamp((Double(c % n) + 0.5) * cell + rng.uniform(-j, j)),
+                         y: clamp((Double(c / n) + 0.5) * cell + rng.uniform(-j, j)))
+        }
+    }
+
+    func gridCell(_ p: Point) -> Int { Int(p.y / cell) * SceneLayout.gridCells + Int(p.x / cell) }
 
     mutating func place(kind: ObjectKind, size objectSize: ObjectSize, rng: inout SplitMix64) {
-        let (lo, hi) = Placer.radiusRange(objectSize)
         for _ in 0..<Placer.attempts {
-            let radius = rng.uniform(lo, hi) * Double(size)
-            if add(kind: kind, size: objectSize, radius: radius, centre: Placer.randomCentre(radius: radius, side: size, rng: &rng)) { return }
+            let radius = randomRadius(objectSize, rng: &rng)
+            if add(kind: kind, size: objectSize, radius: radius, centre: randomCentre(radius: radius, rng: &rng)) { return }
         }
         // No room: the scene simply has one object fewer.
-    }
-
-    /// A centre that keeps the shape (box within 1 px of the border) inside the image.
-    static func randomCentre(radius: Double, side size: Int, rng: inout SplitMix64) -> Point {
-        let side = Double(size)
-        return Point(x: rng.uniform(radius + 1, side - radius - 1), y: rng.uniform(radius + 1, side - radius - 1))
     }
 
     /// Adds the object if it keeps every invariant; returns whether it did.
@@ -169,6 +212,7 @@ private struct Placer {
     /// earlier object keeps its centre pixel and `minimumVisible` of its area.
     private func accepts(_ candidate: SceneObject, _ coverage: Coverage) -> Bool {
         for (object, cov, remaining) in placed {
+            if layout == .grid && gridCell(object.centre) == gridCell(candidate.centre) { return false }
             if object.colour == candidate.colour {
                 let a = object.box, b = candidate.box
                 if a.x1 - 2 < b.x2 && b.x1 - 2 < a.x2 && a.y1 - 2 < b.y2 && b.y1 - 2 < a.y2 { return false }

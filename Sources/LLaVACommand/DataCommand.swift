@@ -22,6 +22,9 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Random seed; the same seed gives the same files.") var seed: UInt64 = 0
         @Option(help: "Contrast variants per training scene: minimal edits (one object's shape, colour or region changed, or one object added or removed) written as their own images, tied by group_id.")
         var contrastVariants = 0
+        @Option(help: "Multiplies every object's size (0.5...2).") var objectScale = 1.0
+        @Option(help: "Object placement: 'free' (anywhere) or 'grid' (one object per non-corner cell of a 4x4 grid, jittered).")
+        var layout = "free"
         @Flag(help: "No progress line.") var quiet = false
         @OptionGroup var runtime: RuntimeOptions
 
@@ -30,13 +33,17 @@ struct DataCommand: ParsableCommand {
                 throw ValidationError("\(name) must be >= 0, got \(n)")
             }
             guard (64...128).contains(size) else { throw ValidationError("--size must be in 64...128, got \(size)") }
+            guard SceneLayout(rawValue: layout) != nil else { throw ValidationError("--layout must be 'free' or 'grid', got '\(layout)'") }
             guard (0...8).contains(contrastVariants) else { throw ValidationError("--contrast-variants must be in 0...8, got \(contrastVariants)") }
         }
 
         func run() throws {
             try runtime.apply()
+            var configuration = WorldConfiguration(imageSize: size)
+            configuration.objectScale = objectScale
+            configuration.layout = SceneLayout(rawValue: layout)!
             var writer = try SynthDatasetWriter(output: URL(fileURLWithPath: out), seed: seed,
-                                                configuration: WorldConfiguration(imageSize: size))
+                                                configuration: configuration)
             writer.contrastVariants = contrastVariants
             let meter = ProgressMeter(quiet: quiet)
             let written = try writer.write(SplitSpec.standard(train: train, val: val, test: test)) { split, done, total in

@@ -73,6 +73,32 @@ final class WorldTests: XCTestCase {
         XCTAssertGreaterThan(edits.values.reduce(0, +), 180, "\(edits)")
     }
 
+    /// Grid layout: at most one object per cell, never in a corner cell, each about a cell wide,
+    /// and variants keep to the grid too.
+    func testGridLayoutPutsOneObjectPerNonCornerCell() throws {
+        var configuration = WorldConfiguration(imageSize: 64)
+        configuration.layout = .grid
+        let grid = try WorldGenerator(configuration: configuration)
+        let cell = 16.0
+        var objects = 0
+        for seed in 0..<200 {
+            let scene = grid.scene(seed: UInt64(seed))
+            let variant = grid.variant(of: scene, seed: UInt64(seed) + 500)
+            for s in [scene] + (variant.map { [$0] } ?? []) {
+                let cells = s.objects.map { Int($0.centre.y / cell) * 4 + Int($0.centre.x / cell) }
+                XCTAssertEqual(Set(cells).count, cells.count, "seed \(seed): two objects share a cell")
+                for (o, c) in zip(s.objects, cells) {
+                    XCTAssertFalse([0, 3, 12, 15].contains(c), "seed \(seed): \(o.kind.name) in corner cell \(c)")
+                    XCTAssertLessThanOrEqual(o.box.width, cell + 0.5, "seed \(seed): \(o.kind.name) box \(o.box)")
+                    XCTAssertTrue(o.box.x1 >= 0 && o.box.y1 >= 0 && o.box.x2 <= 64 && o.box.y2 <= 64, "seed \(seed) box \(o.box)")
+                    XCTAssertGreaterThanOrEqual(o.visibleFraction, 0.6)
+                }
+            }
+            objects += scene.objects.count
+        }
+        XCTAssertGreaterThan(objects, 400, "objects in 200 grid scenes")
+    }
+
     func testColourAtEachCentreIsTheObjectsColour() {
         for seed in 0..<100 {
             let scene = world.scene(seed: UInt64(seed))
