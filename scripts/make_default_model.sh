@@ -18,13 +18,15 @@ mkdir -p "$OUT"
 if [ "${SCALE:-full}" = tiny ]; then
     TRAIN=250 VARIANTS=1 TEST=40 RECORDS=1500 VOCAB=600
     LM="--hidden-size 64 --intermediate-size 176 --layers 2 --heads 4 --max-steps 40 --batch-size 4"
-    CLIP="--hidden 64 --layers 2 --heads 4 --text-hidden 64 --text-layers 2 --projection-dim 64 --max-steps 300 --batch-size 32"
+    CLIP_LAYERS=2
+    CLIP="--hidden 64 --layers $CLIP_LAYERS --heads 4 --text-hidden 64 --text-layers 2 --projection-dim 64 --max-steps 300 --batch-size 32"
     S1="--max-steps 100 --batch-size 8 --learning-rate 2e-3"
     S2="--max-steps 500 --batch-size 8 --learning-rate 2e-3"
 else
     TRAIN=2500 VARIANTS=3 TEST=200 RECORDS=10000 VOCAB=800
     LM="--hidden-size 192 --intermediate-size 512 --layers 4 --heads 4 --max-steps 400 --batch-size 8 --learning-rate 2e-3"
-    CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 --epochs 8 --batch-size 64 --learning-rate 1e-3"
+    CLIP_LAYERS=4
+    CLIP="--hidden 128 --layers $CLIP_LAYERS --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 --epochs 8 --batch-size 64 --learning-rate 1e-3"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
     S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
 fi
@@ -43,8 +45,9 @@ step() {
 # patch under the object's centre, held-out scenes) find shape in the patch embeddings (layer 0,
 # about 90%) but not after the transformer layers (layer 1: 66%, last: 49%; colour stays at 100%
 # throughout): contrastive training keeps colour, the easy feature, and drops shape. So LLaVA
-# reads layer 0's patch tokens and learns shape in its projector and LLM.
-VISION="--mm-vision-select-layer 0 --mm-vision-select-feature patch"
+# reads layer 0's patch tokens and learns shape in its projector and LLM. (Spelled -(layers+1):
+# transformers reads a vision_feature_layer of 0 as "no hidden states".)
+VISION="--mm-vision-select-layer -$((CLIP_LAYERS + 1)) --mm-vision-select-feature patch"
 W=$OUT/world
 step "world" "$LLAVA" data synth --out "$W" --train $TRAIN --val 20 --test $TEST --size 64 --seed 1 \
     --layout grid --contrast-variants $VARIANTS --quiet

@@ -155,9 +155,12 @@ public enum ModelExport {
             "hidden_act": v.activation.rawValue, "projection_dim": 768,
         ]
         let patches = v.patchesPerSide * v.patchesPerSide
+        // transformers (5.x) requests the tower's hidden states only when vision_feature_layer is
+        // truthy, so layer 0 is written as its negative spelling, which names the same state.
+        let featureLayer = llava.visionFeatureLayer == 0 ? -(v.layerCount + 1) : llava.visionFeatureLayer
         return [
             "architectures": ["LlavaForConditionalGeneration"], "model_type": "llava", "image_token_index": imageToken,
-            "projector_hidden_act": llava.projectorActivation.rawValue, "vision_feature_layer": llava.visionFeatureLayer,
+            "projector_hidden_act": llava.projectorActivation.rawValue, "vision_feature_layer": featureLayer,
             "vision_feature_select_strategy": llava.featureSelection.rawValue,
             "image_seq_length": llava.featureSelection == .full ? patches + 1 : patches,
             "multimodal_projector_bias": llava.projectorBias, "tie_word_embeddings": c.tieWordEmbeddings,
