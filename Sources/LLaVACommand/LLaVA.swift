@@ -21,6 +21,7 @@ struct RuntimeOptions: ParsableArguments {
     var verbose = false
 
     func apply() throws {
+        Compute.retainFreedMemory()
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
             Compute.setThreads(threads)

@@ -26,6 +26,9 @@ float lk_dot_f32(const float *a, const float *b, size_t n);
 /// y += a * x over n floats.
 void lk_axpy_f32(float a, const float *x, float *y, size_t n);
 
+/// Lets freed large blocks stay in the process heap (glibc) so they are reused without page faults.
+void lk_retain_freed_memory(void);
+
 /// 1 when the AVX2/FMA/F16C bodies are in use.
 int lk_has_avx2(void);
 
