@@ -42,8 +42,8 @@ step() {
 
 # The world puts one object per cell of a 4x4 grid and the CLIP's patches are a quarter of the
 # image, so each object lies within about one patch. Probes of the shipped CLIP (an MLP on the
-# patch under each object's centre, held-out scenes) find shape in the patch embeddings (layer 0:
-# 87%) but less and less after each transformer layer (68%, 58%, 53%, 53%), while colour stays at
+# patch under each object's centre, held-out scenes; scripts/probe_clip_patches.py) find shape in the patch embeddings (layer 0:
+# 87%) but less and less after each transformer layer (66%, 57%, 54%, 50%), while colour stays at
 # 100% throughout: contrastive training keeps the easy feature and drops shape. So LLaVA reads
 # layer 0's patch tokens, spelled -(layers+1) because transformers reads a vision_feature_layer
 # of 0 as "no hidden states".
