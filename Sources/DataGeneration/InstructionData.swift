@@ -17,6 +17,16 @@ public struct LLaVARecord: Codable, Sendable, Equatable {
     public init(id: String, image: String?, conversations: [LLaVATurn]) { self.id = id; self.image = image; self.conversations = conversations }
 
     public static func write(_ records: [LLaVARecord], to url: URL) throws { try writeJSON(records, to: url) }
+
+    /// A LLaVA JSON file (an array of records).
+    public static func read(from url: URL) throws -> [LLaVARecord] {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw DataGenerationError.malformedFile(file: url.path, reason: "unreadable")
+        }
+        do { return try JSONDecoder().decode([LLaVARecord].self, from: data) } catch {
+            throw DataGenerationError.malformedFile(file: url.path, reason: "not a LLaVA JSON array of records: \(error)")
+        }
+    }
 }
 
 /// What a build produced and dropped.

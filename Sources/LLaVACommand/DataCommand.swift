@@ -7,7 +7,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Generate the synthetic shapes data set and LLaVA instruction data from it.",
-        subcommands: [Synth.self, Instruct.self])
+        subcommands: [Synth.self, Instruct.self, VQA.self])
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -87,6 +87,39 @@ struct DataCommand: ParsableCommand {
                 try LLaVARecord.write(pairs, to: URL(fileURLWithPath: stage1Out))
                 printErr("wrote \(pairs.count) caption pairs to \(stage1Out)")
             }
+        }
+    }
+
+    struct VQA: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "vqa",
+            abstract: "Short-answer questions from the scene graphs, as LLaVA-1.5's VQA data (\"Answer the question using a single word or phrase.\").")
+
+        @Option(help: "scenes_<split>.json written by `llava data synth`.") var scenes: String
+        @Option(help: "LLaVA JSON to write (one multi-turn record per image).") var out: String
+        @Option(help: "Image path prefix (default: the split of scenes_<split>.json and a slash).") var imagePrefix: String?
+        @Option(help: "Questions per image.") var questionsPerImage = 8
+        @Option(help: "Random seed of the questions and their order.") var seed: UInt64 = 0
+        @Option(help: "LLaVA JSON whose records go first in --out (repeatable), to write one stage-2 mix.") var include: [String] = []
+        @OptionGroup var runtime: RuntimeOptions
+
+        func validate() throws {
+            guard questionsPerImage > 0 else { throw ValidationError("--questions-per-image must be > 0, got \(questionsPerImage)") }
+        }
+
+        func run() throws {
+            try runtime.apply()
+            let url = URL(fileURLWithPath: scenes)
+            let name = url.deletingPathExtension().lastPathComponent
+            guard let prefix = imagePrefix ?? (name.hasPrefix("scenes_") ? String(name.dropFirst(7)) + "/" : nil) else {
+                throw ValidationError("\(scenes) is not named scenes_<split>.json: pass --image-prefix")
+            }
+            let records = ShortAnswerVQA.records(scenes: try ShortAnswerVQA.readScenes(from: url), imagePrefix: prefix,
+                                                 questionsPerImage: questionsPerImage, seed: seed)
+            let included = try include.flatMap { try LLaVARecord.read(from: URL(fileURLWithPath: $0)) }
+            try LLaVARecord.write(included + records, to: URL(fileURLWithPath: out))
+            let questions = records.reduce(0) { $0 + $1.conversations.count / 2 }
+            printErr("wrote \(included.count) included and \(records.count) VQA records (\(questions) questions) to \(out)")
         }
     }
 }

@@ -1,0 +1,60 @@
+import Foundation
+import Tensor
+
+/// Short-answer visual questions generated from the scene graphs, in the form LLaVA-1.5 adds its
+/// academic VQA sets (VQAv2, GQA) to stage 2: several questions about one image in one
+/// conversation, each followed by the reference's instruction for a one-word answer, answered by
+/// that word alone. GQA is itself generated from scene graphs; here the graphs are the world's
+/// own ground truth (`scenes_<split>.json`), so the answers are exact. The questions come from the
+/// same generator as the held-out evaluation questions, drawn for training scenes only.
+public enum ShortAnswerVQA {
+    /// The instruction LLaVA-1.5 appends to every short-answer VQA question.
+    public static let instruction = "Answer the question using a single word or phrase."
+
+    /// Reads a `scenes_<split>.json` file (scene per image id).
+    public static func readScenes(from url: URL) throws -> [String: Scene] {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw DataGenerationError.malformedFile(file: url.path, reason: "unreadable")
+        }
+        do { return try JSONDecoder().decode([String: Scene].self, from: data) } catch {
+            throw DataGenerationError.malformedFile(file: url.path, reason: "not a scenes file (image id → scene): \(error)")
+        }
+    }
+
+    /// One record per scene, images named `<imagePrefix><id>.png`, in id order. Each conversation
+    /// holds up to `questionsPerImage` questions, taken in turn from each question type (so every
+    /// type is asked when the scene allows it), in a seeded order.
+    public static func records(scenes: [String: Scene], imagePrefix: String, questionsPerImage: Int,
+                               seed: UInt64) -> [LLaVARecord] {
+        let ids = scenes.keys.sorted { (Int($0) ?? .max, $0) < (Int($1) ?? .max, $1) }
+        return ids.enumerated().compactMap { index, id in
+            var rng = SplitMix64(seed: deriveSeed(seed, UInt64(index), 7))
+            let questions = draw(SceneFacts(scene: scenes[id]!), count: questionsPerImage, &rng)
+            guard !questions.isEmpty else { return nil }
+            var turns: [LLaVATurn] = []
+            for (n, q) in questions.enumerated() {
+                turns.append(LLaVATurn(from: "human", value: (n == 0 ? "<image>\n" : "") + q.question + "\n" + instruction))
+                turns.append(LLaVATurn(from: "gpt", value: q.shortAnswer))
+            }
+            return LLaVARecord(id: "vqa-\(imagePrefix)\(id)", image: "\(imagePrefix)\(id).png", conversations: turns)
+        }
+    }
+
+    /// Round-robin over the types' shuffled candidates, no question twice.
+    static func draw(_ facts: SceneFacts, count: Int, _ rng: inout SplitMix64) -> [PhrasedQuestion] {
+        var pools = QuestionType.allCases.map { type -> [PhrasedQuestion] in
+            var c = QuestionGenerator.candidates(type, facts, &rng)
+            rng.shuffle(&c)
+            return c
+        }
+        var out: [PhrasedQuestion] = [], asked = Set<String>()
+        while out.count < count, pools.contains(where: { !$0.isEmpty }) {
+            for t in pools.indices where out.count < count && !pools[t].isEmpty {
+                let q = pools[t].removeFirst()
+                if asked.insert(q.question).inserted { out.append(q) }
+            }
+        }
+        rng.shuffle(&out)
+        return out
+    }
+}

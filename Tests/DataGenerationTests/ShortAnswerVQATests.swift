@@ -1,0 +1,87 @@
+import DataGeneration
+import Foundation
+import XCTest
+
+final class ShortAnswerVQATests: XCTestCase {
+    private func scenes(_ n: Int) throws -> [String: Scene] {
+        let world = try WorldGenerator()
+        return Dictionary(uniqueKeysWithValues: (1...n).map { (String($0), world.scene(seed: UInt64($0))) })
+    }
+
+    /// Every record is LLaVA-1.5's short-answer form, and the answers that can be checked
+    /// directly against the scene (counts of all objects, existence, colour of a shape) are right.
+    func testRecordsAreShortAnswerConversationsWithTrueAnswers() throws {
+        let scenes = try scenes(40)
+        let records = ShortAnswerVQA.records(scenes: scenes, imagePrefix: "train/", questionsPerImage: 8, seed: 3)
+        XCTAssertEqual(records.count, 40)
+        XCTAssertEqual(records.map(\.image), (1...40).map { "train/\($0).png" })
+        var checked = 0
+        for record in records {
+            let scene = scenes[String(record.image!.dropFirst(6).dropLast(4))]!
+            let turns = record.conversations
+            XCTAssertGreaterThan(turns.count, 0)
+            XCTAssertLessThanOrEqual(turns.count, 16)
+            XCTAssertTrue(turns[0].value.hasPrefix("<image>\n"))
+            XCTAssertEqual(turns.filter { $0.value.contains("<image>") }.count, 1)
+            var asked = Set<String>()
+            for pair in stride(from: 0, to: turns.count, by: 2) {
+                let (human, gpt) = (turns[pair], turns[pair + 1])
+                XCTAssertEqual([human.from, gpt.from], ["human", "gpt"])
+                XCTAssertTrue(human.value.hasSuffix("\n" + ShortAnswerVQA.instruction), human.value)
+                XCTAssertFalse(gpt.value.contains(" "), "not one word: \(gpt.value)")
+                let question = human.value.replacingOccurrences(of: "<image>\n", with: "")
+                    .replacingOccurrences(of: "\n" + ShortAnswerVQA.instruction, with: "")
+                XCTAssertTrue(asked.insert(question).inserted, "asked twice: \(question)")
+                if question == "How many objects are there?" {
+                    XCTAssertEqual(gpt.value, String(scene.objects.count)); checked += 1
+                } else if let kind = match(question, #"^Is there an? (\w+) (\w+) in the image\?$"#) {
+                    let present = scene.objects.contains { $0.colour.rawValue == kind[0] && $0.shape.rawValue == kind[1] }
+                    XCTAssertEqual(gpt.value, present ? "yes" : "no", question); checked += 1
+                } else if let shape = match(question, #"^What color is the (\w+)\?$"#) {
+                    let colours = Set(scene.objects.filter { $0.shape.rawValue == shape[0] }.map(\.colour.rawValue))
+                    XCTAssertEqual(colours, [gpt.value], question); checked += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 80)
+    }
+
+    /// Questions are spread over the types: with room for eight, every scene with two or more
+    /// objects gets a question of each type it allows, and the data covers all six.
+    func testEveryTypeIsAsked() throws {
+        let records = ShortAnswerVQA.records(scenes: try scenes(30), imagePrefix: "val/", questionsPerImage: 8, seed: 1)
+        let questions = records.flatMap { r in stride(from: 0, to: r.conversations.count, by: 2).map { r.conversations[$0].value } }
+        XCTAssertTrue(questions.contains { $0.contains("What shape") })
+        XCTAssertTrue(questions.contains { $0.contains("What color") })
+        XCTAssertTrue(questions.contains { $0.contains("How many") })
+        XCTAssertTrue(questions.contains { $0.contains("Where is") })
+        XCTAssertTrue(questions.contains { $0.contains(" of the ") || $0.contains(" above the ") || $0.contains(" below the ") })
+        XCTAssertTrue(questions.contains { $0.contains("Is there") })
+    }
+
+    func testSeededAndDeterministic() throws {
+        let s = try scenes(10)
+        let a = ShortAnswerVQA.records(scenes: s, imagePrefix: "train/", questionsPerImage: 5, seed: 7)
+        XCTAssertEqual(a, ShortAnswerVQA.records(scenes: s, imagePrefix: "train/", questionsPerImage: 5, seed: 7))
+        XCTAssertNotEqual(a, ShortAnswerVQA.records(scenes: s, imagePrefix: "train/", questionsPerImage: 5, seed: 8))
+        XCTAssertTrue(a.allSatisfy { $0.conversations.count <= 10 })
+    }
+
+    func testMalformedFilesNameTheFile() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("scenes-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data(#"[{"id": 1}]"#.utf8).write(to: url)
+        for read in [{ _ = try ShortAnswerVQA.readScenes(from: url) }, { _ = try LLaVARecord.read(from: url) }] {
+            XCTAssertThrowsError(try read()) { error in
+                guard case DataGenerationError.malformedFile(let file, _) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(file, url.path)
+            }
+        }
+    }
+
+    private func match(_ text: String, _ pattern: String) -> [String]? {
+        let regex = try! NSRegularExpression(pattern: pattern)
+        guard let m = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else { return nil }
+        return (1..<m.numberOfRanges).map { String(text[Range(m.range(at: $0), in: text)!]) }
+    }
+}
