@@ -46,8 +46,8 @@ final class ShortAnswerVQATests: XCTestCase {
         XCTAssertGreaterThan(checked, 80)
     }
 
-    /// Questions are spread over the types: with room for eight, every scene with two or more
-    /// objects gets a question of each type it allows, and the data covers all six.
+    /// Questions are spread over the types: across 30 scenes with room for eight each, all six
+    /// types are asked.
     func testEveryTypeIsAsked() throws {
         let records = ShortAnswerVQA.records(scenes: try scenes(30), imagePrefix: "val/", questionsPerImage: 8, seed: 1)
         let questions = records.flatMap { r in stride(from: 0, to: r.conversations.count, by: 2).map { r.conversations[$0].value } }
