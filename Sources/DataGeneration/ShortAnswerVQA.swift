@@ -40,6 +40,40 @@ public enum ShortAnswerVQA {
         }
     }
 
+    /// The scene in words, as a language model can read it without an image: every object as
+    /// "a <size> <colour> <shape> <region>", in reading order (rows of a 4×4 grid top to bottom,
+    /// left to right within a row: the order of a 4×4 patch grid). Used to pretrain the LM on
+    /// looking things up in its context before it ever sees image tokens.
+    public static func sceneInWords(_ scene: Scene) -> String {
+        let row = Double(scene.size) / 4
+        let ordered = scene.objects.sorted { (Int($0.centre.y / row), $0.centre.x) < (Int($1.centre.y / row), $1.centre.x) }
+        guard !ordered.isEmpty else { return "Nothing." }
+        let phrases = ordered.map { o in
+            "a \(o.size.rawValue) \(o.colour.rawValue) \(o.shape.rawValue) \(Region(normalised: scene.normalisedCentre(o)).phrase)"
+        }
+        return Vocabulary.capitalised(phrases.joined(separator: ", ")) + "."
+    }
+
+    /// One record as a one-line text document for `llava train lm`: the image replaced by the
+    /// scene in words, each turn after the role its template gives it ("USER:" / "ASSISTANT:"),
+    /// line breaks as spaces.
+    public static func textDocument(_ record: LLaVARecord, scene: Scene) -> String {
+        let words = sceneInWords(scene)
+        return record.conversations.map { turn in
+            let value = turn.value.replacingOccurrences(of: "<image>", with: words)
+            return (turn.from == "human" ? "USER: " : "ASSISTANT: ") + value
+        }.joined(separator: " ").replacingOccurrences(of: "\n", with: " ")
+    }
+
+    /// `textDocument` of every record made by `records` from the same scenes and prefix.
+    public static func textDocuments(_ records: [LLaVARecord], scenes: [String: Scene], imagePrefix: String) -> [String] {
+        records.compactMap { r in
+            guard let image = r.image, image.hasPrefix(imagePrefix), image.hasSuffix(".png"),
+                  let scene = scenes[String(image.dropFirst(imagePrefix.count).dropLast(4))] else { return nil }
+            return textDocument(r, scene: scene)
+        }
+    }
+
     /// Round-robin over the types' shuffled candidates, no question twice.
     static func draw(_ facts: SceneFacts, count: Int, _ rng: inout SplitMix64) -> [PhrasedQuestion] {
         var pools = QuestionType.allCases.map { type -> [PhrasedQuestion] in

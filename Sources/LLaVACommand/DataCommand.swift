@@ -101,6 +101,8 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Questions per image.") var questionsPerImage = 8
         @Option(help: "Random seed of the questions and their order.") var seed: UInt64 = 0
         @Option(help: "LLaVA JSON whose records go first in --out (repeatable), to write one stage-2 mix.") var include: [String] = []
+        @Option(help: ArgumentHelp("Also write the questions as text, one document per line, the image replaced by the scene in words (for `llava train lm`).", valueName: "file.txt"))
+        var textOut: String?
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
@@ -114,12 +116,22 @@ struct DataCommand: ParsableCommand {
             guard let prefix = imagePrefix ?? (name.hasPrefix("scenes_") ? String(name.dropFirst(7)) + "/" : nil) else {
                 throw ValidationError("\(scenes) is not named scenes_<split>.json: pass --image-prefix")
             }
-            let records = ShortAnswerVQA.records(scenes: try ShortAnswerVQA.readScenes(from: url), imagePrefix: prefix,
+            let sceneTable = try ShortAnswerVQA.readScenes(from: url)
+            let records = ShortAnswerVQA.records(scenes: sceneTable, imagePrefix: prefix,
                                                  questionsPerImage: questionsPerImage, seed: seed)
             let included = try include.flatMap { try LLaVARecord.read(from: URL(fileURLWithPath: $0)) }
             try LLaVARecord.write(included + records, to: URL(fileURLWithPath: out))
             let questions = records.reduce(0) { $0 + $1.conversations.count / 2 }
             printErr("wrote \(included.count) included and \(records.count) VQA records (\(questions) questions) to \(out)")
+            if let textOut {
+                let lines = ShortAnswerVQA.textDocuments(records, scenes: sceneTable, imagePrefix: prefix)
+                do {
+                    try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: textOut), options: .atomic)
+                } catch {
+                    throw ValidationError("\(textOut): cannot write: \(error.localizedDescription)")
+                }
+                printErr("wrote \(lines.count) text documents to \(textOut)")
+            }
         }
     }
 }

@@ -79,6 +79,40 @@ final class ShortAnswerVQATests: XCTestCase {
         }
     }
 
+    /// The scene in words lists every object once, in reading order of a 4×4 grid, with the
+    /// region the evaluation uses; a record's text document keeps its questions and answers.
+    func testSceneInWordsAndTextDocuments() throws {
+        func object(_ shape: String, _ colour: String, _ size: String, _ x: Double, _ y: Double) -> String {
+            #"{"shape":"\#(shape)","colour":"\#(colour)","size":"\#(size)","radius":5,"centre":{"x":\#(x),"y":\#(y)},"#
+                + #""box":{"x1":\#(x - 5),"y1":\#(y - 5),"x2":\#(x + 5),"y2":\#(y + 5)},"visibleFraction":1}"#
+        }
+        // Drawn out of order: bottom right, top left, centre, then the row-1 object further left.
+        let json = #"{"size":64,"background":"slate","textureSeed":1,"objects":["#
+            + [object("star", "red", "small", 56, 56), object("circle", "blue", "large", 20, 6),
+               object("square", "green", "small", 36, 30), object("cross", "white", "large", 8, 24)].joined(separator: ",") + "]}"
+        let scene = try JSONDecoder().decode(Scene.self, from: Data(json.utf8))
+        XCTAssertEqual(ShortAnswerVQA.sceneInWords(scene),
+                       "A large blue circle at the top, a large white cross on the left, a small green square in the center, "
+                       + "a small red star on the right.")
+
+        let scenes = try scenes(12)
+        let records = ShortAnswerVQA.records(scenes: scenes, imagePrefix: "train/", questionsPerImage: 6, seed: 5)
+        let documents = ShortAnswerVQA.textDocuments(records, scenes: scenes, imagePrefix: "train/")
+        XCTAssertEqual(documents.count, records.count)
+        for (record, document) in zip(records, documents) {
+            let scene = scenes[String(record.image!.dropFirst(6).dropLast(4))]!
+            XCTAssertTrue(document.hasPrefix("USER: " + ShortAnswerVQA.sceneInWords(scene) + " "), document)
+            XCTAssertFalse(document.contains("<image>") || document.contains("\n"), document)
+            let turns = record.conversations
+            let expected = stride(from: 0, to: turns.count, by: 2).map { i in
+                "USER: " + turns[i].value.replacingOccurrences(of: "<image>\n", with: "").replacingOccurrences(of: "\n", with: " ")
+                    + " ASSISTANT: " + turns[i + 1].value
+            }.joined(separator: " ")
+            XCTAssertEqual(document, "USER: " + ShortAnswerVQA.sceneInWords(scene) + " " + expected.dropFirst(6), record.id)
+        }
+        XCTAssertTrue(ShortAnswerVQA.textDocuments(records, scenes: scenes, imagePrefix: "val/").isEmpty)
+    }
+
     private func match(_ text: String, _ pattern: String) -> [String]? {
         let regex = try! NSRegularExpression(pattern: pattern)
         guard let m = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else { return nil }
