@@ -52,16 +52,25 @@ public final class ChatSession: @unchecked Sendable {
 
     /// Sends a user message (with images, if any) and streams the answer's text.
     /// Without `<image>` markers in `text`, each image goes before the text as the reference CLI puts it.
+    /// Generation keeps at most one piece ahead of the reader, so an abandoned stream stops it
+    /// within a token and the history keeps only about what was read.
     public func send(_ text: String, images: [RGBImage] = []) -> AsyncThrowingStream<String, Error> {
         let cancelled = CancellationFlag()
-        return AsyncThrowingStream { continuation in
+        return AsyncThrowingStream(bufferingPolicy: .bufferingOldest(1)) { continuation in
             continuation.onTermination = { _ in cancelled.set() }
             queue.async {
                 do {
                     let result = try self.respond(text, images: images) { piece in
-                        if cancelled.isSet { return false }
-                        continuation.yield(piece)
-                        return true
+                        // A full buffer drops the piece: wait for the reader (or its leaving) and offer it again.
+                        while !cancelled.isSet {
+                            switch continuation.yield(piece) {
+                            case .enqueued: return true
+                            case .dropped: usleep(200)
+                            case .terminated: return false
+                            @unknown default: return false
+                            }
+                        }
+                        return false
                     }
                     _ = result
                     continuation.finish()

@@ -107,6 +107,8 @@ public struct TextGenerator {
             if !piece.isEmpty && !onText(piece) { result.finishReason = .cancelled; break }
             if stopped { result.finishReason = .stopString; break }
             if generated.count == parameters.maxNewTokens { break }
+            // A full context ends the answer (finish reason "length") rather than losing it.
+            if cache.count >= cache.maxCapacity { break }
             logits = try model.forward(tokens: [id], cache: cache)
         }
         if result.finishReason != .stopString && result.finishReason != .cancelled {

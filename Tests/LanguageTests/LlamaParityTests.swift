@@ -87,6 +87,25 @@ final class LlamaParityTests: XCTestCase {
         }
     }
 
+    /// An answer that fills the context ends there with finish reason "length", keeping its
+    /// tokens (the greedy ones), instead of failing; a prompt that does not fit still fails.
+    func testFullContextEndsTheAnswerWithLength() throws {
+        let name = Self.models[0]
+        let dir = Fixtures.url("llama/\(name)")
+        let model = try LlamaModel(directory: dir)
+        let generator = TextGenerator(model: model, tokenizer: try Tokenizer(directory: dir))
+        let c = try reference(name).cases[0]
+        let room = 6
+        let cache = KVCache(config: model.config, capacity: 2, maxCapacity: c.input_ids.count + room)
+        let result = try generator.generate(prompt: c.input_ids, parameters: GenerationParameters(maxNewTokens: 50, stopTokenIDs: []),
+                                            cache: cache)
+        XCTAssertEqual(result.finishReason, .length)
+        XCTAssertEqual(result.tokenIDs.count, room + 1)  // the last token needs no room: nothing comes after it
+        XCTAssertEqual(Array(result.tokenIDs.prefix(room)), Array(c.greedy_f32.prefix(room)))
+        let small = KVCache(config: model.config, capacity: 2, maxCapacity: c.input_ids.count - 1)
+        XCTAssertThrowsError(try generator.generate(prompt: c.input_ids, parameters: GenerationParameters(maxNewTokens: 5), cache: small))
+    }
+
     /// Decoding one token at a time through the cache gives the logits of one full forward.
     func testKVCacheDecodingEqualsFullForward() throws {
         for name in Self.models {
