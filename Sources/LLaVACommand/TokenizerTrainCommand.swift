@@ -34,6 +34,9 @@ struct TrainTokenizer: ParsableCommand {
     @Flag(help: "Keep digit runs together instead of splitting them into single digits.")
     var noSplitDigits = false
 
+    @Flag(help: "Let pieces mix scripts, e.g. \"center,\" (SentencePiece's split_by_unicode_script=false).")
+    var noSplitByUnicodeScript = false
+
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("--input needs at least one file") }
         guard vocabSize >= 3 + 256 else {
@@ -53,7 +56,8 @@ struct TrainTokenizer: ParsableCommand {
             texts += documents
         }
         let added = specialAddedTokens.map { (content: $0, special: true) } + addedTokens.map { (content: $0, special: false) }
-        let trainer = BPETrainer(vocabularySize: vocabSize, addedTokens: added, splitDigits: !noSplitDigits)
+        let trainer = BPETrainer(vocabularySize: vocabSize, addedTokens: added, splitDigits: !noSplitDigits,
+                                 splitByUnicodeScript: !noSplitByUnicodeScript)
         let trained = trainer.train(texts: texts)
         if trained.vocabulary.count < vocabSize {
             FileHandle.standardError.write(Data(

@@ -5,12 +5,14 @@ import Foundation
 ///
 /// Training, in SentencePiece's terms (`model_type=bpe`, `add_dummy_prefix`,
 /// `remove_extra_whitespaces=false`, `allow_whitespace_only_pieces`, `split_digits`,
-/// `byte_fallback`, `character_coverage=1.0`):
+/// `split_by_unicode_script`, `byte_fallback`, `character_coverage=1.0`):
 /// 1. each text is cut at special and added tokens (HF matches those first, then normalises
 ///    every remaining segment on its own), and each segment is normalised: "▁" prepended,
 ///    " " → "▁";
 /// 2. a segment splits into words before every "▁" that does not follow a "▁" (so a run of
-///    spaces stays with the word after it), and around every ASCII digit when `splitDigits`;
+///    spaces stays with the word after it), around every ASCII digit when `splitDigits`, and
+///    where the Unicode script changes when `splitByUnicodeScript` (see `UnicodeScriptClass`:
+///    "center," gives "▁center" and ",", as in LLaMA's vocabulary; "▁" belongs to any script);
 /// 3. the alphabet is every scalar seen, most frequent first;
 /// 4. the most frequent adjacent pair (counted over distinct words × their counts) is merged
 ///    until the vocabulary reaches `vocabularySize`. Ties go to the smaller merged string, then
@@ -39,6 +41,8 @@ public struct BPETrainer: Sendable {
     public let addedTokens: [AddedToken]
     public let byteFallback: Bool
     public let splitDigits: Bool
+    /// No piece mixes scripts (letters of one script, or punctuation, symbols and digits).
+    public let splitByUnicodeScript: Bool
     /// Longest merged piece, in Unicode scalars (SentencePiece's `max_sentencepiece_length`).
     public let maxPieceLength: Int
 
@@ -53,7 +57,7 @@ public struct BPETrainer: Sendable {
 
     public init(vocabularySize: Int, specialTokens: [String] = ["<unk>", "<s>", "</s>"],
                 addedTokens: [(content: String, special: Bool)] = [], byteFallback: Bool = true,
-                splitDigits: Bool = true, maxPieceLength: Int = 16) {
+                splitDigits: Bool = true, splitByUnicodeScript: Bool = true, maxPieceLength: Int = 16) {
         precondition(specialTokens.count >= 3, "specialTokens must hold at least unk, bos and eos, got \(specialTokens)")
         precondition(Set(specialTokens.map { Array($0.unicodeScalars) }.map { $0.map(\.value) }).count
                      == specialTokens.count, "specialTokens has duplicates: \(specialTokens)")
@@ -68,6 +72,7 @@ public struct BPETrainer: Sendable {
         self.addedTokens = addedTokens.map { AddedToken(content: $0.content, special: $0.special) }
         self.byteFallback = byteFallback
         self.splitDigits = splitDigits
+        self.splitByUnicodeScript = splitByUnicodeScript
         self.maxPieceLength = maxPieceLength
     }
 
@@ -75,7 +80,7 @@ public struct BPETrainer: Sendable {
     /// only if no pair is left to merge.
     public func train(texts: [String]) -> TrainedBPE {
         let words = WordCounts(texts: texts, cutAt: specialTokens + addedTokens.map(\.content),
-                               splitDigits: splitDigits)
+                               splitDigits: splitDigits, splitByUnicodeScript: splitByUnicodeScript)
         var reserved = specialTokens
         if byteFallback { reserved += (0..<256).map { byteFallbackPiece(UInt8($0)) } }
         let capacity = vocabularySize - reserved.count
@@ -101,12 +106,12 @@ struct WordCounts {
 
     static let metaspace: UInt32 = 0x2581
 
-    init(texts: [String], cutAt tokens: [String], splitDigits: Bool) {
+    init(texts: [String], cutAt tokens: [String], splitDigits: Bool, splitByUnicodeScript: Bool) {
         // Longest first, so "<image>" wins over a token that is its prefix.
         let cuts = tokens.map { $0.unicodeScalars.map(\.value) }.sorted { $0.count > $1.count }
         for text in texts {
             for segment in Self.segments(of: text.unicodeScalars.map(\.value), cutAt: cuts) {
-                addWords(of: Self.normalized(segment), splitDigits: splitDigits)
+                addWords(of: Self.normalized(segment), splitDigits: splitDigits, splitByScript: splitByUnicodeScript)
             }
         }
     }
@@ -141,18 +146,24 @@ struct WordCounts {
 
     static func isDigit(_ scalar: UInt32) -> Bool { scalar >= 0x30 && scalar <= 0x39 }
 
-    /// SentencePiece's `SplitIntoWords` with whitespace-only pieces allowed, plus `split_digits`.
-    private mutating func addWords(of text: [UInt32], splitDigits: Bool) {
+    /// SentencePiece's `SplitIntoWords` with whitespace-only pieces allowed, plus `split_digits`
+    /// and `split_by_unicode_script`.
+    private mutating func addWords(of text: [UInt32], splitDigits: Bool, splitByScript: Bool) {
         var word: [UInt32] = []
+        var wordScript: UnicodeScriptClass?   // of the word's last scalar that has one
         for (i, scalar) in text.enumerated() {
             let previous = i > 0 ? text[i - 1] : nil
-            let startsWord = (scalar == Self.metaspace && previous != Self.metaspace)
+            var startsWord = (scalar == Self.metaspace && previous != Self.metaspace)
                 || (splitDigits && (Self.isDigit(scalar) || previous.map(Self.isDigit) == true))
+            let script = splitByScript && scalar != Self.metaspace ? UnicodeScriptClass(scalar) : nil
+            if let script, script != .inherited, let wordScript, wordScript != script { startsWord = true }
             if startsWord, !word.isEmpty {
                 add(word)
                 word.removeAll(keepingCapacity: true)
+                wordScript = nil
             }
             word.append(scalar)
+            if let script, script != .inherited { wordScript = script }
         }
         if !word.isEmpty { add(word) }
     }
@@ -164,6 +175,43 @@ struct WordCounts {
             index[word] = words.count
             words.append(word)
             counts.append(1)
+        }
+    }
+}
+
+/// The script of a scalar as far as `split_by_unicode_script` needs it: punctuation, symbols,
+/// separators, digits and controls are `common`; combining marks are `inherited` (they join the
+/// script before them); letters go by the blocks of the major scripts, with Hiragana and
+/// Katakana counted as Han as SentencePiece does, and any other letter by its 128-scalar block.
+/// An approximation of Unicode's Scripts.txt that is exact for Latin text and punctuation.
+enum UnicodeScriptClass: Hashable {
+    case common, inherited, latin, greek, cyrillic, armenian, hebrew, arabic, devanagari, thai
+    case hangul, han
+    case other(block: UInt32)
+
+    init(_ value: UInt32) {
+        guard let scalar = Unicode.Scalar(value) else { self = .common; return }
+        switch scalar.properties.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark:
+            self = .inherited; return
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .letterNumber:
+            break
+        default:
+            self = .common; return
+        }
+        switch value {
+        case 0x41...0x24F, 0x1E00...0x1EFF, 0x2C60...0x2C7F, 0xA720...0xA7FF, 0xFF21...0xFF5A: self = .latin
+        case 0x370...0x3FF, 0x1F00...0x1FFF: self = .greek
+        case 0x400...0x52F, 0x2DE0...0x2DFF, 0xA640...0xA69F: self = .cyrillic
+        case 0x530...0x58F: self = .armenian
+        case 0x590...0x5FF: self = .hebrew
+        case 0x600...0x6FF, 0x750...0x77F, 0x8A0...0x8FF: self = .arabic
+        case 0x900...0x97F: self = .devanagari
+        case 0xE00...0xE7F: self = .thai
+        case 0x1100...0x11FF, 0x3130...0x318F, 0xAC00...0xD7AF: self = .hangul
+        case 0x3040...0x30FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF, 0xFF66...0xFF9F, 0x20000...0x3FFFF:
+            self = .han
+        default: self = .other(block: value >> 7)
         }
     }
 }

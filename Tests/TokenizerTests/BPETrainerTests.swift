@@ -123,6 +123,23 @@ final class BPETrainerTests: XCTestCase {
         XCTAssertEqual(tokenizer.tokens(for: quote), ["<\"quote\">"])
     }
 
+    func testPiecesKeepToOneScript() throws {
+        let texts = Array(repeating: "The star is on the right. It is red, not blue; (center) \"left\" naïve e\u{301}e 日本語のテキスト Привет, мир.", count: 20)
+        let split = BPETrainer(vocabularySize: 400).train(texts: texts)
+        let pieces = Set(split.vocabulary)
+        XCTAssertTrue(pieces.isSuperset(of: ["▁right", "▁red", "▁(", "▁naïve", "▁e\u{301}e", "▁日本語のテキスト", "▁Привет", "▁мир"]),
+                      "\(split.vocabulary.suffix(60))")
+        for piece in ["▁right.", "▁red,", "center)", "▁(center", "▁мир.", "テキスト▁"] {
+            XCTAssertFalse(pieces.contains(piece), "\(piece) mixes scripts")
+        }
+        let tokenizer = try Tokenizer(directory: write(split))
+        XCTAssertEqual(tokenizer.tokens(for: tokenizer.encode("It is red, not blue.", addSpecialTokens: false)),
+                       ["▁It", "▁is", "▁red", ",", "▁not", "▁blue", "."])
+
+        let mixed = BPETrainer(vocabularySize: 400, splitByUnicodeScript: false).train(texts: texts)
+        XCTAssertTrue(Set(mixed.vocabulary).contains("▁right."), "SentencePiece's split_by_unicode_script=false")
+    }
+
     func testTextInputs() throws {
         XCTAssertEqual(BPETrainingText.lines("a\r\nb\n\nc\n"), ["a", "b", "c"])
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bpe-input-\(UUID().uuidString)")
