@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tokenizer
+import Training
 
 struct TrainTokenizer: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,7 +11,9 @@ struct TrainTokenizer: ParsableCommand {
         Inputs: .json files give every string value (LLaVA conversations, captions); other files \
         give one document per line. The BPE vocabulary has exactly --vocab-size pieces (<unk>, \
         <s>, </s>, 256 byte pieces, characters, merges); added tokens come after it, special \
-        ones first, each in the order given.
+        ones first, each in the order given. With --prompt-format, each LLaVA record (.json or \
+        .jsonl) gives one text rendered as training renders it (v1: the system prompt, USER:/ASSISTANT: \
+        turns, </s>), so the template's words get pieces of their own.
         """)
 
     @Option(name: .customLong("input"), parsing: .upToNextOption, help: "Training text files (.json or lines).")
@@ -27,6 +30,9 @@ struct TrainTokenizer: ParsableCommand {
 
     @Option(name: .customLong("special-added-token"), help: "A special added token such as <image> or <pad> (repeatable).")
     var specialAddedTokens: [String] = []
+
+    @Option(help: "Render LLaVA records in this prompt format (plain or v1) instead of taking their strings.")
+    var promptFormat: DataTemplate?
 
     @Option(help: "model_max_length written to tokenizer_config.json.")
     var modelMaxLength = 4096
@@ -51,7 +57,8 @@ struct TrainTokenizer: ParsableCommand {
     func run() throws {
         var texts: [String] = []
         for path in inputs {
-            let documents = try BPETrainingText.documents(in: URL(fileURLWithPath: path))
+            let url = URL(fileURLWithPath: path)
+            let documents = try promptFormat.map { try renderedDocuments(url, format: $0) } ?? BPETrainingText.documents(in: url)
             FileHandle.standardError.write(Data("\(path): \(documents.count) documents\n".utf8))
             texts += documents
         }

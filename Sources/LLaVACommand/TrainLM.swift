@@ -11,6 +11,9 @@ struct TrainLM: ParsableCommand {
         discussion: """
         --data takes text files (one document per line) or JSON files (every string in them is a
         document, with <image> markers removed: LLaVA JSON conversations, COCO captions).
+        With --prompt-format, each LLaVA record (.json or .jsonl) is instead one document, rendered
+        as training renders it (v1: the system prompt, USER:/ASSISTANT: turns and </s> after each
+        answer), so the model learns the chat format before LLaVA's stages.
         """)
 
     @Option(help: "A tokenizer directory (tokenizer.json), e.g. from `llava train-tokenizer`.") var tokenizer: String
@@ -23,6 +26,8 @@ struct TrainLM: ParsableCommand {
     @Option(help: "Longest sequence.") var maxPositionEmbeddings = 512
     @Option(help: "Tokens per packed training sequence (documents are concatenated and cut).") var sequenceLength = 256
     @Flag(help: "One document per sequence instead of packing.") var noPacking = false
+    @Option(help: "Render LLaVA records in this prompt format (plain or v1) instead of taking their strings.")
+    var promptFormat: DataTemplate?
     @OptionGroup var hyper: TrainHyperparameters
     @OptionGroup var runtime: RuntimeOptions
 
@@ -40,7 +45,11 @@ struct TrainLM: ParsableCommand {
         if hyper.batchSize == nil { options.batchSize = 16 }
         options.groupByModalityLength = false
         options.modelMaxLength = min(sequenceLength, maxPositionEmbeddings)
-        let documents = try data.flatMap { try textDocuments(URL(fileURLWithPath: $0)) }
+        let documents = try data.flatMap { path in
+            let url = URL(fileURLWithPath: path)
+            guard let promptFormat else { return try textDocuments(url) }
+            return try renderedDocuments(url, format: promptFormat).map { cleanDocument($0) }.filter { !$0.isEmpty }
+        }
         let samples = languageModelSamples(documents, tokenizer: tok, maxLength: options.modelMaxLength, pack: !noPacking)
         let graph = languageModelGraph(weights: .initialized(config: config, seed: hyper.seed), config: config, seed: hyper.seed)
         let trainer = try Trainer(graph: graph, samples: samples, lengths: samples.map(\.inputIDs.count), features: nil,
@@ -59,9 +68,7 @@ struct TrainLM: ParsableCommand {
 /// Documents of a training file: lines of a text file, or every string of a JSON file.
 func textDocuments(_ url: URL) throws -> [String] {
     guard let data = FileManager.default.contents(atPath: url.path) else { throw ValidationError("\(url.path): file not found") }
-    func clean(_ s: String) -> String {
-        s.replacingOccurrences(of: "<image>", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    let clean = cleanDocument
     if url.pathExtension == "json", let json = try? JSONSerialization.jsonObject(with: data) {
         var out: [String] = []
         func walk(_ v: Any, key: String?) {
@@ -81,3 +88,19 @@ func textDocuments(_ url: URL) throws -> [String] {
     }
     return String(decoding: data, as: UTF8.self).split(separator: "\n").map { clean(String($0)) }.filter { !$0.isEmpty }
 }
+
+/// A document without LLaVA's image markers or surrounding whitespace.
+func cleanDocument(_ s: String) -> String {
+    s.replacingOccurrences(of: "<image>", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// Documents of a training file with LLaVA records rendered in `format` (one per record, see
+/// `DataPreprocessor.renderedText`); other files (not .json or .jsonl) give their lines.
+func renderedDocuments(_ url: URL, format: DataTemplate) throws -> [String] {
+    guard ["json", "jsonl"].contains(url.pathExtension.lowercased()) else {
+        return try BPETrainingText.documents(in: url)
+    }
+    return try DataLoading.records(contentsOf: url).map { try DataPreprocessor.renderedText(of: $0, template: format) }
+}
+
+extension DataTemplate: ExpressibleByArgument {}

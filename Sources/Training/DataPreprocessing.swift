@@ -103,6 +103,33 @@ public struct DataPreprocessor {
         }
     }
 
+    /// The text a record trains on in `template`, before tokenisation: stage 1's `<image>` +
+    /// caption + "\n", or stage 2's whole vicuna_v1 prompt (system prompt, `USER:` and
+    /// `ASSISTANT:` turns, `</s>` after each answer), with the image marker moved to the front
+    /// as training does. For training a tokenizer or a language model on the text the model
+    /// will see.
+    ///
+    /// ```swift
+    /// let text = try DataPreprocessor.renderedText(of: record, template: .v1)
+    /// ```
+    public static func renderedText(of record: DataRecord, template: DataTemplate) throws -> String {
+        var turns = record.hasImage ? movingImageToFront(record.conversations) : record.conversations
+        switch template {
+        case .plain:
+            guard turns.count == 2 else {
+                throw DataError.unsupportedRecord(id: record.id, template: "plain",
+                                                  reason: "expected 2 turns (prompt, caption), found \(turns.count)")
+            }
+            return (record.hasImage ? imageMarker : "") + turns[1].value + "\n"
+        case .v1:
+            if turns.first?.from == .gpt { turns.removeFirst() }
+            if let k = DataRecord.firstOutOfTurn(turns) {
+                throw DataError.unsupportedRecord(id: record.id, template: "v1", reason: "turn \(k) breaks human/gpt alternation")
+            }
+            return renderV1(turns)
+        }
+    }
+
     // MARK: - stage 1: plain
 
     /// `preprocess_plain`: the human turn is replaced by the bare image marker, so the text is

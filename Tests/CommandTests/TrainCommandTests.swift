@@ -69,6 +69,38 @@ final class TrainCommandTests: XCTestCase {
         }
     }
 
+    /// `--prompt-format v1`: the tokenizer and the language model see each record as stage 2
+    /// renders it, so the template's words get pieces of their own and each record is one
+    /// document; without it they see the records' separate strings.
+    func testTokenizerAndLanguageModelOnRenderedPrompts() throws {
+        let data = dir.appendingPathComponent("finetune.json").path
+        func tokens(_ extra: [String]) throws -> [String] {
+            let out = dir.appendingPathComponent("tok\(extra.count)")
+            let r = try LLaVAExecutable.run(["train-tokenizer", "--input", data, "--vocab-size", "420", "--out", out.path,
+                                             "--special-added-token", "<image>"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("tokenizer.json"))) as! [String: Any]
+            return Array(((json["model"] as! [String: Any])["vocab"] as! [String: Int]).keys)
+        }
+        let rendered = try tokens(["--prompt-format", "v1"]), strings = try tokens([])
+        XCTAssertTrue(rendered.contains("▁ASSISTANT") && rendered.contains("▁USER"), "\(rendered.sorted())")
+        XCTAssertFalse(strings.contains("▁ASSISTANT"))
+
+        let lm = try LLaVAExecutable.run(["train", "lm", "--tokenizer", dir.appendingPathComponent("tok2").path, "--data", data,
+                                          "--prompt-format", "v1", "--hidden-size", "32", "--intermediate-size", "64",
+                                          "--layers", "1", "--heads", "2", "--max-steps", "2", "--no-packing",
+                                          "--output-dir", dir.appendingPathComponent("lm").path, "--quiet"])
+        XCTAssertEqual(lm.status, 0, lm.stderr)
+        XCTAssertTrue(lm.stderr.contains("pretraining on 5 documents"), lm.stderr)
+
+        let bad = dir.appendingPathComponent("bad.json")
+        try Data(#"[{"id": "odd", "conversations": [{"from": "human", "value": "a"}, {"from": "human", "value": "b"}]}]"#.utf8).write(to: bad)
+        let refused = try LLaVAExecutable.run(["train-tokenizer", "--input", bad.path, "--vocab-size", "300",
+                                               "--out", dir.appendingPathComponent("tokbad").path, "--prompt-format", "v1"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("odd") && refused.stderr.contains("alternate"), refused.stderr)
+    }
+
     func testLoRAFinetuneWritesAMergedModelAndAnAdapter() throws {
         let r = try LLaVAExecutable.run(["train", "finetune"] + base + [
             "--data", dir.appendingPathComponent("finetune.json").path, "--output-dir", dir.appendingPathComponent("lora").path,

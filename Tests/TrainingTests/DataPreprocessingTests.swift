@@ -80,6 +80,33 @@ final class DataPreprocessingTests: XCTestCase {
         try checkAgainstReference(.plain, records("plain.json"), reference.plain)
     }
 
+    /// `renderedText` is the text training tokenises: encoded (the image chunk-wise, as
+    /// training does) it gives the reference's ids, for every record the reference accepts.
+    func testRenderedTextIsWhatTrainingTokenizes() throws {
+        for (template, file, expected) in [(DataTemplate.v1, "v1.json", reference.v1), (.plain, "plain.json", reference.plain)] {
+            let preprocessor = DataPreprocessor(tokenizer: tokenizer, template: template, modelMaxLength: 1 << 20)
+            var checked = 0
+            for (record, want) in zip(try records(file), expected) where want.error == nil {
+                let text = try DataPreprocessor.renderedText(of: record, template: template)
+                let ids = record.hasImage ? preprocessor.imageTokenIDs(text) : tokenizer.encode(text)
+                let limit = reference.model_max_length
+                XCTAssertEqual(Array(ids.prefix(limit)), want.input_ids!, "\(template) \(record.id)")
+                checked += 1
+            }
+            XCTAssertGreaterThanOrEqual(checked, 3, "\(template)")
+        }
+        let chat = DataRecord(id: "r", image: "a.png", conversations: [
+            .init(from: .human, value: "What is it?\n<image>"), .init(from: .gpt, value: "A star."),
+            .init(from: .human, value: "Colour?"), .init(from: .gpt, value: "Red.")])
+        XCTAssertEqual(try DataPreprocessor.renderedText(of: chat, template: .v1),
+                       "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
+                       + "detailed, and polite answers to the user's questions. USER: <image>\nWhat is it? ASSISTANT: A star.</s>"
+                       + "USER: Colour? ASSISTANT: Red.</s>")
+        XCTAssertThrowsError(try DataPreprocessor.renderedText(of: chat, template: .plain)) { e in
+            XCTAssertTrue("\(e)".contains("\"r\"") && "\(e)".contains("found 4"), "\(e)")
+        }
+    }
+
     func testFixtureCoversTheCasesItClaims() throws {
         let byID = Dictionary(uniqueKeysWithValues: reference.v1.map { ($0.id, $0) })
         XCTAssertGreaterThan(byID["very_long"]!.tokenized_length!, reference.model_max_length, "nothing truncated")
