@@ -26,14 +26,17 @@ struct EvalOptions: ParsableArguments {
         guard numChunks > 0, (0..<numChunks).contains(chunkIdx) else { throw ValidationError("--chunk-idx must be in 0..<--num-chunks") }
     }
 
-    /// Answers every question of the chunk, appending to the answers file as it goes; returns
-    /// the questions with the model's answers.
-    func run() throws -> [(EvaluationQuestion, String)] {
+    /// Answers every question of the chunk (each followed by "\n" + `instruction` if given),
+    /// appending to the answers file as it goes; returns the questions with the model's answers.
+    func run(instruction: String? = nil) throws -> [(EvaluationQuestion, String)] {
         guard case .llava(let llava) = try LoadedModel(directory: model, visionTower: visionTower, logger: .init(label: "llava.eval")) else {
             throw ValidationError("\(model) is a text-only model")
         }
-        let questions = QuestionAnswering.chunk(try JSONLines.read(URL(fileURLWithPath: questionFile), as: EvaluationQuestion.self),
+        var questions = QuestionAnswering.chunk(try JSONLines.read(URL(fileURLWithPath: questionFile), as: EvaluationQuestion.self),
                                                 count: numChunks, index: chunkIdx)
+        if let instruction {
+            for i in questions.indices { questions[i].text += "\n" + instruction }
+        }
         var qa = QuestionAnswering(model: llava, imageFolder: URL(fileURLWithPath: imageFolder),
                                    template: try convMode.map { try ConversationTemplate.named($0) }, maxNewTokens: maxNewTokens)
         var handle: FileHandle?
@@ -81,11 +84,13 @@ struct SynthEval: ParsableCommand {
     @OptionGroup var eval: EvalOptions
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(help: "Also write the report as JSON to this file.") var reportFile: String?
+    @Flag(help: "Ask for one word, as LLaVA-1.5's VQAv2 and GQA evaluations do (\"\\nAnswer the question using a single word or phrase.\" after each question).")
+    var shortAnswer = false
     @OptionGroup var runtime: RuntimeOptions
 
     func run() throws {
         try runtime.apply()
-        let answered = try eval.run()
+        let answered = try eval.run(instruction: shortAnswer ? ShortAnswerVQA.instruction : nil)
         var report = SynthReport()
         for (q, prediction) in answered {
             guard let answer = q.answer, let type = q.type.flatMap(QuestionType.init(rawValue:)) else {

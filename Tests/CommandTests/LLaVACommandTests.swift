@@ -40,6 +40,35 @@ final class LLaVACommandTests: XCTestCase {
         }
     }
 
+    /// `eval synth --short-answer` asks each question with LLaVA-1.5's one-word instruction and
+    /// scores every question; without it the question goes as written.
+    func testSynthEvalShortAnswerAppendsTheInstruction() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-eval-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let questions = dir.appendingPathComponent("q.jsonl")
+        try Data(("""
+            {"question_id": 0, "image": "gray.png", "text": "What color is the star?", "answer": "red", "type": "colour"}
+            {"question_id": 1, "image": "rgba.png", "text": "Is there a red star in the image?", "answer": "no", "type": "existence"}
+            """ + "\n").utf8).write(to: questions)
+        for short in [true, false] {
+            let answers = dir.appendingPathComponent("a\(short).jsonl")
+            let r = try LLaVAExecutable.run(["eval", "synth"] + arguments("hf-mlp2x-default", tower: nil) + [
+                "--question-file", questions.path, "--image-folder", Fixtures.url("images").path, "--answers-file", answers.path,
+                "--max-new-tokens", "3", "--json"] + (short ? ["--short-answer"] : []))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: [String: [String: Int]]]
+            XCTAssertEqual(report?["types"]?.values.map { $0["total"] ?? 0 }.reduce(0, +), 2, r.stdout)
+            let prompts = try String(contentsOf: answers, encoding: .utf8).split(separator: "\n").map {
+                (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["prompt"] as! String
+            }
+            XCTAssertEqual(prompts.count, 2)
+            for prompt in prompts {
+                XCTAssertEqual(prompt.hasSuffix("?\nAnswer the question using a single word or phrase. ASSISTANT:"), short, prompt)
+            }
+        }
+    }
+
     /// With a template, the question alone is wrapped as the reference CLI wraps it.
     func testTemplateModeEqualsTheRenderedRawPrompt() throws {
         let model = arguments("orig-mlp2x", tower: "orig-mlp2x-clip")
