@@ -24,11 +24,11 @@ if [ "${SCALE:-full}" = tiny ]; then
     S2="--max-steps 500 --batch-size 8 --learning-rate 2e-3"
 else
     TRAIN=2500 VARIANTS=3 TEST=200 RECORDS=10000 VOCAB=800
-    LM="--hidden-size 192 --intermediate-size 512 --layers 4 --heads 4 --max-steps 400 --batch-size 8 --learning-rate 2e-3"
+    LM="--hidden-size 192 --intermediate-size 512 --layers 4 --heads 4 --max-steps 800 --batch-size 8 --learning-rate 2e-3"
     CLIP_LAYERS=4
     CLIP="--hidden 128 --layers $CLIP_LAYERS --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 --epochs 8 --batch-size 64 --learning-rate 1e-3"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
-    S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
+    S2="--epochs 2 --batch-size 16 --learning-rate 1e-3"
 fi
 
 step() {
@@ -53,22 +53,29 @@ step "world" "$LLAVA" data synth --out "$W" --train $TRAIN --val 20 --test $TEST
     --layout grid --contrast-variants $VARIANTS --quiet
 step "instruction data" "$LLAVA" data instruct --annotations "$W/annotations_train.json" --out "$W/instruct_train.json" \
     --stage1-out "$W/captions_train.json" --seed 1 --count $RECORDS --quiet
-step "tokenizer" "$LLAVA" train-tokenizer --input "$W/captions_train.json" "$W/instruct_train.json" --vocab-size $VOCAB \
-    --out "$OUT/tokenizer" --special-added-token "<image>" --special-added-token "<pad>"
-step "language model" "$LLAVA" train lm --tokenizer "$OUT/tokenizer" --data "$W/captions_train.json" "$W/instruct_train.json" \
-    --output-dir "$OUT/lm" $LM --quiet
+# Stage 2 mixes the instruction data with LLaVA-1.5-style short-answer questions on every
+# training image. The tokenizer and the language model learn from the records as stage 2 renders
+# them (system prompt, USER:/ASSISTANT:, </s>), so the template's words are whole pieces.
+step "vqa data" "$LLAVA" data vqa --scenes "$W/scenes_train.json" --out "$W/stage2_train.json" \
+    --include "$W/instruct_train.json" --seed 1
+step "tokenizer" "$LLAVA" train-tokenizer --input "$W/captions_train.json" "$W/stage2_train.json" --prompt-format v1 \
+    --vocab-size $VOCAB --out "$OUT/tokenizer" --special-added-token "<image>" --special-added-token "<pad>"
+step "language model" "$LLAVA" train lm --tokenizer "$OUT/tokenizer" --data "$W/captions_train.json" "$W/stage2_train.json" \
+    --prompt-format v1 --output-dir "$OUT/lm" $LM --quiet
 step "clip" "$LLAVA" train clip --data "$W/annotations_train.json" --image-folder "$W/images/train" --tokenizer "$OUT/tokenizer" \
     --output-dir "$OUT/clip" --image-size 64 --patch-size 16 --text-max-length 48 $CLIP --quiet
 step "vision features" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
-    --data "$W/instruct_train.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features.safetensors"
+    --data "$W/stage2_train.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features.safetensors"
 step "stage 1 (pretrain)" "$LLAVA" train pretrain --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --data "$W/captions_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
     $VISION --output-dir "$OUT/stage1" $S1 --quiet
 step "stage 2 (finetune)" "$LLAVA" train finetune --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --pretrain-mm-mlp-adapter "$OUT/stage1/mm_projector.safetensors" --image-aspect-ratio square $VISION \
-    --data "$W/instruct_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
+    --data "$W/stage2_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
     --output-dir "$OUT/llava" $S2 --quiet
 step "evaluation" "$LLAVA" eval synth --model "$OUT/llava/model" --question-file "$W/eval_test.jsonl" \
     --image-folder "$W/images" --answers-file "$OUT/answers_test.jsonl" --max-new-tokens 24 --report-file "$OUT/eval_test.json"
+step "evaluation (short)" "$LLAVA" eval synth --model "$OUT/llava/model" --question-file "$W/eval_test.jsonl" --short-answer \
+    --image-folder "$W/images" --answers-file "$OUT/answers_test_short.jsonl" --max-new-tokens 8 --report-file "$OUT/eval_test_short.json"
 step "f16 copy" "$LLAVA" convert --model "$OUT/llava/model" --dtype f16 --output "$OUT/default-model"
 echo "model: $OUT/default-model (f16; f32 in $OUT/llava/model); timings: $OUT/timings.txt" >&2
