@@ -100,7 +100,12 @@ func renderedDocuments(_ url: URL, format: DataTemplate) throws -> [String] {
     guard ["json", "jsonl"].contains(url.pathExtension.lowercased()) else {
         return try BPETrainingText.documents(in: url)
     }
-    return try DataLoading.records(contentsOf: url).map { try DataPreprocessor.renderedText(of: $0, template: format) }
+    let records = try DataLoading.records(contentsOf: url)
+    do {
+        return try records.map { try DataPreprocessor.renderedText(of: $0, template: format) }
+    } catch {
+        throw ValidationError("\(url.path): \(error)")
+    }
 }
 
 extension DataTemplate: ExpressibleByArgument {}

@@ -99,6 +99,13 @@ final class TrainCommandTests: XCTestCase {
                                                "--out", dir.appendingPathComponent("tokbad").path, "--prompt-format", "v1"])
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("odd") && refused.stderr.contains("alternate"), refused.stderr)
+        let chat = dir.appendingPathComponent("chat.json")
+        try Data(#"[{"id": "two-rounds", "conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}, {"from": "human", "value": "c"}, {"from": "gpt", "value": "d"}]}]"#.utf8).write(to: chat)
+        let plain = try LLaVAExecutable.run(["train-tokenizer", "--input", chat.path, "--vocab-size", "300",
+                                             "--out", dir.appendingPathComponent("tokplain").path, "--prompt-format", "plain"])
+        XCTAssertNotEqual(plain.status, 0)
+        XCTAssertTrue(plain.stderr.contains("chat.json") && plain.stderr.contains("two-rounds") && plain.stderr.contains("found 4"),
+                      plain.stderr)
     }
 
     func testLoRAFinetuneWritesAMergedModelAndAnAdapter() throws {
