@@ -46,7 +46,7 @@ struct EvalOptions: ParsableArguments {
         }
         defer { try? handle?.close() }
         var out: [(EvaluationQuestion, String)] = []
-        let clock = ContinuousClock(), start = clock.now
+        let meter = ProgressMeter(quiet: false)
         for (i, q) in questions.enumerated() {
             let (prompt, text) = try qa.answer(q)
             out.append((q, text))
@@ -57,11 +57,9 @@ struct EvalOptions: ParsableArguments {
                 try JSONLines.append(EvaluationAnswer(questionID: q.questionID, prompt: prompt, text: text,
                                                       answerID: UUID().uuidString, modelID: llava.name, metadata: meta), to: handle)
             }
-            let rate = Double(i + 1) / max(1e-9, Double((clock.now - start).components.seconds) + Double((clock.now - start).components.attoseconds) * 1e-18)
-            FileHandle.standardError.write(Data(String(format: "\rquestion %d/%d | %.1f q/s | ETA %.0fs", i + 1, questions.count, rate,
-                                                       Double(questions.count - i - 1) / max(rate, 1e-9)).utf8))
+            meter.update("question", i + 1, questions.count)
         }
-        FileHandle.standardError.write(Data("\n".utf8))
+        meter.finish()
         return out
     }
 }
