@@ -17,6 +17,16 @@ final class GenerateCommandTests: XCTestCase {
         let timings: Timings
     }
 
+    /// The README's first command: without --model, the built-in model describes the bundled
+    /// example image (two red stars) correctly.
+    func testBuiltInModelAnswersTheReadmeQuestion() throws {
+        let r = try LLaVAExecutable.run(["generate", "--image", Fixtures.packageRoot.appendingPathComponent("examples/scene.png").path,
+                                         "--prompt", "What color are the stars?"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let words = Set(r.stdout.lowercased().split { !$0.isLetter })
+        XCTAssertTrue(words.contains("red") && words.contains("stars"), r.stdout)
+    }
+
     func testGreedyJSONTokensEqualTransformers() throws {
         for name in ["mha", "gqa"] {
             let ref: Reference = try Fixtures.json("llama/\(name).reference.json")
