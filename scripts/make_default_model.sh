@@ -28,7 +28,7 @@ else
     CLIP_LAYERS=4
     CLIP="--hidden 128 --layers $CLIP_LAYERS --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 --epochs 8 --batch-size 64 --learning-rate 1e-3"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
-    S2="--epochs 2 --batch-size 16 --learning-rate 1e-3"
+    S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
 fi
 
 step() {
