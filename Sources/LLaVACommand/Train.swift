@@ -29,6 +29,10 @@ struct TrainInputs: ParsableArguments {
     @Option(help: "Projector for a new model: linear, mlp2x_gelu, mlp{N}x_gelu.")
     var mmProjectorType = "mlp2x_gelu"
 
+    @Option(help: ArgumentHelp("How a new projector starts: default (nn.Linear's uniform) or whiten (the same, reading whitened vision features).",
+                               discussion: "whiten measures the mean and covariance of the features of up to 1,000 training images and folds the whitening into the first layer; it helps when a few feature directions dominate, as with a small CLIP trained from scratch."))
+    var mmProjectorInit = "default"
+
     // .unconditional: the value is usually negative (-2, -1), which must not read as a flag.
     @Option(parsing: .unconditional, help: "Vision layer whose hidden states feed the projector (negative: from the end).")
     var mmVisionSelectLayer = -2
@@ -117,17 +121,33 @@ func runTraining(stage: TrainingStage, template: DataTemplate, inputs: TrainInpu
     if let projectorLR { options.projectorLearningRate = projectorLR }
     let pad = try hyper.padsToSquare(default: padDefault)
     let logger = Logger(label: "llava.train")
-    let model = try inputs.source(padToSquare: pad, seed: hyper.seed, projectorFile: projectorFile).load()
+    let source = try inputs.source(padToSquare: pad, seed: hyper.seed, projectorFile: projectorFile)
+    var model = try source.load()
     let folder = URL(fileURLWithPath: inputs.imageFolder)
     let records = try DataLoading.records(contentsOf: URL(fileURLWithPath: inputs.data), imageFolder: folder)
+    // Features depend on the tower only, so they outlive the projector swap below.
+    let features = try ImageFeatures(model: model, imageFolder: folder, aspect: pad ? .pad : .crop,
+                                     cacheFile: inputs.featureCache.map { URL(fileURLWithPath: $0) })
+    switch inputs.mmProjectorInit {
+    case "default": break
+    case "whiten":
+        guard source.startsNewProjector else {
+            throw ValidationError("--mm-projector-init whiten starts a new projector; this run continues a trained one (a LLaVA checkpoint or --pretrain-mm-mlp-adapter)")
+        }
+        let images = Array(Set(records.compactMap(\.image)).sorted().prefix(1000))
+        let moments = try FeatureMoments(paths: images, width: model.vision.config.hiddenSize, features: features.features)
+        model = try model.replacingProjector(try ProjectorWhitening.whitened(model.projector, by: moments))
+        printErr(String(format: "projector: whitened input (%d feature rows of %d images; largest variance %.3g)",
+                        moments.rows, images.count, moments.largestEigenvalue))
+    default:
+        throw ValidationError("--mm-projector-init must be default or whiten, got \(inputs.mmProjectorInit)")
+    }
     let preprocessor = DataPreprocessor(tokenizer: model.tokenizer, template: template, modelMaxLength: options.modelMaxLength)
     let samples = try records.map { try preprocessor.sample(from: $0) }
     let lengths = records.map { $0.wordCount }
     let graph = LLaVATrainingModel(model: model, stage: stage,
                                    projectorLRScale: options.projectorLearningRate.map { $0 / options.learningRate } ?? 1,
                                    seed: hyper.seed)
-    let features = try ImageFeatures(model: model, imageFolder: folder, aspect: pad ? .pad : .crop,
-                                     cacheFile: inputs.featureCache.map { URL(fileURLWithPath: $0) })
     let trainer = try Trainer(graph: graph, samples: samples, lengths: lengths, features: features, options: options,
                               outputDirectory: URL(fileURLWithPath: hyper.outputDir), logger: logger)
     if hyper.resume {

@@ -148,3 +148,9 @@ private func forEachWidenedBlock(_ weight: Tensor, scratch: ScratchBuffer,
         n0 += nb
     }
 }
+
+/// g[K, K] = xᵀ · x for x (T, K), the whole symmetric matrix (both triangles), by SGEMM.
+public func gramMatrix(_ g: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows t: Int, columns k: Int) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(k), Int32(t),
+                1, x, Int32(k), x, Int32(k), 0, g, Int32(k))
+}

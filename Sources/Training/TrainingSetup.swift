@@ -44,6 +44,15 @@ public struct ModelSource {
         return try model.replacingProjector(try loadProjector(projectorFile, model: model))
     }
 
+    /// Whether `load()` gives a projector no run has trained yet: a bare LLM without a projector file.
+    public var startsNewProjector: Bool {
+        guard projectorFile == nil else { return false }
+        let configURL = modelPath.appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: configURL.path),
+              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return true }
+        return !LLaVAConfiguration.describesLLaVA(json)
+    }
+
     /// A new LLaVA from an LLM and a CLIP tower, projector initialised as `nn.Linear` does.
     private func assemble() throws -> LLaVAModel {
         guard let visionTower else {
@@ -124,8 +133,8 @@ extension Projector {
 }
 
 extension LLaVAModel {
-    /// This model with another projector (a stage-1 result).
-    func replacingProjector(_ p: Projector) throws -> LLaVAModel {
+    /// This model with another projector (a stage-1 result, or a re-initialised one).
+    public func replacingProjector(_ p: Projector) throws -> LLaVAModel {
         var config = configuration
         config.projector = p.kind
         return LLaVAModel(configuration: config, language: language, vision: vision, projector: p, tokenizer: tokenizer,

@@ -69,6 +69,29 @@ final class TrainCommandTests: XCTestCase {
         }
     }
 
+    /// `--mm-projector-init whiten` starts stage 1 from a projector reading whitened features and
+    /// still learns; it is refused where the projector is not new.
+    func testWhitenedProjectorInitialisation() throws {
+        let data = dir.appendingPathComponent("pretrain.json").path
+        let s1 = try LLaVAExecutable.run(["train", "pretrain"] + base + [
+            "--data", data, "--output-dir", dir.appendingPathComponent("w1").path, "--mm-projector-init", "whiten",
+            "--batch-size", "4", "--max-steps", "30", "--learning-rate", "1e-2"], timeout: 300)
+        XCTAssertEqual(s1.status, 0, s1.stderr)
+        XCTAssertTrue(s1.stderr.contains("whitened input") && s1.stderr.contains("of 4 images"), s1.stderr)
+        let l1 = try losses("w1")
+        XCTAssertLessThan(l1.suffix(3).reduce(0, +) / 3, l1.prefix(3).reduce(0, +) / 3 * 0.5, "stage-1 loss should fall: \(l1)")
+
+        let again = try LLaVAExecutable.run(["train", "finetune"] + base + [
+            "--data", data, "--output-dir", dir.appendingPathComponent("w2").path, "--mm-projector-init", "whiten",
+            "--pretrain-mm-mlp-adapter", dir.appendingPathComponent("w1/mm_projector.safetensors").path, "--max-steps", "1"])
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("--mm-projector-init whiten starts a new projector"), again.stderr)
+        let typo = try LLaVAExecutable.run(["train", "pretrain"] + base + [
+            "--data", data, "--output-dir", dir.appendingPathComponent("w3").path, "--mm-projector-init", "pca", "--max-steps", "1"])
+        XCTAssertNotEqual(typo.status, 0)
+        XCTAssertTrue(typo.stderr.contains("default or whiten, got pca"), typo.stderr)
+    }
+
     /// `--prompt-format v1`: the tokenizer and the language model see each record as stage 2
     /// renders it, so the template's words get pieces of their own and each record is one
     /// document; without it they see the records' separate strings.
