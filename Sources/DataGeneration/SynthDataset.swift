@@ -87,7 +87,7 @@ public struct SynthDatasetWriter {
             for (member, captionSeed) in members {
                 let id = coco.images.count + 1
                 let fileName = "\(id).png"
-                try ImageEncoder.writePNG(SceneRenderer.render(member), to: folder.appendingPathComponent(fileName))
+                try ImageEncoder.writePNG(SceneRenderer.render(member, outline: world.configuration.outlineWidth), to: folder.appendingPathComponent(fileName))
                 coco.images.append(.init(id: id, fileName: fileName, width: size, height: size, groupID: variants > 0 ? group : nil))
                 for object in member.objects {
                     let b = object.box

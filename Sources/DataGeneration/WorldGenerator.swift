@@ -27,6 +27,8 @@ public struct WorldConfiguration: Sendable, Equatable {
     public var objectScale = 1.0
     /// Where objects may stand.
     public var layout = SceneLayout.free
+    /// A dark outline inside each object's edge: the fill's radius is this many pixels smaller (0: none).
+    public var outlineWidth = 0.0
 
     public init(imageSize: Int = 96) { self.imageSize = imageSize }
 
@@ -36,6 +38,9 @@ public struct WorldConfiguration: Sendable, Equatable {
         }
         guard (0.5...2).contains(objectScale) else {
             throw DataGenerationError.invalidSetting(name: "objectScale", value: "\(objectScale)", expected: "0.5...2")
+        }
+        guard (0...3).contains(outlineWidth) else {
+            throw DataGenerationError.invalidSetting(name: "outlineWidth", value: "\(outlineWidth)", expected: "0...3")
         }
         guard (1...5).contains(maxObjects) else {
             throw DataGenerationError.invalidSetting(name: "maxObjects", value: "\(maxObjects)", expected: "1...5")

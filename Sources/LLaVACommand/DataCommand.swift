@@ -23,6 +23,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Contrast variants per training scene: minimal edits (one object's shape, colour or region changed, or one object added or removed) written as their own images, tied by group_id.")
         var contrastVariants = 0
         @Option(help: "Multiplies every object's size (0.5...2).") var objectScale = 1.0
+        @Option(help: "Draw a dark outline inside each object's edge, the fill's radius this many pixels smaller (0...3; 0: none).") var outlineWidth = 0.0
         @Option(help: "Object placement: 'free' (anywhere) or 'grid' (one object per non-corner cell of a 4x4 grid, jittered).")
         var layout = "free"
         @Flag(help: "No progress line.") var quiet = false
@@ -41,6 +42,7 @@ struct DataCommand: ParsableCommand {
             try runtime.apply()
             var configuration = WorldConfiguration(imageSize: size)
             configuration.objectScale = objectScale
+            configuration.outlineWidth = outlineWidth
             configuration.layout = SceneLayout(rawValue: layout)!
             var writer = try SynthDatasetWriter(output: URL(fileURLWithPath: out), seed: seed,
                                                 configuration: configuration)

@@ -227,13 +227,12 @@ struct CacheFeatures: ParsableCommand {
         let folder = URL(fileURLWithPath: inputs.imageFolder)
         let records = try DataLoading.records(contentsOf: URL(fileURLWithPath: inputs.data), imageFolder: folder)
         let features = try ImageFeatures(model: model, imageFolder: folder, aspect: pad ? .pad : .crop)
-        let clock = ContinuousClock(), start = clock.now
+        // At most ten redraws a second: a cache of small images goes by thousands a second.
+        let meter = ProgressMeter(quiet: false)
         try features.write(paths: records.compactMap(\.image), to: URL(fileURLWithPath: output)) { done, total in
-            let elapsed = seconds(clock.now - start)
-            let rate = Double(done) / max(elapsed, 1e-9)
-            FileHandle.standardError.write(Data(String(format: "\rimage %d/%d | %.1f images/s | ETA %.0fs", done, total, rate,
-                                                       Double(total - done) / max(rate, 1e-9)).utf8))
+            meter.update("image", done, total)
         }
-        printErr("\nwrote \(output)")
+        meter.finish()
+        printErr("wrote \(output)")
     }
 }

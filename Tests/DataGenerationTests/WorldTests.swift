@@ -133,6 +133,34 @@ final class WorldTests: XCTestCase {
         }
     }
 
+    /// With an outline, a ring of pixels inside each object's edge turns darker while its
+    /// centre keeps its colour; a width of 0 draws exactly the plain image; an out-of-range width is
+    /// refused.
+    func testOutlineDrawsADarkEdgeAroundTheFill() throws {
+        for seed in 0..<30 {
+            let scene = world.scene(seed: UInt64(seed))
+            let plain = SceneRenderer.render(scene), outlined = SceneRenderer.render(scene, outline: 1.5)
+            XCTAssertEqual(SceneRenderer.render(scene, outline: 0), plain)
+            for o in scene.objects where o.visibleFraction == 1 {
+                XCTAssertEqual(ObjectColour.nearest(to: outlined[Int(o.centre.x), Int(o.centre.y)]), o.colour, "seed \(seed): centre")
+                guard o.colour != .black else { continue }
+                // Pixels of the box that the outline made clearly darker.
+                var ring = 0
+                for y in Int(o.box.y1)..<min(96, Int(o.box.y2.rounded(.up))) {
+                    for x in Int(o.box.x1)..<min(96, Int(o.box.x2.rounded(.up))) {
+                        let p = outlined[x, y], q = plain[x, y]
+                        let darker = Int(q.0) + Int(q.1) + Int(q.2) - Int(p.0) - Int(p.1) - Int(p.2)
+                        if darker > 40 { ring += 1 }
+                    }
+                }
+                XCTAssertGreaterThanOrEqual(ring, Int(o.radius), "seed \(seed): \(o.kind.name) radius \(o.radius)")
+            }
+        }
+        var bad = WorldConfiguration(imageSize: 64)
+        bad.outlineWidth = 4
+        XCTAssertThrowsError(try WorldGenerator(configuration: bad)) { XCTAssertTrue("\($0)".contains("outlineWidth = 4"), "\($0)") }
+    }
+
     func testSizesAndShapesAndColoursAllOccur() {
         var shapes = Set<Shape>(), colours = Set<ObjectColour>(), sizes = Set<ObjectSize>()
         for seed in 0..<200 {
