@@ -119,6 +119,9 @@ func runTraining(stage: TrainingStage, template: DataTemplate, inputs: TrainInpu
                  padDefault: Bool, projectorFile: String?, projectorLR: Float?) throws -> (LLaVAModel, LLaVATrainingModel, Trainer) {
     var options = try hyper.options(for: stage)
     if let projectorLR { options.projectorLearningRate = projectorLR }
+    guard ["default", "whiten"].contains(inputs.mmProjectorInit) else {
+        throw ValidationError("--mm-projector-init must be default or whiten, got \(inputs.mmProjectorInit)")
+    }
     let pad = try hyper.padsToSquare(default: padDefault)
     let logger = Logger(label: "llava.train")
     let source = try inputs.source(padToSquare: pad, seed: hyper.seed, projectorFile: projectorFile)
@@ -128,9 +131,7 @@ func runTraining(stage: TrainingStage, template: DataTemplate, inputs: TrainInpu
     // Features depend on the tower only, so they outlive the projector swap below.
     let features = try ImageFeatures(model: model, imageFolder: folder, aspect: pad ? .pad : .crop,
                                      cacheFile: inputs.featureCache.map { URL(fileURLWithPath: $0) })
-    switch inputs.mmProjectorInit {
-    case "default": break
-    case "whiten":
+    if inputs.mmProjectorInit == "whiten" {
         guard source.startsNewProjector else {
             throw ValidationError("--mm-projector-init whiten starts a new projector; this run continues a trained one (a LLaVA checkpoint or --pretrain-mm-mlp-adapter)")
         }
@@ -139,8 +140,6 @@ func runTraining(stage: TrainingStage, template: DataTemplate, inputs: TrainInpu
         model = try model.replacingProjector(try ProjectorWhitening.whitened(model.projector, by: moments))
         printErr(String(format: "projector: whitened input (%d feature rows of %d images; largest variance %.3g)",
                         moments.rows, images.count, moments.largestEigenvalue))
-    default:
-        throw ValidationError("--mm-projector-init must be default or whiten, got \(inputs.mmProjectorInit)")
     }
     let preprocessor = DataPreprocessor(tokenizer: model.tokenizer, template: template, modelMaxLength: options.modelMaxLength)
     let samples = try records.map { try preprocessor.sample(from: $0) }
