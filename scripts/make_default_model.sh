@@ -18,15 +18,15 @@ mkdir -p "$OUT"
 if [ "${SCALE:-full}" = tiny ]; then
     TRAIN=250 VARIANTS=1 TEST=40 RECORDS=1500 VOCAB=600
     LM="--hidden-size 64 --intermediate-size 176 --layers 2 --heads 4 --max-steps 40 --batch-size 4"
-    CLIP_LAYERS=2
-    CLIP="--hidden 64 --layers $CLIP_LAYERS --heads 4 --text-hidden 64 --text-layers 2 --projection-dim 64 --max-steps 300 --batch-size 32"
+    CLIP_RUN="--max-steps 150 --batch-size 32"
+    CLIP="--hidden 64 --layers 2 --heads 4 --text-hidden 64 --text-layers 2 --projection-dim 64 $CLIP_RUN"
     S1="--max-steps 100 --batch-size 8 --learning-rate 2e-3"
     S2="--max-steps 500 --batch-size 8 --learning-rate 2e-3"
 else
     TRAIN=2500 VARIANTS=3 TEST=200 RECORDS=10000 VOCAB=800
     LM="--hidden-size 192 --intermediate-size 512 --layers 4 --heads 4 --max-steps 800 --batch-size 8 --learning-rate 2e-3"
-    CLIP_LAYERS=4
-    CLIP="--hidden 128 --layers $CLIP_LAYERS --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 --epochs 8 --batch-size 64 --learning-rate 1e-3"
+    CLIP_RUN="--epochs 8 --batch-size 64 --learning-rate 1e-3"
+    CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 $CLIP_RUN"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
     S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
 fi
@@ -41,13 +41,9 @@ step() {
 }
 
 # The world puts one object per cell of a 4x4 grid and the CLIP's patches are a quarter of the
-# image, so each object lies within about one patch. Probes of the shipped CLIP (an MLP on the
-# patch under each object's centre, held-out scenes; scripts/probe_clip_patches.py) find shape in the patch embeddings (layer 0:
-# 87%) but less and less after each transformer layer (66%, 57%, 54%, 50%), while colour stays at
-# 100% throughout: contrastive training keeps the easy feature and drops shape. So LLaVA reads
-# layer 0's patch tokens, spelled -(layers+1) because transformers reads a vision_feature_layer
-# of 0 as "no hidden states".
-VISION="--mm-vision-select-layer -$((CLIP_LAYERS + 1)) --mm-vision-select-feature patch"
+# image, so each object lies within about one patch. LLaVA reads the penultimate layer's patch
+# tokens, as LLaVA does with its CLIP.
+VISION="--mm-vision-select-layer -2 --mm-vision-select-feature patch"
 W=$OUT/world
 # Objects get a dark outline: a shape is then a pattern of dark pixels whatever the object's
 # colour, which a linear patch embedding keeps (a linear probe on the object's patch reads shape
@@ -65,8 +61,13 @@ step "tokenizer" "$LLAVA" train-tokenizer --input "$W/captions_train.json" "$W/s
     --vocab-size $VOCAB --out "$OUT/tokenizer" --special-added-token "<image>" --special-added-token "<pad>"
 step "language model" "$LLAVA" train lm --tokenizer "$OUT/tokenizer" --data "$W/captions_train.json" "$W/stage2_train.json" \
     --prompt-format v1 --output-dir "$OUT/lm" $LM --quiet
+# The CLIP learns shapes first: trained on all five captions from the start it matches on colour
+# alone and never learns shape (swapping one shape word in a caption changes its score no more
+# than chance would), so it first sees only each image's colourless caption, then all five.
+step "clip (shapes)" "$LLAVA" train clip --data "$W/captions_shapes_train.json" --image-folder "$W/images/train" \
+    --tokenizer "$OUT/tokenizer" --output-dir "$OUT/clip-shapes" --image-size 64 --patch-size 16 --text-max-length 48 $CLIP --quiet
 step "clip" "$LLAVA" train clip --data "$W/annotations_train.json" --image-folder "$W/images/train" --tokenizer "$OUT/tokenizer" \
-    --output-dir "$OUT/clip" --image-size 64 --patch-size 16 --text-max-length 48 $CLIP --quiet
+    --init-from "$OUT/clip-shapes" --output-dir "$OUT/clip" $CLIP_RUN --quiet
 step "vision features" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --data "$W/stage2_train.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features.safetensors"
 step "stage 1 (pretrain)" "$LLAVA" train pretrain --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \

@@ -13,16 +13,21 @@ public enum CaptionWriter {
     public static let captionsPerImage = 5
 
     public static func captions(for scene: Scene, seed: UInt64) -> [String] {
+        styledCaptions(for: scene, seed: seed).map(\.text)
+    }
+
+    /// The five captions with their styles; `style == .shapes` marks the one without colours.
+    public static func styledCaptions(for scene: Scene, seed: UInt64) -> [(style: Style, text: String)] {
         var rng = SplitMix64(seed: seed)
         let groups = scene.kindCounts.map { Group(kind: $0.kind, count: $0.count, scene: scene) }
         var styles: [Style] = [.listing, .listingOnBackground, .shapes, .regions, .relations]
         // Without a clear relation between two single objects, say where things are instead.
         if relationSentences(groups, &rng).isEmpty { styles[4] = .regionsFirst }
         rng.shuffle(&styles)
-        return styles.map { write($0, groups, scene, &rng) }
+        return styles.map { ($0, write($0, groups, scene, &rng)) }
     }
 
-    enum Style { case listing, listingOnBackground, shapes, regions, regionsFirst, relations }
+    public enum Style: Sendable { case listing, listingOnBackground, shapes, regions, regionsFirst, relations }
 
     /// The objects of one kind.
     struct Group {

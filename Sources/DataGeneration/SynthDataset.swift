@@ -21,6 +21,9 @@ public struct SplitSpec: Sendable, Equatable {
 /// <out>/images/<split>/<id>.png
 /// <out>/annotations_<split>.json   COCO instances + 5 captions per image (+ group_id per image
 ///                                  when contrast variants are written)
+/// <out>/captions_shapes_<split>.json  the same images with only their colourless caption: a
+///                                  CLIP trained on these first learns shapes, which it never
+///                                  picks up when colour is there to match on
 /// <out>/scenes_<split>.json        full ground truth (Scene per image id)
 /// <out>/eval_<split>.jsonl         evaluation questions (val and test)
 /// ```
@@ -70,6 +73,8 @@ public struct SynthDatasetWriter {
         let size = world.configuration.imageSize
         let variants = contrastSplits.contains(split.name) ? contrastVariants : 0
         var coco = COCODataset(info: .init(split: split.name, seed: seed, imageSize: size))
+        // The colourless caption of each image, for a CLIP curriculum (shapes first).
+        var shapes = COCODataset(info: coco.info)
         var scenes: [String: Scene] = [:]
         var questions: [EvalQuestion] = []
         for index in 0..<split.count {
@@ -94,8 +99,9 @@ public struct SynthDatasetWriter {
                     coco.annotations.append(.init(id: coco.annotations.count + 1, imageID: id, categoryID: object.kind.categoryID,
                                                   bbox: [b.x1, b.y1, b.width, b.height].map(round2), area: round2(b.width * b.height)))
                 }
-                for caption in CaptionWriter.captions(for: member, seed: captionSeed) {
+                for (style, caption) in CaptionWriter.styledCaptions(for: member, seed: captionSeed) {
                     coco.captions.append(.init(imageID: id, id: coco.captions.count + 1, caption: caption))
+                    if style == .shapes { shapes.captions.append(.init(imageID: id, id: shapes.captions.count + 1, caption: caption)) }
                 }
                 scenes[String(id)] = member
                 if evalSplits.contains(split.name) {
@@ -106,6 +112,8 @@ public struct SynthDatasetWriter {
             progress(split.name, index + 1, split.count)
         }
         try coco.write(to: output.appendingPathComponent("annotations_\(split.name).json"))
+        shapes.images = coco.images
+        try shapes.write(to: output.appendingPathComponent("captions_shapes_\(split.name).json"))
         try writeJSON(scenes, to: output.appendingPathComponent("scenes_\(split.name).json"))
         if evalSplits.contains(split.name) {
             try EvalQuestions.writeJSONL(questions, to: output.appendingPathComponent("eval_\(split.name).jsonl"))

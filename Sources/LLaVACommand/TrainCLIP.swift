@@ -19,15 +19,18 @@ struct TrainCLIP: ParsableCommand {
     @Option(help: "Folder the image paths are relative to.") var imageFolder: String = "."
     @Option(help: "Directory with the tokenizer.json (and tokenizer_config.json) for captions.") var tokenizer: String
     @Option(help: "Where checkpoints, metrics, loss.svg and the model go.") var outputDir: String
-    @Option(help: "Image side in pixels.") var imageSize = 64
-    @Option(help: "Patch side in pixels.") var patchSize = 8
-    @Option(help: "Vision hidden size.") var hidden = 128
-    @Option(help: "Vision layers.") var layers = 4
-    @Option(help: "Attention heads (both towers).") var heads = 4
-    @Option(help: "Text hidden size.") var textHidden = 128
-    @Option(help: "Text layers.") var textLayers = 4
-    @Option(help: "Caption length in tokens (max_position_embeddings), BOS and EOS included.") var textMaxLength = 32
-    @Option(help: "Joint embedding size.") var projectionDim = 128
+    @Option(help: ArgumentHelp("Start from this CLIPModel directory's weights (fresh optimizer and schedule) instead of a random model: "
+                               + "a curriculum, e.g. shape-only captions first. Its config sets the architecture.", valueName: "dir"))
+    var initFrom: String?
+    @Option(help: "Image side in pixels (default: 64).") var imageSize: Int?
+    @Option(help: "Patch side in pixels (default: 8).") var patchSize: Int?
+    @Option(help: "Vision hidden size (default: 128).") var hidden: Int?
+    @Option(help: "Vision layers (default: 4).") var layers: Int?
+    @Option(help: "Attention heads, both towers (default: 4).") var heads: Int?
+    @Option(help: "Text hidden size (default: 128).") var textHidden: Int?
+    @Option(help: "Text layers (default: 4).") var textLayers: Int?
+    @Option(help: "Caption length in tokens (max_position_embeddings), BOS and EOS included (default: 32).") var textMaxLength: Int?
+    @Option(help: "Joint embedding size (default: 128).") var projectionDim: Int?
     @Option(help: "Epochs over the images (each epoch shows every image once, with one of its captions).") var epochs = 10
     @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
     @Option(help: "Pairs per batch (the contrastive negatives).") var batchSize = 64
@@ -41,7 +44,23 @@ struct TrainCLIP: ParsableCommand {
     @Flag(help: "No progress line.") var quiet = false
     @OptionGroup var runtime: RuntimeOptions
 
+    /// Architecture flags, which a `--init-from` model's config replaces.
+    private var architectureFlags: [(String, Int?)] {
+        [("--image-size", imageSize), ("--patch-size", patchSize), ("--hidden", hidden), ("--layers", layers), ("--heads", heads),
+         ("--text-hidden", textHidden), ("--text-layers", textLayers), ("--text-max-length", textMaxLength),
+         ("--projection-dim", projectionDim)]
+    }
+
     func validate() throws {
+        if initFrom != nil {
+            let given = architectureFlags.filter { $0.1 != nil }.map(\.0)
+            guard given.isEmpty else {
+                throw ValidationError("--init-from takes the architecture from its config.json; drop \(given.joined(separator: ", "))")
+            }
+            return
+        }
+        let imageSize = imageSize ?? 64, patchSize = patchSize ?? 8, hidden = hidden ?? 128, heads = heads ?? 4
+        let textHidden = textHidden ?? 128, textMaxLength = textMaxLength ?? 32
         guard patchSize > 0, imageSize >= patchSize else {
             throw ValidationError("--image-size \(imageSize) must be at least --patch-size \(patchSize)")
         }
@@ -51,18 +70,36 @@ struct TrainCLIP: ParsableCommand {
         guard textMaxLength >= 2 else { throw ValidationError("--text-max-length must be at least 2 (BOS/EOS), got \(textMaxLength)") }
     }
 
+    /// A random model from the flags, or the `--init-from` model, which must share the tokenizer's ids.
+    private func startingModel(_ tok: CLIPTokenizerSetup) throws -> CLIPTrainingModel {
+        guard let initFrom else {
+            let hidden = hidden ?? 128, heads = heads ?? 4
+            let vision = CLIPVisionConfiguration(hiddenSize: hidden, intermediateSize: 4 * hidden, layerCount: layers ?? 4,
+                                                 headCount: heads, imageSize: imageSize ?? 64, patchSize: patchSize ?? 8)
+            let text = CLIPTextConfiguration(vocabularySize: tok.vocabularySize, hiddenSize: textHidden ?? 128, layerCount: textLayers ?? 4,
+                                             headCount: heads, maxPositions: textMaxLength ?? 32, bosTokenID: tok.bosTokenID,
+                                             eosTokenID: tok.eosTokenID, padTokenID: tok.padTokenID)
+            return try CLIPTrainingModel.random(vision: vision, text: text, projectionDim: projectionDim ?? 128, seed: seed)
+        }
+        let model = try CLIPTrainingModel(directory: URL(fileURLWithPath: initFrom))
+        let t = model.text.config
+        let mismatches = [("vocab_size", t.vocabularySize, tok.vocabularySize), ("eos_token_id", t.eosTokenID, tok.eosTokenID),
+                          ("pad_token_id", t.padTokenID, tok.padTokenID), ("bos_token_id", t.bosTokenID ?? -1, tok.bosTokenID ?? -1)]
+            .filter { $0.1 != $0.2 }
+        guard mismatches.isEmpty else {
+            let list = mismatches.map { "text_config.\($0.0) \($0.1) vs \($0.2)" }.joined(separator: ", ")
+            throw ValidationError("\(initFrom)/config.json does not match the tokenizer in \(tokenizer): \(list)")
+        }
+        return model
+    }
+
     func run() throws {
         try runtime.apply()
         let out = URL(fileURLWithPath: outputDir)
         let tok = try CLIPTokenizerSetup(directory: URL(fileURLWithPath: tokenizer))
-        let vision = CLIPVisionConfiguration(hiddenSize: hidden, intermediateSize: 4 * hidden, layerCount: layers,
-                                             headCount: heads, imageSize: imageSize, patchSize: patchSize)
-        let text = CLIPTextConfiguration(vocabularySize: tok.vocabularySize, hiddenSize: textHidden, layerCount: textLayers,
-                                         headCount: heads, maxPositions: textMaxLength, bosTokenID: tok.bosTokenID,
-                                         eosTokenID: tok.eosTokenID, padTokenID: tok.padTokenID)
-        let model = try CLIPTrainingModel.random(vision: vision, text: text, projectionDim: projectionDim, seed: seed)
+        let model = try startingModel(tok)
         let pairs = try CLIPPairLoading.pairs(contentsOf: URL(fileURLWithPath: data))
-        let encoder = tok.encoder(maxPositions: textMaxLength)
+        let encoder = tok.encoder(maxPositions: model.text.config.maxPositions)
         let images = try CLIPImageCache(paths: pairs.map(\.image), folder: URL(fileURLWithPath: imageFolder),
                                         processor: ImageProcessor(configuration: model.imageProcessorConfiguration))
         var o = CLIPTrainingOptions()

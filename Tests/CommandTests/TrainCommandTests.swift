@@ -92,6 +92,46 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(typo.stderr.contains("default or whiten, got pca"), typo.stderr)
     }
 
+    /// `train clip --init-from`: the weights come from the given CLIPModel (a run at learning
+    /// rate 0 writes them back unchanged), the architecture from its config (flags for it are
+    /// refused), and its token ids must be the tokenizer's.
+    func testCLIPInitFromStartsFromTheGivenWeights() throws {
+        let data = dir.appendingPathComponent("pretrain.json").path
+        func clip(_ out: String, _ extra: [String]) throws -> CommandResult {
+            try LLaVAExecutable.run(["train", "clip", "--data", data, "--image-folder", dir.path, "--output-dir",
+                                     dir.appendingPathComponent(out).path, "--batch-size", "4", "--quiet"] + extra, timeout: 300)
+        }
+        let tokenizer = ["--tokenizer", Fixtures.url("llama/mha").path]
+        let first = try clip("c1", tokenizer + ["--hidden", "32", "--layers", "1", "--heads", "2", "--text-hidden", "32",
+                                                 "--text-layers", "1", "--projection-dim", "16", "--image-size", "32",
+                                                 "--patch-size", "16", "--max-steps", "5", "--learning-rate", "1e-2"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let c1 = dir.appendingPathComponent("c1").path
+        let second = try clip("c2", tokenizer + ["--init-from", c1, "--max-steps", "1", "--learning-rate", "0"])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        let a = try SafeTensorsFile(url: dir.appendingPathComponent("c1/model.safetensors"))
+        let b = try SafeTensorsFile(url: dir.appendingPathComponent("c2/model.safetensors"))
+        XCTAssertEqual(a.tensorNames, b.tensorNames)
+        for name in a.tensorNames { XCTAssertEqual(try a.tensor(name).toF32().toFloatArray(), try b.tensor(name).toF32().toFloatArray(), name) }
+
+        let flags = try clip("c3", tokenizer + ["--init-from", c1, "--hidden", "64", "--max-steps", "1"])
+        XCTAssertNotEqual(flags.status, 0)
+        XCTAssertTrue(flags.stderr.contains("architecture from its config.json; drop --hidden"), flags.stderr)
+        // A model whose end-of-text id is not the tokenizer's.
+        let other = dir.appendingPathComponent("c1-other")
+        try FileManager.default.copyItem(at: dir.appendingPathComponent("c1"), to: other)
+        let configURL = other.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+        var text = config["text_config"] as! [String: Any]
+        text["eos_token_id"] = 5
+        config["text_config"] = text
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        let mismatch = try clip("c4", tokenizer + ["--init-from", other.path, "--max-steps", "1"])
+        XCTAssertNotEqual(mismatch.status, 0)
+        XCTAssertTrue(mismatch.stderr.contains("config.json does not match the tokenizer") && mismatch.stderr.contains("eos_token_id 5 vs"),
+                      mismatch.stderr)
+    }
+
     /// `--prompt-format v1`: the tokenizer and the language model see each record as stage 2
     /// renders it, so the template's words get pieces of their own and each record is one
     /// document; without it they see the records' separate strings.

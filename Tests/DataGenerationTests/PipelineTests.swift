@@ -49,6 +49,28 @@ final class PipelineTests: XCTestCase {
         XCTAssertNotNil((json["annotations"] as! [[String: Any]])[0]["image_id"])
     }
 
+    /// captions_shapes_<split>.json: the same images, each with the one of its five captions that
+    /// names no colour.
+    func testShapeCaptionsAreEachImagesColourlessCaption() throws {
+        let root = try makeDataset(seed: 4)
+        for split in ["train", "test"] {
+            let all = try COCODataset.read(from: root.appendingPathComponent("annotations_\(split).json"))
+            let shapes = try COCODataset.read(from: root.appendingPathComponent("captions_shapes_\(split).json"))
+            XCTAssertEqual(shapes.images, all.images)
+            XCTAssertTrue(shapes.annotations.isEmpty)
+            XCTAssertEqual(shapes.captions.map(\.imageID), all.images.map(\.id))
+            for caption in shapes.captions {
+                XCTAssertTrue(all.captions.contains { $0.imageID == caption.imageID && $0.caption == caption.caption }, caption.caption)
+                let words = Set(caption.caption.lowercased().split { !$0.isLetter }.map(String.init))
+                XCTAssertTrue(words.isDisjoint(with: ObjectColour.allCases.map(\.rawValue)), caption.caption)
+            }
+            let colourless = all.captions.filter { c in
+                Set(c.caption.lowercased().split { !$0.isLetter }.map(String.init)).isDisjoint(with: ObjectColour.allCases.map(\.rawValue))
+            }
+            XCTAssertEqual(colourless.count, all.images.count, "exactly one colourless caption per image")
+        }
+    }
+
     /// Contrast variants follow their scene as their own images, tied to it by group_id; only the
     /// training split gets them, and the first image of each group is the split's plain scene.
     func testContrastVariantsAreGroupedAfterTheirScene() throws {
