@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 
 if [ "${SCALE:-full}" = tiny ]; then
     TRAIN=250 VARIANTS=1 TEST=40 RECORDS=1500 VOCAB=600
-    LM="--hidden-size 64 --intermediate-size 176 --layers 2 --heads 4 --max-steps 40 --batch-size 4"
+    LM="--hidden-size 64 --intermediate-size 176 --layers 2 --heads 4 --max-steps 150 --batch-size 4"
     CLIP_RUN="--max-steps 150 --batch-size 32"
     CLIP="--hidden 64 --layers 2 --heads 4 --text-hidden 64 --text-layers 2 --projection-dim 64 $CLIP_RUN"
     S1="--max-steps 100 --batch-size 8 --learning-rate 2e-3"
