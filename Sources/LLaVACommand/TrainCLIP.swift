@@ -44,6 +44,12 @@ struct TrainCLIP: ParsableCommand {
     @Flag(help: "No progress line.") var quiet = false
     @OptionGroup var runtime: RuntimeOptions
 
+    /// A new model's architecture where its flag is not given.
+    private enum Default {
+        static let imageSize = 64, patchSize = 8, hidden = 128, layers = 4, heads = 4
+        static let textHidden = 128, textLayers = 4, textMaxLength = 32, projectionDim = 128
+    }
+
     /// Architecture flags, which a `--init-from` model's config replaces.
     private var architectureFlags: [(String, Int?)] {
         [("--image-size", imageSize), ("--patch-size", patchSize), ("--hidden", hidden), ("--layers", layers), ("--heads", heads),
@@ -59,8 +65,9 @@ struct TrainCLIP: ParsableCommand {
             }
             return
         }
-        let imageSize = imageSize ?? 64, patchSize = patchSize ?? 8, hidden = hidden ?? 128, heads = heads ?? 4
-        let textHidden = textHidden ?? 128, textMaxLength = textMaxLength ?? 32
+        let imageSize = imageSize ?? Default.imageSize, patchSize = patchSize ?? Default.patchSize
+        let hidden = hidden ?? Default.hidden, heads = heads ?? Default.heads
+        let textHidden = textHidden ?? Default.textHidden, textMaxLength = textMaxLength ?? Default.textMaxLength
         guard patchSize > 0, imageSize >= patchSize else {
             throw ValidationError("--image-size \(imageSize) must be at least --patch-size \(patchSize)")
         }
@@ -73,13 +80,15 @@ struct TrainCLIP: ParsableCommand {
     /// A random model from the flags, or the `--init-from` model, which must share the tokenizer's ids.
     private func startingModel(_ tok: CLIPTokenizerSetup) throws -> CLIPTrainingModel {
         guard let initFrom else {
-            let hidden = hidden ?? 128, heads = heads ?? 4
-            let vision = CLIPVisionConfiguration(hiddenSize: hidden, intermediateSize: 4 * hidden, layerCount: layers ?? 4,
-                                                 headCount: heads, imageSize: imageSize ?? 64, patchSize: patchSize ?? 8)
-            let text = CLIPTextConfiguration(vocabularySize: tok.vocabularySize, hiddenSize: textHidden ?? 128, layerCount: textLayers ?? 4,
-                                             headCount: heads, maxPositions: textMaxLength ?? 32, bosTokenID: tok.bosTokenID,
+            let hidden = hidden ?? Default.hidden, heads = heads ?? Default.heads
+            let vision = CLIPVisionConfiguration(hiddenSize: hidden, intermediateSize: 4 * hidden, layerCount: layers ?? Default.layers,
+                                                 headCount: heads, imageSize: imageSize ?? Default.imageSize,
+                                                 patchSize: patchSize ?? Default.patchSize)
+            let text = CLIPTextConfiguration(vocabularySize: tok.vocabularySize, hiddenSize: textHidden ?? Default.textHidden,
+                                             layerCount: textLayers ?? Default.textLayers, headCount: heads,
+                                             maxPositions: textMaxLength ?? Default.textMaxLength, bosTokenID: tok.bosTokenID,
                                              eosTokenID: tok.eosTokenID, padTokenID: tok.padTokenID)
-            return try CLIPTrainingModel.random(vision: vision, text: text, projectionDim: projectionDim ?? 128, seed: seed)
+            return try CLIPTrainingModel.random(vision: vision, text: text, projectionDim: projectionDim ?? Default.projectionDim, seed: seed)
         }
         let model = try CLIPTrainingModel(directory: URL(fileURLWithPath: initFrom))
         let t = model.text.config
