@@ -78,8 +78,8 @@ step "stage 2 (finetune)" "$LLAVA" train finetune --model-name-or-path "$OUT/lm/
     --data "$W/stage2_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
     --output-dir "$OUT/llava" $S2 --quiet
 step "evaluation" "$LLAVA" eval synth --model "$OUT/llava/model" --question-file "$W/eval_test.jsonl" \
-    --image-folder "$W/images" --answers-file "$OUT/answers_test.jsonl" --max-new-tokens 24 --report-file "$OUT/eval_test.json"
+    --image-folder "$W/images" --scenes "$W/scenes_test.json" --answers-file "$OUT/answers_test.jsonl" --max-new-tokens 24 --report-file "$OUT/eval_test.json"
 step "evaluation (short)" "$LLAVA" eval synth --model "$OUT/llava/model" --question-file "$W/eval_test.jsonl" --short-answer \
-    --image-folder "$W/images" --answers-file "$OUT/answers_test_short.jsonl" --max-new-tokens 8 --report-file "$OUT/eval_test_short.json"
+    --image-folder "$W/images" --scenes "$W/scenes_test.json" --answers-file "$OUT/answers_test_short.jsonl" --max-new-tokens 8 --report-file "$OUT/eval_test_short.json"
 step "f16 copy" "$LLAVA" convert --model "$OUT/llava/model" --dtype f16 --output "$OUT/default-model"
 echo "model: $OUT/default-model (f16; f32 in $OUT/llava/model); timings: $OUT/timings.txt" >&2

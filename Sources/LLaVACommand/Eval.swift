@@ -84,17 +84,37 @@ struct SynthEval: ParsableCommand {
     @Option(help: "Also write the report as JSON to this file.") var reportFile: String?
     @Flag(help: "Ask for one word, as LLaVA-1.5's VQAv2 and GQA evaluations do (\"\\nAnswer the question using a single word or phrase.\" after each question).")
     var shortAnswer = false
+    @Option(help: "The questions' scenes_<split>.json: the report then also scores a baseline that answers without binding the question to an object (colour and shape questions get the image's most common colour or shape; other types the set's most common answer).")
+    var scenes: String?
     @OptionGroup var runtime: RuntimeOptions
 
     func run() throws {
         try runtime.apply()
+        let scenesByID = try scenes.map { try ShortAnswerVQA.readScenes(from: URL(fileURLWithPath: $0)) }
+        if let scenesByID, let scenes {
+            // Checked before the model runs, so a wrong file fails at once.
+            for q in try JSONLines.read(URL(fileURLWithPath: eval.questionFile), as: EvaluationQuestion.self) {
+                guard let image = q.image, scenesByID[UnboundBaseline.sceneID(ofImage: image)] != nil else {
+                    throw ValidationError("\(scenes) has no scene for question \(q.questionID)'s image \(q.image ?? "(none)")")
+                }
+            }
+        }
         let answered = try eval.run(instruction: shortAnswer ? ShortAnswerVQA.instruction : nil)
+        var questions: [EvalQuestion] = []
         var report = SynthReport()
         for (q, prediction) in answered {
             guard let answer = q.answer, let type = q.type.flatMap(QuestionType.init(rawValue:)) else {
                 throw ValidationError("question \(q.questionID) has no answer or type: not a synthetic-world question file")
             }
             report.add(type: type.rawValue, correct: EvalQuestions.isCorrect(prediction: prediction, answer: answer, type: type))
+            questions.append(EvalQuestion(id: Int(q.questionID) ?? 0, image: q.image ?? "", type: type, question: q.text, answer: answer))
+        }
+        if let scenesByID {
+            let baseline = UnboundBaseline(questions: questions, scenes: scenesByID)
+            for q in questions {
+                let correct = baseline.answer(q).map { EvalQuestions.isCorrect(prediction: $0, answer: q.answer, type: q.type) } ?? false
+                report.addBaseline(type: q.type.rawValue, correct: correct)
+            }
         }
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
@@ -104,25 +124,37 @@ struct SynthEval: ParsableCommand {
     }
 }
 
-/// Correct / total per question type.
+/// Correct / total per question type, and the unbound baseline's when scenes were given.
 struct SynthReport: Codable {
     struct Count: Codable { var correct = 0, total = 0 }
     var types: [String: Count] = [:]
+    var baseline: [String: Count]?
 
     mutating func add(type: String, correct: Bool) {
         types[type, default: Count()].total += 1
         if correct { types[type, default: Count()].correct += 1 }
     }
 
+    mutating func addBaseline(type: String, correct: Bool) {
+        var counts = baseline ?? [:]
+        counts[type, default: Count()].total += 1
+        if correct { counts[type, default: Count()].correct += 1 }
+        baseline = counts
+    }
+
     var table: String {
-        var lines = ["| question type | accuracy | correct / total |", "|---|---|---|"]
-        let order = QuestionType.allCases.map(\.rawValue)
-        for t in order where types[t] != nil {
-            let c = types[t]!
-            lines.append(String(format: "| %@ | %.1f%% | %d / %d |", t, 100 * Double(c.correct) / Double(max(1, c.total)), c.correct, c.total))
+        let percent = { (c: Count) in String(format: "%.1f%%", 100 * Double(c.correct) / Double(max(1, c.total))) }
+        let sum = { (counts: [String: Count]) in
+            counts.values.reduce(Count()) { Count(correct: $0.correct + $1.correct, total: $0.total + $1.total) }
         }
-        let all = types.values.reduce(Count()) { Count(correct: $0.correct + $1.correct, total: $0.total + $1.total) }
-        lines.append(String(format: "| all | %.1f%% | %d / %d |", 100 * Double(all.correct) / Double(max(1, all.total)), all.correct, all.total))
+        var lines = baseline == nil ? ["| question type | accuracy | correct / total |", "|---|---|---|"]
+            : ["| question type | accuracy | correct / total | unbound baseline |", "|---|---|---|---|"]
+        let order = QuestionType.allCases.map(\.rawValue)
+        var rows = order.filter { types[$0] != nil }.map { ($0, types[$0]!, baseline?[$0]) }
+        rows.append(("all", sum(types), baseline.map(sum)))
+        for (name, c, b) in rows {
+            lines.append("| \(name) | \(percent(c)) | \(c.correct) / \(c.total) |" + (b.map { " \(percent($0)) |" } ?? ""))
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -69,6 +69,39 @@ final class LLaVACommandTests: XCTestCase {
         }
     }
 
+    /// `eval synth --scenes` adds the unbound baseline to the report; a question whose image has
+    /// no scene in the file is refused before the model runs, naming the file and the image.
+    func testSynthEvalScoresTheUnboundBaselineFromScenes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-eval-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let questions = dir.appendingPathComponent("q.jsonl")
+        try Data(("""
+            {"question_id": 0, "image": "gray.png", "text": "What color is the star?", "answer": "red", "type": "colour"}
+            {"question_id": 1, "image": "rgba.png", "text": "Is there a red star in the image?", "answer": "no", "type": "existence"}
+            """ + "\n").utf8).write(to: questions)
+        let object = """
+            {"shape": "star", "colour": "red", "size": "small", "radius": 5, "visibleFraction": 1,
+             "centre": {"x": 10, "y": 10}, "box": {"x1": 5, "y1": 5, "x2": 15, "y2": 15}}
+            """
+        let scene = "{\"size\": 64, \"background\": \"grey\", \"textureSeed\": 1, \"objects\": [\(object)]}"
+        let scenes = dir.appendingPathComponent("scenes_test.json"), partial = dir.appendingPathComponent("scenes_partial.json")
+        try Data("{\"gray\": \(scene), \"rgba\": \(scene)}".utf8).write(to: scenes)
+        try Data("{\"gray\": \(scene)}".utf8).write(to: partial)
+        let common = ["eval", "synth"] + arguments("hf-mlp2x-default", tower: nil) + [
+            "--question-file", questions.path, "--image-folder", Fixtures.url("images").path, "--max-new-tokens", "2"]
+        let r = try LLaVAExecutable.run(common + ["--scenes", scenes.path, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: [String: [String: Int]]]
+        XCTAssertEqual(report?["baseline"]?["colour"], ["correct": 1, "total": 1], r.stdout)
+        XCTAssertEqual(report?["baseline"]?["existence"], ["correct": 1, "total": 1], r.stdout)
+        let table = try LLaVAExecutable.run(common + ["--scenes", scenes.path])
+        XCTAssertTrue(table.stdout.contains("| all |") && table.stdout.contains("| 100.0% |"), table.stdout)
+        let missing = try LLaVAExecutable.run(common + ["--scenes", partial.path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("scenes_partial.json has no scene for question 1's image rgba.png"), missing.stderr)
+    }
+
     /// With a template, the question alone is wrapped as the reference CLI wraps it.
     func testTemplateModeEqualsTheRenderedRawPrompt() throws {
         let model = arguments("orig-mlp2x", tower: "orig-mlp2x-clip")
