@@ -40,17 +40,24 @@ final class LLaVACommandTests: XCTestCase {
         }
     }
 
-    /// `eval synth --short-answer` asks each question with LLaVA-1.5's one-word instruction and
-    /// scores every question; without it the question goes as written.
-    func testSynthEvalShortAnswerAppendsTheInstruction() throws {
+    /// A temporary folder with a two-question synthetic-world file (a colour question on
+    /// gray.png, an existence question on rgba.png).
+    private func synthQuestionFile() throws -> (dir: URL, questions: URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-eval-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         let questions = dir.appendingPathComponent("q.jsonl")
         try Data(("""
             {"question_id": 0, "image": "gray.png", "text": "What color is the star?", "answer": "red", "type": "colour"}
             {"question_id": 1, "image": "rgba.png", "text": "Is there a red star in the image?", "answer": "no", "type": "existence"}
             """ + "\n").utf8).write(to: questions)
+        return (dir, questions)
+    }
+
+    /// `eval synth --short-answer` asks each question with LLaVA-1.5's one-word instruction and
+    /// scores every question; without it the question goes as written.
+    func testSynthEvalShortAnswerAppendsTheInstruction() throws {
+        let (dir, questions) = try synthQuestionFile()
+        defer { try? FileManager.default.removeItem(at: dir) }
         for short in [true, false] {
             let answers = dir.appendingPathComponent("a\(short).jsonl")
             let r = try LLaVAExecutable.run(["eval", "synth"] + arguments("hf-mlp2x-default", tower: nil) + [
@@ -72,14 +79,8 @@ final class LLaVACommandTests: XCTestCase {
     /// `eval synth --scenes` adds the unbound baseline to the report; a question whose image has
     /// no scene in the file is refused before the model runs, naming the file and the image.
     func testSynthEvalScoresTheUnboundBaselineFromScenes() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-eval-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, questions) = try synthQuestionFile()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let questions = dir.appendingPathComponent("q.jsonl")
-        try Data(("""
-            {"question_id": 0, "image": "gray.png", "text": "What color is the star?", "answer": "red", "type": "colour"}
-            {"question_id": 1, "image": "rgba.png", "text": "Is there a red star in the image?", "answer": "no", "type": "existence"}
-            """ + "\n").utf8).write(to: questions)
         let object = """
             {"shape": "star", "colour": "red", "size": "small", "radius": 5, "visibleFraction": 1,
              "centre": {"x": 10, "y": 10}, "box": {"x1": 5, "y1": 5, "x2": 15, "y2": 15}}
