@@ -13,6 +13,18 @@ public struct PhrasedQuestion: Sendable, Equatable {
     public var question: String
     public var answer: String
     public var shortAnswer: String
+    /// The short answer led by the object the question names, for colour and shape questions
+    /// ("star red" for "What color is the star?", "red star" for "What shape is the red
+    /// object?"); the short answer itself for the other types. See `ShortAnswerStyle.objectFirst`.
+    public var objectFirstAnswer: String
+
+    init(type: QuestionType, question: String, answer: String, shortAnswer: String, objectFirstAnswer: String? = nil) {
+        self.type = type
+        self.question = question
+        self.answer = answer
+        self.shortAnswer = shortAnswer
+        self.objectFirstAnswer = objectFirstAnswer ?? shortAnswer
+    }
 }
 
 enum Phrasing {
@@ -27,10 +39,12 @@ enum Phrasing {
 
     /// Asked only when every `shape` in the image has the one colour `colour`.
     static func colour(of shape: Shape, is colour: ObjectColour, count: Int) -> PhrasedQuestion {
+        let noun = count == 1 ? shape.rawValue : shape.plural
         let (q, a) = count == 1
-            ? ("What color is the \(shape.rawValue)?", "The \(shape.rawValue) is \(colour.rawValue).")
-            : ("What color are the \(shape.plural)?", "The \(shape.plural) are \(colour.rawValue).")
-        return PhrasedQuestion(type: .colour, question: q, answer: a, shortAnswer: colour.rawValue)
+            ? ("What color is the \(noun)?", "The \(noun) is \(colour.rawValue).")
+            : ("What color are the \(noun)?", "The \(noun) are \(colour.rawValue).")
+        return PhrasedQuestion(type: .colour, question: q, answer: a, shortAnswer: colour.rawValue,
+                               objectFirstAnswer: "\(noun) \(colour.rawValue)")
     }
 
     /// Asked only when every `colour` object in the image is a `shape`.
@@ -39,7 +53,8 @@ enum Phrasing {
         let (q, a) = count == 1
             ? ("What shape is the \(c) object?", "The \(c) object is \(Vocabulary.article(for: shape.rawValue)) \(shape.rawValue).")
             : ("What shape are the \(c) objects?", "The \(c) objects are \(shape.plural).")
-        return PhrasedQuestion(type: .shape, question: q, answer: a, shortAnswer: shape.rawValue)
+        return PhrasedQuestion(type: .shape, question: q, answer: a, shortAnswer: shape.rawValue,
+                               objectFirstAnswer: "\(c) \(count == 1 ? shape.rawValue : shape.plural)")
     }
 
     /// "How many circles are there?" (colour nil) or "How many red circles are there?".

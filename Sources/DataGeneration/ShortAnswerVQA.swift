@@ -7,6 +7,20 @@ import Tensor
 /// that word alone. GQA is itself generated from scene graphs; here the graphs are the world's
 /// own ground truth (`scenes_<split>.json`), so the answers are exact. The questions come from the
 /// same generator as the held-out evaluation questions, drawn for training scenes only.
+/// How the short answers of the VQA data are worded.
+public enum ShortAnswerStyle: String, Sendable, CaseIterable {
+    /// The answer word alone, as LLaVA-1.5's VQA data ("red").
+    case word
+    /// Colour and shape answers led by the object the question names ("star red" for "What color
+    /// is the star?", "red star" for "What shape is the red object?"); other types as `word`.
+    /// The token before the answer word is then the attribute to look up among the image tokens.
+    /// A small LLM learns that lookup at once (a fresh 2-layer LLaMA on ideal per-object image
+    /// features: 100% of colour answers after 250 steps of 16); with the attribute one token
+    /// further back ("star is red") it reached 59% in that time, and with the word alone it
+    /// stays at the image's most common colour or shape (the unbound baseline) for thousands.
+    case objectFirst = "object-first"
+}
+
 public enum ShortAnswerVQA {
     /// The instruction LLaVA-1.5 appends to every short-answer VQA question.
     public static let instruction = "Answer the question using a single word or phrase."
@@ -25,7 +39,7 @@ public enum ShortAnswerVQA {
     /// holds up to `questionsPerImage` questions, taken in turn from each question type (so every
     /// type is asked when the scene allows it), in a seeded order.
     public static func records(scenes: [String: Scene], imagePrefix: String, questionsPerImage: Int,
-                               seed: UInt64) -> [LLaVARecord] {
+                               seed: UInt64, style: ShortAnswerStyle = .word) -> [LLaVARecord] {
         let ids = scenes.keys.sorted { (Int($0) ?? .max, $0) < (Int($1) ?? .max, $1) }
         return ids.enumerated().compactMap { index, id in
             var rng = SplitMix64(seed: deriveSeed(seed, UInt64(index), 7))
@@ -34,7 +48,7 @@ public enum ShortAnswerVQA {
             var turns: [LLaVATurn] = []
             for (n, q) in questions.enumerated() {
                 turns.append(LLaVATurn(from: "human", value: (n == 0 ? "<image>\n" : "") + q.question + "\n" + instruction))
-                turns.append(LLaVATurn(from: "gpt", value: q.shortAnswer))
+                turns.append(LLaVATurn(from: "gpt", value: style == .word ? q.shortAnswer : q.objectFirstAnswer))
             }
             return LLaVARecord(id: "vqa-\(imagePrefix)\(id)", image: "\(imagePrefix)\(id).png", conversations: turns)
         }

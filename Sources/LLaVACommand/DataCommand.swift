@@ -102,6 +102,8 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Image path prefix (default: the split of scenes_<split>.json and a slash).") var imagePrefix: String?
         @Option(help: "Questions per image.") var questionsPerImage = 8
         @Option(help: "Random seed of the questions and their order.") var seed: UInt64 = 0
+        @Option(help: ArgumentHelp("How short answers are worded: 'word' (\"red\", as LLaVA-1.5) or 'object-first' (colour and shape answers led by the object asked about: \"star red\", \"red star\").", valueName: "style"))
+        var shortAnswerStyle: ShortAnswerStyle = .word
         @Option(help: "LLaVA JSON whose records go first in --out (repeatable), to write one stage-2 mix.") var include: [String] = []
         @Option(help: ArgumentHelp("Also write the questions as text, one document per line, the image replaced by the scene in words (for `llava train lm`).", valueName: "file.txt"))
         var textOut: String?
@@ -120,7 +122,7 @@ struct DataCommand: ParsableCommand {
             }
             let sceneTable = try ShortAnswerVQA.readScenes(from: url)
             let records = ShortAnswerVQA.records(scenes: sceneTable, imagePrefix: prefix,
-                                                 questionsPerImage: questionsPerImage, seed: seed)
+                                                 questionsPerImage: questionsPerImage, seed: seed, style: shortAnswerStyle)
             let included = try include.flatMap { try LLaVARecord.read(from: URL(fileURLWithPath: $0)) }
             try LLaVARecord.write(included + records, to: URL(fileURLWithPath: out))
             let questions = records.reduce(0) { $0 + $1.conversations.count / 2 }
@@ -175,3 +177,5 @@ final class ProgressMeter {
         if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
+
+extension ShortAnswerStyle: ExpressibleByArgument {}

@@ -41,8 +41,11 @@ struct EvalOptions: ParsableArguments {
                                    template: try convMode.map { try ConversationTemplate.named($0) }, maxNewTokens: maxNewTokens)
         var handle: FileHandle?
         if let answersFile {
-            FileManager.default.createFile(atPath: answersFile, contents: nil)
-            handle = FileHandle(forWritingAtPath: answersFile)
+            guard FileManager.default.createFile(atPath: answersFile, contents: nil),
+                  let opened = FileHandle(forWritingAtPath: answersFile) else {
+                throw ValidationError("\(answersFile): cannot write the answers file")
+            }
+            handle = opened
         }
         defer { try? handle?.close() }
         var out: [(EvaluationQuestion, String)] = []

@@ -59,6 +59,48 @@ final class ShortAnswerVQATests: XCTestCase {
         XCTAssertTrue(questions.contains { $0.contains("Is there") })
     }
 
+    /// Object-first answers: the same questions in the same order; colour and shape answers become
+    /// the object asked about followed by the answer word, checked against the scene; the other
+    /// types keep the word; and the evaluation's scorer counts every object-first answer as the
+    /// word it leads to.
+    func testObjectFirstAnswersLeadWithTheObjectAskedAbout() throws {
+        let scenes = try scenes(40)
+        let words = ShortAnswerVQA.records(scenes: scenes, imagePrefix: "train/", questionsPerImage: 8, seed: 3)
+        let objectFirst = ShortAnswerVQA.records(scenes: scenes, imagePrefix: "train/", questionsPerImage: 8, seed: 3,
+                                                 style: .objectFirst)
+        var changed = Set<String>()
+        for (w, o) in zip(words, objectFirst) {
+            let scene = scenes[String(w.image!.dropFirst(6).dropLast(4))]!
+            XCTAssertEqual(w.conversations.count, o.conversations.count)
+            for pair in stride(from: 0, to: w.conversations.count, by: 2) {
+                let question = w.conversations[pair].value
+                XCTAssertEqual(question, o.conversations[pair].value)
+                let (word, phrase) = (w.conversations[pair + 1].value, o.conversations[pair + 1].value)
+                let asked = question.replacingOccurrences(of: "<image>\n", with: "")
+                    .replacingOccurrences(of: "\n" + ShortAnswerVQA.instruction, with: "")
+                if let shape = match(asked, #"^What color is the (\w+)\?$"#) {
+                    XCTAssertEqual(phrase, "\(shape[0]) \(word)"); changed.insert("colour")
+                    XCTAssertTrue(scene.objects.contains { $0.shape.rawValue == shape[0] && $0.colour.rawValue == word })
+                } else if let shapes = match(asked, #"^What color are the (\w+)\?$"#) {
+                    XCTAssertEqual(phrase, "\(shapes[0]) \(word)"); changed.insert("colours")
+                } else if let colour = match(asked, #"^What shape is the (\w+) object\?$"#) {
+                    XCTAssertEqual(phrase, "\(colour[0]) \(word)"); changed.insert("shape")
+                    XCTAssertTrue(scene.objects.contains { $0.colour.rawValue == colour[0] && $0.shape.rawValue == word })
+                } else if let colour = match(asked, #"^What shape are the (\w+) objects\?$"#) {
+                    XCTAssertEqual(phrase, "\(colour[0]) \(Shape(rawValue: word)!.plural)"); changed.insert("shapes")
+                } else {
+                    XCTAssertEqual(phrase, word, asked)
+                }
+                if asked.hasPrefix("What color") {
+                    XCTAssertTrue(EvalQuestions.isCorrect(prediction: phrase, answer: word, type: .colour), phrase)
+                } else if asked.hasPrefix("What shape") {
+                    XCTAssertTrue(EvalQuestions.isCorrect(prediction: phrase, answer: word, type: .shape), phrase)
+                }
+            }
+        }
+        XCTAssertEqual(changed, ["colour", "colours", "shape", "shapes"])
+    }
+
     func testSeededAndDeterministic() throws {
         let s = try scenes(10)
         let a = ShortAnswerVQA.records(scenes: s, imagePrefix: "train/", questionsPerImage: 5, seed: 7)
