@@ -28,7 +28,7 @@ else
     CLIP_RUN="--epochs 8 --batch-size 64 --learning-rate 1e-3"
     CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 $CLIP_RUN"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
-    S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
+    S2="--epochs 2 --batch-size 16 --learning-rate 1e-3"
 fi
 
 step() {
@@ -41,9 +41,10 @@ step() {
 }
 
 # The world puts one object per cell of a 4x4 grid and the CLIP's patches are a quarter of the
-# image, so each object lies within about one patch. LLaVA reads the penultimate layer's patch
-# tokens, as LLaVA does with its CLIP.
-VISION="--mm-vision-select-layer -2 --mm-vision-select-feature patch"
+# image, so each object lies within about one patch. LLaVA reads the patch tokens of layer 0 (the
+# embeddings), where colour and shape are both large directions; at layer -2 shape dominates and
+# the LLM does not learn to find an object by its colour.
+VISION="--mm-vision-select-layer 0 --mm-vision-select-feature patch"
 W=$OUT/world
 # Objects get a dark outline: a shape is then a pattern of dark pixels whatever the object's
 # colour, which a linear patch embedding keeps (a linear probe on the object's patch reads shape
@@ -53,13 +54,19 @@ step "world" "$LLAVA" data synth --out "$W" --train $TRAIN --val 20 --test $TEST
 step "instruction data" "$LLAVA" data instruct --annotations "$W/annotations_train.json" --out "$W/instruct_train.json" \
     --stage1-out "$W/captions_train.json" --seed 1 --count $RECORDS --quiet
 # Stage 2 mixes the instruction data with LLaVA-1.5-style short-answer questions on every
-# training image. The tokenizer and the language model learn from the records as stage 2 renders
-# them (system prompt, USER:/ASSISTANT:, </s>), so the template's words are whole pieces.
+# training image. The tokenizer and the language model read records as stage 2 renders them
+# (system prompt, USER:/ASSISTANT:, </s>), so the template's words are whole pieces.
+# Colour and shape short answers name the object first ("star red"): the LLM then looks the
+# attribute up from the token just before the answer, which it learns, where with the bare word
+# it settles on the image's most common colour or shape.
 step "vqa data" "$LLAVA" data vqa --scenes "$W/scenes_train.json" --out "$W/stage2_train.json" \
-    --include "$W/instruct_train.json" --seed 1
+    --include "$W/instruct_train.json" --seed 1 --short-answer-style object-first --text-out "$W/vqa_text.txt"
 step "tokenizer" "$LLAVA" train-tokenizer --input "$W/captions_train.json" "$W/stage2_train.json" --prompt-format v1 \
     --vocab-size $VOCAB --out "$OUT/tokenizer" --special-added-token "<image>" --special-added-token "<pad>"
-step "language model" "$LLAVA" train lm --tokenizer "$OUT/tokenizer" --data "$W/captions_train.json" "$W/stage2_train.json" \
+# The language model reads the short-answer questions as text, each after its scene in words, so
+# it never learns to guess an answer it cannot see (from the records without their images it
+# learns each question's likeliest answer, and stage 2 then never learns to read the image).
+step "language model" "$LLAVA" train lm --tokenizer "$OUT/tokenizer" --data "$W/captions_train.json" "$W/instruct_train.json" "$W/vqa_text.txt" \
     --prompt-format v1 --output-dir "$OUT/lm" $LM --quiet
 # The CLIP learns shapes first: trained on all five captions from the start it matches on colour
 # alone and never learns shape (swapping one shape word in a caption changes its score no more
