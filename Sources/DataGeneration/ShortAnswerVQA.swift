@@ -1,12 +1,6 @@
 import Foundation
 import Tensor
 
-/// Short-answer visual questions generated from the scene graphs, in the form LLaVA-1.5 adds its
-/// academic VQA sets (VQAv2, GQA) to stage 2: several questions about one image in one
-/// conversation, each followed by the reference's instruction for a one-word answer, answered by
-/// that word alone. GQA is itself generated from scene graphs; here the graphs are the world's
-/// own ground truth (`scenes_<split>.json`), so the answers are exact. The questions come from the
-/// same generator as the held-out evaluation questions, drawn for training scenes only.
 /// How the short answers of the VQA data are worded.
 public enum ShortAnswerStyle: String, Sendable, CaseIterable {
     /// The answer word alone, as LLaVA-1.5's VQA data ("red").
@@ -17,10 +11,17 @@ public enum ShortAnswerStyle: String, Sendable, CaseIterable {
     /// A small LLM learns that lookup at once (a fresh 2-layer LLaMA on ideal per-object image
     /// features: 100% of colour answers after 250 steps of 16); with the attribute one token
     /// further back ("star is red") it reached 59% in that time, and with the word alone it
-    /// stays at the image's most common colour or shape (the unbound baseline) for thousands.
+    /// stays at the image's most common colour or shape (the unbound baseline) for thousands of steps.
     case objectFirst = "object-first"
 }
 
+/// Short-answer visual questions generated from the scene graphs, in the form LLaVA-1.5 adds its
+/// academic VQA sets (VQAv2, GQA) to stage 2: several questions about one image in one
+/// conversation, each followed by the reference's instruction for a one-word answer, answered by
+/// that word alone (or, with `ShortAnswerStyle.objectFirst`, by the object asked about and the
+/// word). GQA is itself generated from scene graphs; here the graphs are the world's
+/// own ground truth (`scenes_<split>.json`), so the answers are exact. The questions come from the
+/// same generator as the held-out evaluation questions, drawn for training scenes only.
 public enum ShortAnswerVQA {
     /// The instruction LLaVA-1.5 appends to every short-answer VQA question.
     public static let instruction = "Answer the question using a single word or phrase."
