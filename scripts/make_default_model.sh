@@ -28,7 +28,7 @@ else
     CLIP_RUN="--epochs 8 --batch-size 64 --learning-rate 1e-3"
     CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 $CLIP_RUN"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
-    S2="--epochs 2 --batch-size 16 --learning-rate 1e-3"
+    S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
 fi
 
 step() {
