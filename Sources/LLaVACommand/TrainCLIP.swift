@@ -31,6 +31,8 @@ struct TrainCLIP: ParsableCommand {
     @Option(help: "Text layers (default: 4).") var textLayers: Int?
     @Option(help: "Caption length in tokens (max_position_embeddings), BOS and EOS included (default: 32).") var textMaxLength: Int?
     @Option(help: "Joint embedding size (default: 128).") var projectionDim: Int?
+    @Option(help: ArgumentHelp("Standard deviation of the image tower's initial position embedding (default: HF's 0.02).",
+                               discussion: "Larger values keep each patch's place a larger part of its layer-0 embedding.")) var visionPositionStd: Float?
     @Option(help: "Epochs over the images (each epoch shows every image once, with one of its captions).") var epochs = 10
     @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
     @Option(help: "Pairs per batch (the contrastive negatives).") var batchSize = 64
@@ -63,7 +65,11 @@ struct TrainCLIP: ParsableCommand {
             guard given.isEmpty else {
                 throw ValidationError("--init-from takes the architecture from its config.json; drop \(given.joined(separator: ", "))")
             }
+            guard visionPositionStd == nil else { throw ValidationError("--vision-position-std sets a new model's initialisation; drop it with --init-from") }
             return
+        }
+        if let std = visionPositionStd, !(std > 0 && std.isFinite) {
+            throw ValidationError("--vision-position-std must be a positive number, got \(std)")
         }
         let imageSize = imageSize ?? Default.imageSize, patchSize = patchSize ?? Default.patchSize
         let hidden = hidden ?? Default.hidden, heads = heads ?? Default.heads
@@ -88,7 +94,8 @@ struct TrainCLIP: ParsableCommand {
                                              layerCount: textLayers ?? Default.textLayers, headCount: heads,
                                              maxPositions: textMaxLength ?? Default.textMaxLength, bosTokenID: tok.bosTokenID,
                                              eosTokenID: tok.eosTokenID, padTokenID: tok.padTokenID)
-            return try CLIPTrainingModel.random(vision: vision, text: text, projectionDim: projectionDim ?? Default.projectionDim, seed: seed)
+            return try CLIPTrainingModel.random(vision: vision, text: text, projectionDim: projectionDim ?? Default.projectionDim, seed: seed,
+                                                visionPositionStd: visionPositionStd)
         }
         let model = try CLIPTrainingModel(directory: URL(fileURLWithPath: initFrom))
         let t = model.text.config

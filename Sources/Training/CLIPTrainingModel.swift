@@ -68,8 +68,10 @@ public final class CLIPTrainingModel {
     /// A new model initialised as HF's `CLIPPreTrainedModel._init_weights` does (initializer
     /// factor 1, range 0.02): normal weights with per-kind standard deviations, zero biases,
     /// identity LayerNorms, logit_scale ln(1/0.07). The same seed gives the same model.
+    /// `visionPositionStd` replaces HF's 0.02 for the image tower's position embedding: a larger
+    /// one keeps each patch's place a sizeable part of its embedding (layer 0), next to its content.
     public static func random(vision v: CLIPVisionConfiguration, text t: CLIPTextConfiguration, projectionDim: Int,
-                              seed: UInt64) throws -> CLIPTrainingModel {
+                              seed: UInt64, visionPositionStd: Float? = nil) throws -> CLIPTrainingModel {
         var rng = SplitMix64(seed: seed)
         return try CLIPTrainingModel(vision: v, text: t, projectionDim: projectionDim) { name, shape in
             let n = shape.reduce(1, *)
@@ -78,7 +80,8 @@ public final class CLIPTrainingModel {
             if name.hasSuffix("norm.weight") || name.contains("layer_norm") || name.contains("layrnorm") {
                 return Tensor([Float](repeating: 1, count: n), shape: shape)
             }
-            let std = initStd(name, vision: v, text: t)
+            var std = initStd(name, vision: v, text: t)
+            if let visionPositionStd, name == "vision_model.embeddings.position_embedding.weight" { std = visionPositionStd }
             return Tensor((0..<n).map { _ in std * gaussian(&rng) }, shape: shape)
         }
     }

@@ -123,4 +123,23 @@ final class CLIPTrainingRunTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("images[0].group_id"), "\(error)")
         }
     }
+
+    /// `visionPositionStd` changes the image tower's position embedding alone: its spread follows
+    /// the given deviation, and every other tensor is the default initialisation of the same seed.
+    func testVisionPositionStdSetsOnlyThePositionEmbedding() throws {
+        let text = CLIPTextConfiguration(vocabularySize: 40, hiddenSize: 16, layerCount: 1, headCount: 2, maxPositions: 8,
+                                         bosTokenID: 0, eosTokenID: 1, padTokenID: 1)
+        let plain = try CLIPTrainingModel.random(vision: Self.vision, text: text, projectionDim: 16, seed: 3)
+        let wide = try CLIPTrainingModel.random(vision: Self.vision, text: text, projectionDim: 16, seed: 3, visionPositionStd: 0.5)
+        func values(_ model: CLIPTrainingModel) -> [String: [Float]] {
+            Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.value.toFloatArray()) })
+        }
+        let (a, b) = (values(plain), values(wide))
+        let key = "vision_model.embeddings.position_embedding.weight"
+        func rms(_ v: [Float]) -> Float { (v.reduce(0) { $0 + $1 * $1 } / Float(v.count)).squareRoot() }
+        XCTAssertEqual(rms(a[key]!), 0.02, accuracy: 0.006)
+        XCTAssertEqual(rms(b[key]!), 0.5, accuracy: 0.15)
+        XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
+        for name in a.keys where name != key { XCTAssertEqual(a[name], b[name], name) }
+    }
 }
