@@ -13,9 +13,10 @@ public struct PhrasedQuestion: Sendable, Equatable {
     public var question: String
     public var answer: String
     public var shortAnswer: String
-    /// The short answer led by the object the question names, for colour and shape questions
-    /// ("star red" for "What color is the star?", "red star" for "What shape is the red
-    /// object?"); the short answer itself for the other types. See `ShortAnswerStyle.objectFirst`.
+    /// The short answer led by the object the question names, for colour, shape and position
+    /// questions ("star red" for "What color is the star?", "red star" for "What shape is the red
+    /// object?", "star center" for "Where is the red star in the image?"); the short answer
+    /// itself for the other types. See `ShortAnswerStyle.objectFirst`.
     public var objectFirstAnswer: String
 
     init(type: QuestionType, question: String, answer: String, shortAnswer: String, objectFirstAnswer: String? = nil) {
@@ -70,10 +71,12 @@ enum Phrasing {
                         answer: count == 1 ? "There is 1 object." : "There are \(count) objects.", shortAnswer: "\(count)")
     }
 
-    /// For a kind with one object.
+    /// For a kind with one object. The object-first answer names the shape alone ("star
+    /// center"), the token colour answers already look up by.
     static func position(_ kind: ObjectKind, region: Region) -> PhrasedQuestion {
         PhrasedQuestion(type: .position, question: "Where is the \(kind.name) in the image?",
-                        answer: "The \(kind.name) is \(region.phrase) of the image.", shortAnswer: region.rawValue)
+                        answer: "The \(kind.name) is \(region.phrase) of the image.", shortAnswer: region.rawValue,
+                        objectFirstAnswer: "\(kind.shape.rawValue) \(region.rawValue)")
     }
 
     /// "Is the A <asked> the B?" when the true relation of A to B is `actual` (same axis).

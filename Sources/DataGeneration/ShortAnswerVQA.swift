@@ -5,9 +5,10 @@ import Tensor
 public enum ShortAnswerStyle: String, Sendable, CaseIterable {
     /// The answer word alone, as LLaVA-1.5's VQA data ("red").
     case word
-    /// Colour and shape answers led by the object the question names ("star red" for "What color
-    /// is the star?", "red star" for "What shape is the red object?"); other types as `word`.
-    /// The token before the answer word is then the attribute to look up among the image tokens.
+    /// Colour, shape and position answers led by the object the question names ("star red" for
+    /// "What color is the star?", "red star" for "What shape is the red object?", "star center"
+    /// for "Where is the red star in the image?"); other types as `word`. The token before the
+    /// answer word is then the attribute to look up among the image tokens.
     /// A small LLM learns that lookup at once (a fresh 2-layer LLaMA on ideal per-object image
     /// features: 100% of colour answers after 250 steps of 16); with the attribute one token
     /// further back ("star is red") it reached 59% in that time, and with the word alone it
@@ -22,6 +23,14 @@ public enum ShortAnswerStyle: String, Sendable, CaseIterable {
 /// word). GQA is itself generated from scene graphs; here the graphs are the world's
 /// own ground truth (`scenes_<split>.json`), so the answers are exact. The questions come from the
 /// same generator as the held-out evaluation questions, drawn for training scenes only.
+/// The short-answer questions drawn for one scene.
+public struct QuestionSet: Sendable, Equatable {
+    /// The scene's id (its image is `<prefix><id>.png`).
+    public var id: String
+    public var questions: [PhrasedQuestion]
+    public init(id: String, questions: [PhrasedQuestion]) { self.id = id; self.questions = questions }
+}
+
 public enum ShortAnswerVQA {
     /// The instruction LLaVA-1.5 appends to every short-answer VQA question.
     public static let instruction = "Answer the question using a single word or phrase."
@@ -36,35 +45,48 @@ public enum ShortAnswerVQA {
         }
     }
 
-    /// One record per scene, images named `<imagePrefix><id>.png`, in id order. Each conversation
-    /// holds up to `questionsPerImage` questions, taken in turn from each question type (so every
-    /// type is asked when the scene allows it), in a seeded order.
-    public static func records(scenes: [String: Scene], imagePrefix: String, questionsPerImage: Int,
-                               seed: UInt64, style: ShortAnswerStyle = .word) -> [LLaVARecord] {
+    /// The questions drawn for each scene, in id order: up to `questionsPerImage`, taken in turn
+    /// from each question type (so every type is asked when the scene allows it), in a seeded
+    /// order. Scenes with no question are left out.
+    public static func questionSets(scenes: [String: Scene], questionsPerImage: Int, seed: UInt64) -> [QuestionSet] {
         let ids = scenes.keys.sorted { (Int($0) ?? .max, $0) < (Int($1) ?? .max, $1) }
         return ids.enumerated().compactMap { index, id in
             var rng = SplitMix64(seed: deriveSeed(seed, UInt64(index), 7))
             let questions = draw(SceneFacts(scene: scenes[id]!), count: questionsPerImage, &rng)
-            guard !questions.isEmpty else { return nil }
-            var turns: [LLaVATurn] = []
-            for (n, q) in questions.enumerated() {
-                turns.append(LLaVATurn(from: "human", value: (n == 0 ? "<image>\n" : "") + q.question + "\n" + instruction))
-                turns.append(LLaVATurn(from: "gpt", value: style == .word ? q.shortAnswer : q.objectFirstAnswer))
-            }
-            return LLaVARecord(id: "vqa-\(imagePrefix)\(id)", image: "\(imagePrefix)\(id).png", conversations: turns)
+            return questions.isEmpty ? nil : QuestionSet(id: id, questions: questions)
         }
     }
 
+    /// One record per scene, images named `<imagePrefix><id>.png`, in id order, each one
+    /// conversation of that scene's `questionSets`.
+    public static func records(scenes: [String: Scene], imagePrefix: String, questionsPerImage: Int,
+                               seed: UInt64, style: ShortAnswerStyle = .word) -> [LLaVARecord] {
+        questionSets(scenes: scenes, questionsPerImage: questionsPerImage, seed: seed).map { record($0, imagePrefix: imagePrefix, style: style) }
+    }
+
+    /// The set as one conversation: the image before the first question, every question followed
+    /// by `instruction`.
+    public static func record(_ set: QuestionSet, imagePrefix: String, style: ShortAnswerStyle) -> LLaVARecord {
+        var turns: [LLaVATurn] = []
+        for (n, q) in set.questions.enumerated() {
+            turns.append(LLaVATurn(from: "human", value: (n == 0 ? "<image>\n" : "") + q.question + "\n" + instruction))
+            turns.append(LLaVATurn(from: "gpt", value: style == .word ? q.shortAnswer : q.objectFirstAnswer))
+        }
+        return LLaVARecord(id: "vqa-\(imagePrefix)\(set.id)", image: "\(imagePrefix)\(set.id).png", conversations: turns)
+    }
+
     /// The scene in words, as a language model can read it without an image: every object as
-    /// "a <size> <colour> <shape> <region>", in reading order (rows of a 4×4 grid top to bottom,
-    /// left to right within a row: the order of a 4×4 patch grid). Used to pretrain the LM on
-    /// looking things up in its context before it ever sees image tokens.
-    public static func sceneInWords(_ scene: Scene) -> String {
+    /// "a <size> <colour> <shape> <region>" (without the region when `regions` is false), in
+    /// reading order (rows of a 4×4 grid top to bottom, left to right within a row: the order of a
+    /// 4×4 patch grid). Used to pretrain the LM on looking things up in its context before it
+    /// ever sees image tokens.
+    public static func sceneInWords(_ scene: Scene, regions: Bool = true) -> String {
         let row = Double(scene.size) / 4
         let ordered = scene.objects.sorted { (Int($0.centre.y / row), $0.centre.x) < (Int($1.centre.y / row), $1.centre.x) }
         guard !ordered.isEmpty else { return "Nothing." }
         let phrases = ordered.map { o in
-            "a \(o.size.rawValue) \(o.colour.rawValue) \(o.shape.rawValue) \(Region(normalised: scene.normalisedCentre(o)).phrase)"
+            let region = regions ? " " + Region(normalised: scene.normalisedCentre(o)).phrase : ""
+            return "a \(o.size.rawValue) \(o.colour.rawValue) \(o.shape.rawValue)\(region)"
         }
         return Vocabulary.capitalised(phrases.joined(separator: ", ")) + "."
     }
@@ -72,20 +94,27 @@ public enum ShortAnswerVQA {
     /// One record as a one-line text document for `llava train lm`: the image replaced by the
     /// scene in words, each turn after the role its template gives it ("USER:" / "ASSISTANT:"),
     /// line breaks as spaces.
-    public static func textDocument(_ record: LLaVARecord, scene: Scene) -> String {
-        let words = sceneInWords(scene)
+    public static func textDocument(_ record: LLaVARecord, scene: Scene, regions: Bool = true) -> String {
+        let words = sceneInWords(scene, regions: regions)
         return record.conversations.map { turn in
             let value = turn.value.replacingOccurrences(of: "<image>", with: words)
             return (turn.from == "human" ? "USER: " : "ASSISTANT: ") + value
         }.joined(separator: " ").replacingOccurrences(of: "\n", with: " ")
     }
 
-    /// `textDocument` of every record made by `records` from the same scenes and prefix.
-    public static func textDocuments(_ records: [LLaVARecord], scenes: [String: Scene], imagePrefix: String) -> [String] {
-        records.compactMap { r in
-            guard let image = r.image, image.hasPrefix(imagePrefix), image.hasSuffix(".png"),
-                  let scene = scenes[String(image.dropFirst(imagePrefix.count).dropLast(4))] else { return nil }
-            return textDocument(r, scene: scene)
+    /// `textDocument` of each set's record, as `records` makes it from the same scenes. With
+    /// `place` false the scene in words has no regions and the position and relation questions
+    /// are left out (a set left with none gives no document), so a language model pretrained on
+    /// the text has never been told where anything is: where an object is can then only be
+    /// learnt from the image.
+    public static func textDocuments(_ sets: [QuestionSet], scenes: [String: Scene], imagePrefix: String,
+                                     style: ShortAnswerStyle, place: Bool = true) -> [String] {
+        sets.compactMap { set in
+            guard let scene = scenes[set.id] else { return nil }
+            var kept = set
+            if !place { kept.questions.removeAll { $0.type == .position || $0.type == .relation } }
+            guard !kept.questions.isEmpty else { return nil }
+            return textDocument(record(kept, imagePrefix: imagePrefix, style: style), scene: scene, regions: place)
         }
     }
 

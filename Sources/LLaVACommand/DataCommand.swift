@@ -102,15 +102,18 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Image path prefix (default: the split of scenes_<split>.json and a slash).") var imagePrefix: String?
         @Option(help: "Questions per image.") var questionsPerImage = 8
         @Option(help: "Random seed of the questions and their order.") var seed: UInt64 = 0
-        @Option(help: ArgumentHelp("How short answers are worded: 'word' (\"red\", as LLaVA-1.5) or 'object-first' (colour and shape answers led by the object asked about: \"star red\", \"red star\").", valueName: "style"))
+        @Option(help: ArgumentHelp("How short answers are worded: 'word' (\"red\", as LLaVA-1.5) or 'object-first' (colour, shape and position answers led by the object asked about: \"star red\", \"red star\", \"star center\").", valueName: "style"))
         var shortAnswerStyle: ShortAnswerStyle = .word
         @Option(help: "LLaVA JSON whose records go first in --out (repeatable), to write one stage-2 mix.") var include: [String] = []
         @Option(help: ArgumentHelp("Also write the questions as text, one document per line, the image replaced by the scene in words (for `llava train lm`).", valueName: "file.txt"))
         var textOut: String?
+        @Flag(help: "In --text-out, leave the regions out of the scene in words and drop the position and relation questions, so a language model pretrained on the text has never been told where anything is.")
+        var textWithoutPlace = false
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
             guard questionsPerImage > 0 else { throw ValidationError("--questions-per-image must be > 0, got \(questionsPerImage)") }
+            guard !textWithoutPlace || textOut != nil else { throw ValidationError("--text-without-place needs --text-out") }
         }
 
         func run() throws {
@@ -121,14 +124,15 @@ struct DataCommand: ParsableCommand {
                 throw ValidationError("\(scenes) is not named scenes_<split>.json: pass --image-prefix")
             }
             let sceneTable = try ShortAnswerVQA.readScenes(from: url)
-            let records = ShortAnswerVQA.records(scenes: sceneTable, imagePrefix: prefix,
-                                                 questionsPerImage: questionsPerImage, seed: seed, style: shortAnswerStyle)
+            let sets = ShortAnswerVQA.questionSets(scenes: sceneTable, questionsPerImage: questionsPerImage, seed: seed)
+            let records = sets.map { ShortAnswerVQA.record($0, imagePrefix: prefix, style: shortAnswerStyle) }
             let included = try include.flatMap { try LLaVARecord.read(from: URL(fileURLWithPath: $0)) }
             try LLaVARecord.write(included + records, to: URL(fileURLWithPath: out))
             let questions = records.reduce(0) { $0 + $1.conversations.count / 2 }
             printErr("wrote \(included.count) included and \(records.count) VQA records (\(questions) questions) to \(out)")
             if let textOut {
-                let lines = ShortAnswerVQA.textDocuments(records, scenes: sceneTable, imagePrefix: prefix)
+                let lines = ShortAnswerVQA.textDocuments(sets, scenes: sceneTable, imagePrefix: prefix,
+                                                         style: shortAnswerStyle, place: !textWithoutPlace)
                 do {
                     try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: textOut), options: .atomic)
                 } catch {

@@ -88,6 +88,9 @@ final class ShortAnswerVQATests: XCTestCase {
                     XCTAssertTrue(scene.objects.contains { $0.colour.rawValue == colour[0] && $0.shape.rawValue == word })
                 } else if let colour = match(asked, #"^What shape are the (\w+) objects\?$"#) {
                     XCTAssertEqual(phrase, "\(colour[0]) \(Shape(rawValue: word)!.plural)"); changed.insert("shapes")
+                } else if let kind = match(asked, #"^Where is the (\w+) (\w+) in the image\?$"#) {
+                    XCTAssertEqual(phrase, "\(kind[1]) \(word)"); changed.insert("position")
+                    XCTAssertTrue(EvalQuestions.isCorrect(prediction: phrase, answer: word, type: .position), phrase)
                 } else {
                     XCTAssertEqual(phrase, word, asked)
                 }
@@ -98,7 +101,7 @@ final class ShortAnswerVQATests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(changed, ["colour", "colours", "shape", "shapes"])
+        XCTAssertEqual(changed, ["colour", "colours", "shape", "shapes", "position"])
     }
 
     func testSeededAndDeterministic() throws {
@@ -137,22 +140,50 @@ final class ShortAnswerVQATests: XCTestCase {
                        "A large blue circle at the top, a large white cross on the left, a small green square in the center, "
                        + "a small red star on the right.")
 
+        XCTAssertEqual(ShortAnswerVQA.sceneInWords(scene, regions: false),
+                       "A large blue circle, a large white cross, a small green square, a small red star.")
+
         let scenes = try scenes(12)
+        let sets = ShortAnswerVQA.questionSets(scenes: scenes, questionsPerImage: 6, seed: 5)
         let records = ShortAnswerVQA.records(scenes: scenes, imagePrefix: "train/", questionsPerImage: 6, seed: 5)
-        let documents = ShortAnswerVQA.textDocuments(records, scenes: scenes, imagePrefix: "train/")
+        XCTAssertEqual(sets.map { ShortAnswerVQA.record($0, imagePrefix: "train/", style: .word) }, records)
+        let documents = ShortAnswerVQA.textDocuments(sets, scenes: scenes, imagePrefix: "train/", style: .word)
         XCTAssertEqual(documents.count, records.count)
         for (record, document) in zip(records, documents) {
             let scene = scenes[String(record.image!.dropFirst(6).dropLast(4))]!
             XCTAssertTrue(document.hasPrefix("USER: " + ShortAnswerVQA.sceneInWords(scene) + " "), document)
             XCTAssertFalse(document.contains("<image>") || document.contains("\n"), document)
-            let turns = record.conversations
-            let expected = stride(from: 0, to: turns.count, by: 2).map { i in
-                "USER: " + turns[i].value.replacingOccurrences(of: "<image>\n", with: "").replacingOccurrences(of: "\n", with: " ")
-                    + " ASSISTANT: " + turns[i + 1].value
-            }.joined(separator: " ")
-            XCTAssertEqual(document, "USER: " + ShortAnswerVQA.sceneInWords(scene) + " " + expected.dropFirst(6), record.id)
+            XCTAssertEqual(document, "USER: " + ShortAnswerVQA.sceneInWords(scene) + " " + expectedTurns(record.conversations).dropFirst(6), record.id)
         }
-        XCTAssertTrue(ShortAnswerVQA.textDocuments(records, scenes: scenes, imagePrefix: "val/").isEmpty)
+    }
+
+    /// Without place, the text keeps every other question in order, and no word of it says where
+    /// anything is.
+    func testTextDocumentsWithoutPlace() throws {
+        let scenes = try scenes(40)
+        let sets = ShortAnswerVQA.questionSets(scenes: scenes, questionsPerImage: 8, seed: 2)
+        let documents = ShortAnswerVQA.textDocuments(sets, scenes: scenes, imagePrefix: "train/", style: .objectFirst, place: false)
+        let placeless = sets.compactMap { set -> (QuestionSet, Scene)? in
+            let kept = set.questions.filter { $0.type != .position && $0.type != .relation }
+            return kept.isEmpty ? nil : (QuestionSet(id: set.id, questions: kept), scenes[set.id]!)
+        }
+        XCTAssertEqual(documents.count, placeless.count)
+        XCTAssertLessThan(placeless.map(\.0.questions.count).reduce(0, +), sets.map(\.questions.count).reduce(0, +))
+        let placeWords = Region.allCases.map(\.phrase) + Region.allCases.map(\.rawValue) + Relation.allCases.map(\.rawValue) + ["Where"]
+        for ((set, scene), document) in zip(placeless, documents) {
+            let record = ShortAnswerVQA.record(set, imagePrefix: "train/", style: .objectFirst)
+            XCTAssertEqual(document, "USER: " + ShortAnswerVQA.sceneInWords(scene, regions: false) + " "
+                           + expectedTurns(record.conversations).dropFirst(6), set.id)
+            for word in placeWords { XCTAssertFalse(document.contains(word), "\(word) in \(document)") }
+        }
+    }
+
+    /// The turns as "USER: q ASSISTANT: a ..." without the image, line breaks as spaces.
+    private func expectedTurns(_ turns: [LLaVATurn]) -> String {
+        stride(from: 0, to: turns.count, by: 2).map { i in
+            "USER: " + turns[i].value.replacingOccurrences(of: "<image>\n", with: "").replacingOccurrences(of: "\n", with: " ")
+                + " ASSISTANT: " + turns[i + 1].value
+        }.joined(separator: " ")
     }
 
     private func match(_ text: String, _ pattern: String) -> [String]? {
