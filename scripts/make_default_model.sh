@@ -28,7 +28,7 @@ else
     CLIP_RUN="--epochs 8 --batch-size 64 --learning-rate 1e-3"
     CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 $CLIP_RUN"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
-    S2="--epochs 4 --batch-size 16 --learning-rate 1e-3"
+    S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
 fi
 
 step() {
@@ -56,14 +56,11 @@ step "instruction data" "$LLAVA" data instruct --annotations "$W/annotations_tra
 # Stage 2 mixes the instruction data with LLaVA-1.5-style short-answer questions on every
 # training image. The tokenizer and the language model read records as stage 2 renders them
 # (system prompt, USER:/ASSISTANT:, </s>), so the template's words are whole pieces.
-# Colour, shape and position short answers name the object first ("star red", "star center"):
-# the LLM then looks the attribute up from the token just before the answer, which it learns,
-# where with the bare word it settles on the image's most common colour, shape or region.
-# The LM's copy of these questions (--text-out) says nothing of place: no regions in the scene in
-# words, no position or relation questions. Pretrained with them, the LM answers "where" from
-# priors it brings to stage 2 (the commonest region) and never learns to read it from the image.
+# Colour and shape short answers name the object first ("star red"): the LLM then looks the
+# attribute up from the token just before the answer, which it learns, where with the bare word
+# it settles on the image's most common colour or shape.
 step "vqa data" "$LLAVA" data vqa --scenes "$W/scenes_train.json" --out "$W/stage2_train.json" \
-    --include "$W/instruct_train.json" --seed 1 --short-answer-style object-first --text-out "$W/vqa_text.txt" --text-without-place
+    --include "$W/instruct_train.json" --seed 1 --short-answer-style object-first --text-out "$W/vqa_text.txt"
 step "tokenizer" "$LLAVA" train-tokenizer --input "$W/captions_train.json" "$W/stage2_train.json" --prompt-format v1 \
     --vocab-size $VOCAB --out "$OUT/tokenizer" --special-added-token "<image>" --special-added-token "<pad>"
 # The language model reads the short-answer questions as text, each after its scene in words, so
@@ -74,12 +71,8 @@ step "language model" "$LLAVA" train lm --tokenizer "$OUT/tokenizer" --data "$W/
 # The CLIP learns shapes first: trained on all five captions from the start it matches on colour
 # alone and never learns shape (swapping one shape word in a caption changes its score no more
 # than chance would), so it first sees only each image's colourless caption, then all five.
-# Its position embedding starts at std 0.5, not HF's 0.02: at 0.02 it stays so small next to the
-# patch's content that a probe on the object's patch reads its region no better than the
-# commonest region (47% vs 33%); at 0.5 it reads it every time, with colour and shape unharmed.
 step "clip (shapes)" "$LLAVA" train clip --data "$W/captions_shapes_train.json" --image-folder "$W/images/train" \
-    --tokenizer "$OUT/tokenizer" --output-dir "$OUT/clip-shapes" --image-size 64 --patch-size 16 --text-max-length 48 \
-    --vision-position-std 0.5 $CLIP --quiet
+    --tokenizer "$OUT/tokenizer" --output-dir "$OUT/clip-shapes" --image-size 64 --patch-size 16 --text-max-length 48 $CLIP --quiet
 step "clip" "$LLAVA" train clip --data "$W/annotations_train.json" --image-folder "$W/images/train" --tokenizer "$OUT/tokenizer" \
     --init-from "$OUT/clip-shapes" --output-dir "$OUT/clip" $CLIP_RUN --quiet
 step "vision features" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \

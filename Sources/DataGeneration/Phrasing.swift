@@ -16,8 +16,17 @@ public struct PhrasedQuestion: Sendable, Equatable {
     /// The short answer led by the object the question names, for colour, shape and position
     /// questions ("star red" for "What color is the star?", "red star" for "What shape is the red
     /// object?", "star center" for "Where is the red star in the image?"); the short answer
-    /// itself for the other types. See `ShortAnswerStyle.objectFirst`.
+    /// itself for the other types. See `ShortAnswerStyle`.
     public var objectFirstAnswer: String
+
+    /// The short answer as `style` words it.
+    public func shortAnswer(_ style: ShortAnswerStyle) -> String {
+        switch style {
+        case .word: return shortAnswer
+        case .objectFirst: return type == .position ? shortAnswer : objectFirstAnswer
+        case .objectFirstPosition: return objectFirstAnswer
+        }
+    }
 
     init(type: QuestionType, question: String, answer: String, shortAnswer: String, objectFirstAnswer: String? = nil) {
         self.type = type

@@ -5,15 +5,25 @@ import Tensor
 public enum ShortAnswerStyle: String, Sendable, CaseIterable {
     /// The answer word alone, as LLaVA-1.5's VQA data ("red").
     case word
-    /// Colour, shape and position answers led by the object the question names ("star red" for
-    /// "What color is the star?", "red star" for "What shape is the red object?", "star center"
-    /// for "Where is the red star in the image?"); other types as `word`. The token before the
-    /// answer word is then the attribute to look up among the image tokens.
+    /// Colour and shape answers led by the object the question names ("star red" for "What color
+    /// is the star?", "red star" for "What shape is the red object?"); other types as `word`.
+    /// The token before the answer word is then the attribute to look up among the image tokens.
     /// A small LLM learns that lookup at once (a fresh 2-layer LLaMA on ideal per-object image
     /// features: 100% of colour answers after 250 steps of 16); with the attribute one token
     /// further back ("star is red") it reached 59% in that time, and with the word alone it
     /// stays at the image's most common colour or shape (the unbound baseline) for thousands of steps.
     case objectFirst = "object-first"
+    /// As `objectFirst`, and position answers led by the shape of the object asked about ("star
+    /// center" for "Where is the red star in the image?"), the token colour answers look up by.
+    case objectFirstPosition = "object-first-position"
+}
+
+/// The short-answer questions drawn for one scene.
+public struct QuestionSet: Sendable, Equatable {
+    /// The scene's id (its image is `<prefix><id>.png`).
+    public var id: String
+    public var questions: [PhrasedQuestion]
+    public init(id: String, questions: [PhrasedQuestion]) { self.id = id; self.questions = questions }
 }
 
 /// Short-answer visual questions generated from the scene graphs, in the form LLaVA-1.5 adds its
@@ -23,14 +33,6 @@ public enum ShortAnswerStyle: String, Sendable, CaseIterable {
 /// word). GQA is itself generated from scene graphs; here the graphs are the world's
 /// own ground truth (`scenes_<split>.json`), so the answers are exact. The questions come from the
 /// same generator as the held-out evaluation questions, drawn for training scenes only.
-/// The short-answer questions drawn for one scene.
-public struct QuestionSet: Sendable, Equatable {
-    /// The scene's id (its image is `<prefix><id>.png`).
-    public var id: String
-    public var questions: [PhrasedQuestion]
-    public init(id: String, questions: [PhrasedQuestion]) { self.id = id; self.questions = questions }
-}
-
 public enum ShortAnswerVQA {
     /// The instruction LLaVA-1.5 appends to every short-answer VQA question.
     public static let instruction = "Answer the question using a single word or phrase."
@@ -70,7 +72,7 @@ public enum ShortAnswerVQA {
         var turns: [LLaVATurn] = []
         for (n, q) in set.questions.enumerated() {
             turns.append(LLaVATurn(from: "human", value: (n == 0 ? "<image>\n" : "") + q.question + "\n" + instruction))
-            turns.append(LLaVATurn(from: "gpt", value: style == .word ? q.shortAnswer : q.objectFirstAnswer))
+            turns.append(LLaVATurn(from: "gpt", value: q.shortAnswer(style)))
         }
         return LLaVARecord(id: "vqa-\(imagePrefix)\(set.id)", image: "\(imagePrefix)\(set.id).png", conversations: turns)
     }

@@ -102,7 +102,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Image path prefix (default: the split of scenes_<split>.json and a slash).") var imagePrefix: String?
         @Option(help: "Questions per image.") var questionsPerImage = 8
         @Option(help: "Random seed of the questions and their order.") var seed: UInt64 = 0
-        @Option(help: ArgumentHelp("How short answers are worded: 'word' (\"red\", as LLaVA-1.5) or 'object-first' (colour, shape and position answers led by the object asked about: \"star red\", \"red star\", \"star center\").", valueName: "style"))
+        @Option(help: ArgumentHelp("How short answers are worded: 'word' (\"red\", as LLaVA-1.5) or 'object-first' (colour and shape answers led by the object asked about: \"star red\", \"red star\") or 'object-first-position' (and position answers led by the shape: \"star center\").", valueName: "style"))
         var shortAnswerStyle: ShortAnswerStyle = .word
         @Option(help: "LLaVA JSON whose records go first in --out (repeatable), to write one stage-2 mix.") var include: [String] = []
         @Option(help: ArgumentHelp("Also write the questions as text, one document per line, the image replaced by the scene in words (for `llava train lm`).", valueName: "file.txt"))

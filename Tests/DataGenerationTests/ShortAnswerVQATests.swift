@@ -63,11 +63,20 @@ final class ShortAnswerVQATests: XCTestCase {
     /// the object asked about followed by the answer word, checked against the scene; the other
     /// types keep the word; and the evaluation's scorer counts every object-first answer as the
     /// word it leads to.
+    /// `object-first-position` also leads position answers with the shape asked about.
     func testObjectFirstAnswersLeadWithTheObjectAskedAbout() throws {
+        for style in [ShortAnswerStyle.objectFirst, .objectFirstPosition] {
+            let changed = try objectFirstChanges(style)
+            XCTAssertEqual(changed, style == .objectFirst ? ["colour", "colours", "shape", "shapes"]
+                                                          : ["colour", "colours", "shape", "shapes", "position"])
+        }
+    }
+
+    private func objectFirstChanges(_ style: ShortAnswerStyle) throws -> Set<String> {
         let scenes = try scenes(40)
         let words = ShortAnswerVQA.records(scenes: scenes, imagePrefix: "train/", questionsPerImage: 8, seed: 3)
         let objectFirst = ShortAnswerVQA.records(scenes: scenes, imagePrefix: "train/", questionsPerImage: 8, seed: 3,
-                                                 style: .objectFirst)
+                                                 style: style)
         var changed = Set<String>()
         for (w, o) in zip(words, objectFirst) {
             let scene = scenes[String(w.image!.dropFirst(6).dropLast(4))]!
@@ -88,7 +97,7 @@ final class ShortAnswerVQATests: XCTestCase {
                     XCTAssertTrue(scene.objects.contains { $0.colour.rawValue == colour[0] && $0.shape.rawValue == word })
                 } else if let colour = match(asked, #"^What shape are the (\w+) objects\?$"#) {
                     XCTAssertEqual(phrase, "\(colour[0]) \(Shape(rawValue: word)!.plural)"); changed.insert("shapes")
-                } else if let kind = match(asked, #"^Where is the (\w+) (\w+) in the image\?$"#) {
+                } else if style == .objectFirstPosition, let kind = match(asked, #"^Where is the (\w+) (\w+) in the image\?$"#) {
                     XCTAssertEqual(phrase, "\(kind[1]) \(word)"); changed.insert("position")
                     XCTAssertTrue(EvalQuestions.isCorrect(prediction: phrase, answer: word, type: .position), phrase)
                 } else {
@@ -101,7 +110,7 @@ final class ShortAnswerVQATests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(changed, ["colour", "colours", "shape", "shapes", "position"])
+        return changed
     }
 
     func testSeededAndDeterministic() throws {
@@ -162,7 +171,7 @@ final class ShortAnswerVQATests: XCTestCase {
     func testTextDocumentsWithoutPlace() throws {
         let scenes = try scenes(40)
         let sets = ShortAnswerVQA.questionSets(scenes: scenes, questionsPerImage: 8, seed: 2)
-        let documents = ShortAnswerVQA.textDocuments(sets, scenes: scenes, imagePrefix: "train/", style: .objectFirst, place: false)
+        let documents = ShortAnswerVQA.textDocuments(sets, scenes: scenes, imagePrefix: "train/", style: .objectFirstPosition, place: false)
         let placeless = sets.compactMap { set -> (QuestionSet, Scene)? in
             let kept = set.questions.filter { $0.type != .position && $0.type != .relation }
             return kept.isEmpty ? nil : (QuestionSet(id: set.id, questions: kept), scenes[set.id]!)
@@ -171,7 +180,7 @@ final class ShortAnswerVQATests: XCTestCase {
         XCTAssertLessThan(placeless.map(\.0.questions.count).reduce(0, +), sets.map(\.questions.count).reduce(0, +))
         let placeWords = Region.allCases.map(\.phrase) + Region.allCases.map(\.rawValue) + Relation.allCases.map(\.rawValue) + ["Where"]
         for ((set, scene), document) in zip(placeless, documents) {
-            let record = ShortAnswerVQA.record(set, imagePrefix: "train/", style: .objectFirst)
+            let record = ShortAnswerVQA.record(set, imagePrefix: "train/", style: .objectFirstPosition)
             XCTAssertEqual(document, "USER: " + ShortAnswerVQA.sceneInWords(scene, regions: false) + " "
                            + expectedTurns(record.conversations).dropFirst(6), set.id)
             for word in placeWords { XCTAssertFalse(document.contains(word), "\(word) in \(document)") }
