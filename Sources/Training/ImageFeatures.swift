@@ -28,7 +28,7 @@ public final class ImageFeatures {
         if let cacheFile {
             let file = try SafeTensorsFile(url: cacheFile)
             let expected = Self.metadata(model: model, aspect: aspect)
-            for (key, value) in expected where file.metadata[key] != value {
+            for (key, value) in expected where Self.normalised(key, file.metadata[key], model: model) != value {
                 throw TrainingError.invalidArgument("\(cacheFile.path): features were cached with \(key) = \(file.metadata[key] ?? "unset"), this run needs \(value)")
             }
             cache = file
@@ -37,12 +37,23 @@ public final class ImageFeatures {
         }
     }
 
-    /// What a cache must agree on to be reused.
+    /// What a cache must agree on to be reused. The feature layer is counted from the front (of
+    /// the tower's layers + 1 hidden states), so -5 and 0 of a 4-layer tower are the same cache.
     static func metadata(model: LLaVAModel, aspect: ImageAspectMode) -> [String: String] {
-        ["feature_layer": "\(model.configuration.visionFeatureLayer)",
+        ["feature_layer": "\(hiddenStateIndex(model.configuration.visionFeatureLayer, model: model))",
          "selection": model.configuration.featureSelection.rawValue,
          "pad_to_square": "\(model.padsToSquare(aspect))",
          "rows": "\(model.featuresPerImage)", "width": "\(model.vision.config.hiddenSize)"]
+    }
+
+    static func hiddenStateIndex(_ layer: Int, model: LLaVAModel) -> Int {
+        layer < 0 ? model.vision.config.layerCount + 1 + layer : layer
+    }
+
+    /// A cache's metadata value as `metadata` writes it today (older caches kept the layer as given).
+    static func normalised(_ key: String, _ value: String?, model: LLaVAModel) -> String? {
+        guard key == "feature_layer", let value, let layer = Int(value) else { return value }
+        return "\(hiddenStateIndex(layer, model: model))"
     }
 
     /// The features of the image at `path` (relative to the image folder).

@@ -92,6 +92,27 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(typo.stderr.contains("default or whiten, got pca"), typo.stderr)
     }
 
+    /// A feature cache is keyed by the hidden state it holds, not by how the layer was written:
+    /// one cached at layer -2 of the 3-layer tower serves a run reading layer 2 (as a LLaVA
+    /// checkpoint's config may spell it) and is refused, naming the file, for layer 1.
+    func testFeatureCacheMatchesTheLayerCountedEitherWay() throws {
+        let data = dir.appendingPathComponent("pretrain.json").path
+        let cache = dir.appendingPathComponent("features.safetensors").path
+        let made = try LLaVAExecutable.run(["train", "cache-features"] + base.filter { $0 != "--quiet" } + [
+            "--data", data, "--mm-vision-select-layer", "-2", "--output", cache], timeout: 300)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        func pretrain(_ layer: String, _ out: String) throws -> CommandResult {
+            try LLaVAExecutable.run(["train", "pretrain"] + base + [
+                "--data", data, "--feature-cache", cache, "--mm-vision-select-layer", layer,
+                "--output-dir", dir.appendingPathComponent(out).path, "--batch-size", "4", "--max-steps", "1"], timeout: 300)
+        }
+        let same = try pretrain("2", "c1")
+        XCTAssertEqual(same.status, 0, same.stderr)
+        let other = try pretrain("1", "c2")
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertTrue(other.stderr.contains(cache) && other.stderr.contains("feature_layer = 2, this run needs 1"), other.stderr)
+    }
+
     /// `train clip --init-from`: the weights come from the given CLIPModel (a run at learning
     /// rate 0 writes them back unchanged), the architecture from its config (flags for it are
     /// refused), and its token ids must be the tokenizer's.
