@@ -33,6 +33,9 @@ struct TrainCLIP: ParsableCommand {
     @Option(help: "Joint embedding size (default: 128).") var projectionDim: Int?
     @Option(help: ArgumentHelp("Standard deviation of the image tower's initial position embedding (default: HF's 0.02).",
                                discussion: "Larger values keep each patch's place a larger part of its layer-0 embedding.")) var visionPositionStd: Float?
+    @Option(help: ArgumentHelp("Add seeded normal noise of this standard deviation to the image tower's position embedding of the written model, after training.",
+                               discussion: "A large mark of each patch's place in its layer-0 embedding, which the tower was not trained to work around (unlike a large --vision-position-std)."))
+    var finalPositionNoise: Float?
     @Option(help: "Epochs over the images (each epoch shows every image once, with one of its captions).") var epochs = 10
     @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
     @Option(help: "Pairs per batch (the contrastive negatives).") var batchSize = 64
@@ -60,6 +63,9 @@ struct TrainCLIP: ParsableCommand {
     }
 
     func validate() throws {
+        if let std = finalPositionNoise, !(std > 0 && std.isFinite) {
+            throw ValidationError("--final-position-noise must be a positive number, got \(std)")
+        }
         if initFrom != nil {
             let given = architectureFlags.filter { $0.1 != nil }.map(\.0)
             guard given.isEmpty else {
@@ -128,6 +134,7 @@ struct TrainCLIP: ParsableCommand {
         o.maxGradNorm = maxGradNorm
         o.seed = seed
         o.saveSteps = saveSteps
+        o.finalVisionPositionNoise = finalPositionNoise
         let trainer = try CLIPTrainer(model: model, pairs: pairs, captions: pairs.map { encoder.encode($0.caption) },
                                       images: images, options: o, outputDirectory: out)
         if resume, let step = try trainer.resumeIfPossible() {

@@ -17,6 +17,12 @@ public struct CLIPTrainingOptions: Sendable {
     public var seed: UInt64 = 42
     public var saveSteps = 500
     public var saveTotalLimit = 1
+    /// Standard deviation of seeded normal noise added to the image tower's position embedding of
+    /// the written model, once training is done (nil: none). Contrastive training on a small world
+    /// leaves that embedding tiny next to the patch content, and the tower learns to work around a
+    /// large one when it starts large; added at the end it gives every patch a large mark of its
+    /// place at layer 0, which the tower's later layers were never trained on.
+    public var finalVisionPositionNoise: Float?
 
     public init() {}
 }
@@ -159,6 +165,7 @@ public final class CLIPTrainer {
         let all = (try? MetricsLog.read(outputDirectory.appendingPathComponent("metrics.jsonl"))) ?? []
         try? LossCurve.writeSVG(steps: all.map(\.step), losses: all.map(\.loss),
                                 to: outputDirectory.appendingPathComponent("loss.svg"), title: "CLIP contrastive loss")
+        if let std = options.finalVisionPositionNoise { model.addVisionPositionNoise(std: std, seed: options.seed) }
         try model.write(to: outputDirectory, tokenizer: tokenizer?.files)
         let total = clipSeconds(clock.now - start)
         return TrainingSummary(steps: step, losses: losses, tokensPerSecond: Double(pairsSeen) / max(1e-9, total), seconds: total)

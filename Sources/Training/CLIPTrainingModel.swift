@@ -63,6 +63,14 @@ public final class CLIPTrainingModel {
         p[0] = min(max(p[0], 0), CLIPContrastive.maxLogitScale)
     }
 
+    /// Adds N(0, std²) to every entry of the image tower's position embedding (class and patch
+    /// rows), drawn from `seed`: the same seed gives the same noise.
+    public func addVisionPositionNoise(std: Float, seed: UInt64) {
+        var rng = SplitMix64(seed: seed ^ 0x706F_7369_7469_6F6E)   // "position": apart from the initialisation's stream
+        let p = vision.positionEmbedding.value
+        for i in 0..<p.count { p.floats[i] += std * gaussian(&rng) }
+    }
+
     // MARK: - Construction
 
     /// A new model initialised as HF's `CLIPPreTrainedModel._init_weights` does (initializer

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Tensor
 import TestSupport
@@ -25,7 +26,8 @@ final class CLIPTrainingRunTests: XCTestCase {
         return out
     }
 
-    static func setUp(seed: UInt64, pairs given: [CLIPPair]? = nil, batchSize: Int = 8) throws -> (CLIPTrainer, URL) {
+    static func setUp(seed: UInt64, pairs given: [CLIPPair]? = nil, batchSize: Int = 8, maxSteps: Int = 150,
+                      finalPositionNoise: Float? = nil) throws -> (CLIPTrainer, URL) {
         let tokenizer = try CLIPTokenizerSetup(directory: Fixtures.url("tokenizer/legacy"))
         let text = CLIPTextConfiguration(vocabularySize: tokenizer.vocabularySize, hiddenSize: 16, layerCount: 2,
                                          headCount: 2, maxPositions: 16, bosTokenID: tokenizer.bosTokenID,
@@ -38,7 +40,8 @@ final class CLIPTrainingRunTests: XCTestCase {
         for pair in pairs where pixels[pair.image] == nil { pixels[pair.image] = image(pixels.count) }
         var options = CLIPTrainingOptions()
         options.batchSize = batchSize
-        options.maxSteps = 150
+        options.maxSteps = maxSteps
+        options.finalVisionPositionNoise = finalPositionNoise
         options.learningRate = 3e-3
         options.warmupRatio = 0.05
         options.weightDecay = 0
@@ -141,5 +144,25 @@ final class CLIPTrainingRunTests: XCTestCase {
         XCTAssertEqual(rms(b[key]!), 0.5, accuracy: 0.15)
         XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
         for name in a.keys where name != key { XCTAssertEqual(a[name], b[name], name) }
+    }
+
+    /// `finalVisionPositionNoise` changes only the written model's image position embedding, by
+    /// noise of the given deviation, the same for the same seed; the training itself is unchanged.
+    func testFinalPositionNoiseChangesOnlyTheWrittenPositionEmbedding() throws {
+        func written(_ noise: Float?) throws -> [String: [Float]] {
+            let (trainer, out) = try Self.setUp(seed: 5, maxSteps: 3, finalPositionNoise: noise)
+            defer { try? FileManager.default.removeItem(at: out) }
+            _ = try trainer.run(progress: false)
+            let file = try SafeTensorsFile(url: out.appendingPathComponent("model.safetensors"))
+            return Dictionary(uniqueKeysWithValues: try file.tensorNames.map { ($0, try file.tensor($0).toFloatArray()) })
+        }
+        let (plain, noised, again) = (try written(nil), try written(0.5), try written(0.5))
+        let key = "vision_model.embeddings.position_embedding.weight"
+        XCTAssertEqual(noised, again)
+        XCTAssertEqual(plain.keys.sorted(), noised.keys.sorted())
+        for name in plain.keys where name != key { XCTAssertEqual(plain[name], noised[name], name) }
+        let d = zip(noised[key]!, plain[key]!).map { $0 - $1 }
+        XCTAssertEqual(d.count, 5 * 16)
+        XCTAssertEqual((d.reduce(0) { $0 + $1 * $1 } / Float(d.count)).squareRoot(), 0.5, accuracy: 0.1)
     }
 }
