@@ -34,7 +34,7 @@ struct TrainCLIP: ParsableCommand {
     @Option(help: ArgumentHelp("Standard deviation of the image tower's initial position embedding (default: HF's 0.02).",
                                discussion: "Larger values keep each patch's place a larger part of its layer-0 embedding.")) var visionPositionStd: Float?
     @Option(help: ArgumentHelp("Add seeded normal noise of this standard deviation to the image tower's position embedding of the written model, after training.",
-                               discussion: "A large mark of each patch's place in its layer-0 embedding, which the tower was not trained to work around (unlike a large --vision-position-std)."))
+                               discussion: "A large mark of each patch's place in its layer-0 embedding, added after the tower's training (a large --vision-position-std is trained with)."))
     var finalPositionNoise: Float?
     @Option(help: "Epochs over the images (each epoch shows every image once, with one of its captions).") var epochs = 10
     @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?

@@ -19,9 +19,9 @@ public struct CLIPTrainingOptions: Sendable {
     public var saveTotalLimit = 1
     /// Standard deviation of seeded normal noise added to the image tower's position embedding of
     /// the written model, once training is done (nil: none). Contrastive training on a small world
-    /// leaves that embedding tiny next to the patch content, and the tower learns to work around a
-    /// large one when it starts large; added at the end it gives every patch a large mark of its
-    /// place at layer 0, which the tower's later layers were never trained on.
+    /// leaves that embedding tiny next to the patch content; added at the end, the noise gives every
+    /// patch a large mark of its place at layer 0. (A tower started with a large embedding instead
+    /// trains around it: the LLaVA on one such tower never told left from right.)
     public var finalVisionPositionNoise: Float?
 
     public init() {}

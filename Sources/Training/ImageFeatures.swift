@@ -46,6 +46,7 @@ public final class ImageFeatures {
          "rows": "\(model.featuresPerImage)", "width": "\(model.vision.config.hiddenSize)"]
     }
 
+    /// The index into the tower's layers + 1 hidden states that `layer` (negative: from the end) names.
     static func hiddenStateIndex(_ layer: Int, model: LLaVAModel) -> Int {
         layer < 0 ? model.vision.config.layerCount + 1 + layer : layer
     }
