@@ -290,3 +290,89 @@ void lk_matvec(int dtype, const void *w, const float *x, float *y,
     }
     (void)avx;
 }
+
+// MARK: - several rows at once (batched decode)
+
+/// One weight row's dot products with `m` activation rows. The pair bodies below run the
+/// single-row bodies' exact sequence of operations for each of their two rows, sharing
+/// only the weight loads, so results are bit-identical to `lk_matvec`.
+#ifdef LK_X86
+#define LK_PAIR_DOT(NAME, LOAD, SCALAR)                                                                \
+LK_TARGET static void NAME(const void *wv, const float *x0, const float *x1, size_t n,            \
+                           float *out0, float *out1) {                                             \
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                     \
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();                                     \
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();                                     \
+    __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();                                     \
+    size_t i = 0;                                                                                  \
+    for (; i + 32 <= n; i += 32) {                                                                 \
+        __m256 w0 = LOAD(wv, i), w1 = LOAD(wv, i + 8), w2 = LOAD(wv, i + 16), w3 = LOAD(wv, i + 24); \
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + i), a0);                                     \
+        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x0 + i + 8), a1);                                 \
+        a2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x0 + i + 16), a2);                                \
+        a3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x0 + i + 24), a3);                                \
+        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + i), b0);                                     \
+        b1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x1 + i + 8), b1);                                 \
+        b2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x1 + i + 16), b2);                                \
+        b3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x1 + i + 24), b3);                                \
+    }                                                                                              \
+    for (; i + 8 <= n; i += 8) {                                                                   \
+        __m256 w0 = LOAD(wv, i);                                                                   \
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + i), a0);                                     \
+        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + i), b0);                                     \
+    }                                                                                              \
+    float sa = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));               \
+    float sb = hsum256(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));               \
+    for (size_t t = i; t < n; t++) sa += SCALAR(wv, t) * x0[t];                                    \
+    for (size_t t = i; t < n; t++) sb += SCALAR(wv, t) * x1[t];                                    \
+    *out0 = sa; *out1 = sb;                                                                        \
+}
+
+LK_TARGET static inline __m256 load_f32x8_at(const void *w, size_t i) { return _mm256_loadu_ps((const float *)w + i); }
+LK_TARGET static inline __m256 load_f16x8_at(const void *w, size_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+}
+LK_TARGET static inline __m256 load_bf16x8_at(const void *w, size_t i) { return load_bf16x8((const uint16_t *)w + i); }
+
+// The scalar tail (k not a multiple of 8), written as the single-row bodies write it.
+#define LK_F32_AT(w, i) (((const float *)(w))[i])
+#define LK_F16_AT(w, i) half_to_float(((const uint16_t *)(w))[i])
+#define LK_BF16_AT(w, i) bf16_to_float(((const uint16_t *)(w))[i])
+
+LK_PAIR_DOT(pair_f32_avx, load_f32x8_at, LK_F32_AT)
+LK_PAIR_DOT(pair_f16_avx, load_f16x8_at, LK_F16_AT)
+LK_PAIR_DOT(pair_bf16_avx, load_bf16x8_at, LK_BF16_AT)
+#endif
+
+static float dot_any(int dtype, const void *row, const float *x, size_t k) {
+    float out;
+    lk_matvec(dtype, row, x, &out, 0, 1, k);
+    return out;
+}
+
+void lk_matvec_rows(int dtype, const void *w, const float *x, float *y,
+                    size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy) {
+    size_t esize = dtype == LK_F32 ? 4 : 2;
+    int avx = lk_has_avx2();
+    for (size_t r = row_begin; r < row_end; r++) {
+        const void *row = (const char *)w + r * k * esize;
+        size_t j = 0;
+#ifdef LK_X86
+        if (avx) {
+            for (; j + 2 <= m; j += 2) {
+                const float *x0 = x + j * k, *x1 = x + (j + 1) * k;
+                float s0, s1;
+                switch (dtype) {
+                case LK_F32: pair_f32_avx(row, x0, x1, k, &s0, &s1); break;
+                case LK_F16: pair_f16_avx(row, x0, x1, k, &s0, &s1); break;
+                default: pair_bf16_avx(row, x0, x1, k, &s0, &s1); break;
+                }
+                y[j * ldy + r] = s0;
+                y[(j + 1) * ldy + r] = s1;
+            }
+        }
+#endif
+        for (; j < m; j++) y[j * ldy + r] = dot_any(dtype, row, x + j * k, k);
+    }
+    (void)avx;
+}

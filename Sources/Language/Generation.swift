@@ -83,11 +83,8 @@ public struct TextGenerator {
                          parameters: GenerationParameters, cache: KVCache? = nil,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
         let cache = cache ?? model.makeCache(capacity: prompt.count + parameters.maxNewTokens)
-        var sampler = Sampler(parameters.sampling)
-        let stops = parameters.stopTokenIDs ?? defaultStopTokens
-        var text = StopStringFilter(stopStrings: parameters.stopStrings)
-        var detok = StreamingDetokenizer(tokenizer: tokenizer)
-        var history = earlier + prompt, generated: [Int] = []
+        var state = DecodingState(tokenizer: tokenizer, parameters: parameters, stopTokens: defaultStopTokens,
+                                  history: earlier + prompt)
         var result = GenerationResult(text: "", tokenIDs: [], promptTokenCount: prompt.count,
                                       finishReason: .length, prefillSeconds: 0, decodeSeconds: 0)
         let clock = ContinuousClock()
@@ -97,29 +94,83 @@ public struct TextGenerator {
         result.prefillSeconds = seconds(clock.now - t0)
         if parameters.keepPrefillLogits { result.prefillLogits = logits }
         let t1 = clock.now
-        defer { result.decodeSeconds = seconds(clock.now - t1) }
-        while generated.count < parameters.maxNewTokens {
-            let id = sampler.next(logits: &logits, history: history)
-            if stops.contains(id) { result.finishReason = .endOfSequence; break }
-            generated.append(id)
-            history.append(id)
-            let (piece, stopped) = text.push(detok.append(id))
-            if !piece.isEmpty && !onText(piece) { result.finishReason = .cancelled; break }
-            if stopped { result.finishReason = .stopString; break }
-            if generated.count == parameters.maxNewTokens { break }
-            // A full context ends the answer (finish reason "length") rather than losing it.
-            if cache.count >= cache.maxCapacity { break }
-            logits = try model.forward(tokens: [id], cache: cache)
+        while let next = state.advance(logits: &logits, cacheFull: cache.count >= cache.maxCapacity, onText: onText) {
+            logits = try model.forward(tokens: [next], cache: cache)
         }
-        if result.finishReason != .stopString && result.finishReason != .cancelled {
-            let (tail, _) = text.push(detok.finish())
-            let rest = tail + text.flush()
-            if !rest.isEmpty { _ = onText(rest) }
-        }
-        result.text = text.emitted
-        result.tokenIDs = generated
+        result.text = state.text
+        result.tokenIDs = state.generated
+        result.finishReason = state.finishReason ?? .length
         result.decodeSeconds = seconds(clock.now - t1)
         return result
+    }
+}
+
+/// One sequence's decoding after its prefill: sampling, stop tokens and strings, the token
+/// budget and streamed text. `TextGenerator` and the batching engine both drive it, so a
+/// request answered among others stops and streams exactly as it does alone.
+///
+/// ```swift
+/// var state = DecodingState(tokenizer: tokenizer, parameters: parameters, stopTokens: [2], history: prompt)
+/// var logits = try model.forward(tokens: prompt, cache: cache)
+/// while let next = state.advance(logits: &logits, cacheFull: false, onText: { print($0); return true }) {
+///     logits = try model.forward(tokens: [next], cache: cache)
+/// }
+/// ```
+public struct DecodingState {
+    public let parameters: GenerationParameters
+    private var sampler: Sampler
+    private let stops: Set<Int>
+    private var filter: StopStringFilter
+    private var detokenizer: StreamingDetokenizer
+    private var history: [Int]
+    public private(set) var generated: [Int] = []
+    /// Set once the sequence has ended.
+    public private(set) var finishReason: FinishReason?
+
+    /// `history` is every token already in the sequence (for the repetition penalty);
+    /// `parameters.stopTokenIDs`, when set, replaces `stopTokens`.
+    public init(tokenizer: Tokenizer, parameters: GenerationParameters, stopTokens: Set<Int>, history: [Int]) {
+        self.parameters = parameters
+        sampler = Sampler(parameters.sampling)
+        stops = parameters.stopTokenIDs ?? stopTokens
+        filter = StopStringFilter(stopStrings: parameters.stopStrings)
+        detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        self.history = history
+    }
+
+    /// The text shown so far (stop string excluded).
+    public var text: String { filter.emitted }
+
+    /// Picks a token from the last position's `logits` (modified in place) and streams its text.
+    /// Returns the token to run next, or nil when the sequence has ended (`finishReason` says why).
+    /// `onText` returning false cancels; `cacheFull` ends the answer with "length".
+    public mutating func advance(logits: inout [Float], cacheFull: Bool, onText: (String) -> Bool) -> Int? {
+        guard finishReason == nil else { return nil }
+        guard generated.count < parameters.maxNewTokens else { return end(.length, onText) }
+        let id = sampler.next(logits: &logits, history: history)
+        if stops.contains(id) { return end(.endOfSequence, onText) }
+        generated.append(id)
+        history.append(id)
+        let (piece, stopped) = filter.push(detokenizer.append(id))
+        if !piece.isEmpty && !onText(piece) { finishReason = .cancelled; return nil }
+        if stopped { finishReason = .stopString; return nil }
+        // A full context ends the answer (finish reason "length") rather than losing it.
+        if generated.count == parameters.maxNewTokens || cacheFull { return end(.length, onText) }
+        return id
+    }
+
+    /// Ends the sequence from outside (a client went away): nothing more is streamed.
+    public mutating func cancel() {
+        if finishReason == nil { finishReason = .cancelled }
+    }
+
+    /// Ends with `reason`, releasing the text held back for stop strings and partial characters.
+    private mutating func end(_ reason: FinishReason, _ onText: (String) -> Bool) -> Int? {
+        finishReason = reason
+        let (tail, _) = filter.push(detokenizer.finish())
+        let rest = tail + filter.flush()
+        if !rest.isEmpty { _ = onText(rest) }
+        return nil
     }
 }
 

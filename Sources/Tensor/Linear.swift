@@ -37,6 +37,25 @@ public func matvec(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, 
     }
 }
 
+/// y[M, N] = x[M, K] · Wᵀ (+ bias) for a few rows that belong to different sequences
+/// (continuous batching's decode step).
+///
+/// Each row's values are bit-identical to `linearForward` on that row alone (the one-row
+/// mat-vec), whatever M is: a sequence's tokens never depend on what runs beside it. The
+/// weight is still read from memory once per call, which is what makes batched decode
+/// cheaper than M separate mat-vecs.
+public func linearForwardBatchInvariant(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                        weight: Tensor, bias: Tensor? = nil, rows m: Int) {
+    precondition(weight.rank == 2, "linear weight must be 2-D, got \(weight.shape)")
+    let n = weight.shape[0], k = weight.shape[1]
+    let code = kernelCode(weight.dtype)
+    let w = UnsafeRawPointer(weight.rawPointer)
+    parallelFor(n, minChunk: max(1, 16_384 / max(1, k * m))) { r in
+        lk_matvec_rows(code, w, x, y, r.lowerBound, r.upperBound, k, m, n)
+    }
+    if let bias { addBias(y, bias: bias, rows: m, columns: n) }
+}
+
 /// Rows of widened weights per SGEMM call: large enough to keep BLAS efficient,
 /// small enough that the f32 block stays a few MB.
 private let wideningBlockBytes = 8 << 20

@@ -21,6 +21,13 @@ void lk_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
 void lk_matvec(int dtype, const void *w, const float *x, float *y,
                size_t row_begin, size_t row_end, size_t k);
 
+/// Several activation rows against one weight: y[j * ldy + r] = dot(W[r, :], x[j * k ...]) for
+/// r in [row_begin, row_end) and j < m. Each weight row is read from memory once for all m
+/// rows, and every y value is computed with exactly the arithmetic of `lk_matvec`, so a
+/// row's result never depends on how many rows run beside it (batch invariance).
+void lk_matvec_rows(int dtype, const void *w, const float *x, float *y,
+                    size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy);
+
 /// Dot product of two f32 vectors.
 float lk_dot_f32(const float *a, const float *b, size_t n);
 /// y += a * x over n floats.
