@@ -17,3 +17,4 @@ fi
 "$PYTHON" scripts/fixtures/optim.py
 "$PYTHON" scripts/fixtures/training.py Tests/Fixtures/training
 "$PYTHON" scripts/fixtures/data.py Tests/Fixtures/data
+"$PYTHON" scripts/fixtures/gguf_types.py Tests/Fixtures/gguf

@@ -54,3 +54,11 @@ extension Tensor {
         return out
     }
 }
+
+/// Expands `count` values stored as ggml type `ggmlType` (the number GGUF writes: 0 F32, 1 F16,
+/// 2 Q4_0, 3 Q4_1, 6 Q5_0, 7 Q5_1, 8 Q8_0, 12 Q4_K, 13 Q5_K, 14 Q6_K, 30 BF16) into f32.
+/// `count` must be a whole number of the type's blocks; the caller has checked the source size.
+public func dequantizeGGML(type ggmlType: UInt32, source: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>, count: Int) {
+    let status = lk_dequantize_ggml(ggmlType, source, out, count)
+    precondition(status == 0, "ggml type \(ggmlType) has no dequantisation")
+}

@@ -28,6 +28,10 @@ void lk_matvec(int dtype, const void *w, const float *x, float *y,
 void lk_matvec_rows(int dtype, const void *w, const float *x, float *y,
                     size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy);
 
+/// Expands `n` values of ggml type `type` (its GGUF number) to f32; `n` is a whole number of
+/// blocks. Returns -1 for a type it does not know, 0 otherwise.
+int lk_dequantize_ggml(uint32_t type, const void *src, float *dst, size_t n);
+
 /// Dot product of two f32 vectors.
 float lk_dot_f32(const float *a, const float *b, size_t n);
 /// y += a * x over n floats.
