@@ -18,3 +18,4 @@ fi
 "$PYTHON" scripts/fixtures/training.py Tests/Fixtures/training
 "$PYTHON" scripts/fixtures/data.py Tests/Fixtures/data
 "$PYTHON" scripts/fixtures/gguf_types.py Tests/Fixtures/gguf
+"$PYTHON" scripts/fixtures/gguf_llama.py Tests/Fixtures/llama/mha Tests/Fixtures/gguf Tests/Fixtures/tokenizer/llama3

@@ -1,0 +1,79 @@
+import Checkpoint
+import Foundation
+import Language
+import Tensor
+import TestSupport
+import Tokenizer
+import XCTest
+
+/// A model read from GGUF runs exactly as the same weights read from safetensors, and its
+/// tokenizer, rebuilt from the GGUF metadata, encodes as the original tokenizer.json does.
+final class GGUFModelTests: XCTestCase {
+    struct Corpus: Decodable {
+        struct Entry: Decodable { let text: String; let ids: [Int] }
+        let entries: [Entry]
+    }
+
+    /// F16, Q8_0 and Q4_0 files give the greedy tokens and logits of their dequantised twin.
+    func testGreedyTokensEqualTheDequantizedSafetensors() throws {
+        for type in ["f16", "q8_0", "q4_0"] {
+            let file = try GGUFFile(url: Fixtures.url("gguf/llama-\(type).gguf"))
+            let gguf = try LlamaModel(gguf: file)
+            let reference = try LlamaModel(directory: Fixtures.url("gguf/llama-\(type)-dequantized"))
+            XCTAssertEqual(gguf.config.hiddenSize, reference.config.hiddenSize)
+            XCTAssertEqual(gguf.config.kvHeadCount, reference.config.kvHeadCount)
+            XCTAssertEqual(gguf.config.vocabularySize, reference.config.vocabularySize)
+            let tokenizer = try Tokenizer(gguf: file)
+            let prompt = tokenizer.encode("Hello world, the red star")
+            let parameters = GenerationParameters(maxNewTokens: 24, stopTokenIDs: [])
+            let ours = try TextGenerator(model: gguf, tokenizer: tokenizer).generate(prompt: prompt, parameters: parameters)
+            let theirs = try TextGenerator(model: reference, tokenizer: tokenizer).generate(prompt: prompt, parameters: parameters)
+            XCTAssertEqual(ours.tokenIDs, theirs.tokenIDs, type)
+            let a = try gguf.forward(tokens: prompt, cache: gguf.makeCache(), logits: .all)
+            let b = try reference.forward(tokens: prompt, cache: reference.makeCache(), logits: .all)
+            XCTAssertLessThan(maxAbsDifference(a, b), 1e-4, "\(type): \(differenceReport(a, b))")
+        }
+    }
+
+    func testSentencePieceTokenizerFromMetadataEncodesAsTheOriginal() throws {
+        let fromGGUF = try Tokenizer(gguf: GGUFFile(url: Fixtures.url("gguf/llama-q4_0.gguf")))
+        let original = try Tokenizer(directory: Fixtures.url("llama/mha"))
+        let corpus = try Fixtures.json("tokenizer/legacy/corpus.json", as: Corpus.self)
+        XCTAssertEqual(fromGGUF.vocabularySize, original.vocabularySize)
+        XCTAssertEqual(fromGGUF.bosTokenID, original.bosTokenID)
+        XCTAssertEqual(fromGGUF.eosTokenID, original.eosTokenID)
+        var mismatches: [String] = []
+        for e in corpus.entries {
+            let ids = fromGGUF.encode(e.text)
+            if ids != e.ids { mismatches.append(e.text) }
+            XCTAssertEqual(fromGGUF.decode(ids), original.decode(ids), e.text)
+        }
+        XCTAssertEqual(mismatches, [], "\(mismatches.count) of \(corpus.entries.count) texts encode differently")
+    }
+}
+
+extension GGUFModelTests {
+    func testByteLevelTokenizerFromMetadataEncodesAsTheOriginal() throws {
+        let fromGGUF = try Tokenizer(gguf: GGUFFile(url: Fixtures.url("gguf/vocab-llama3.gguf")))
+        let original = try Tokenizer(directory: Fixtures.url("tokenizer/llama3"))
+        let corpus = try Fixtures.json("tokenizer/llama3/corpus.json", as: Corpus.self)
+        XCTAssertEqual(fromGGUF.vocabularySize, original.vocabularySize)
+        // The fixture's tokenizer.json applies NFC, which GGUF cannot express (llama.cpp does not
+        // normalise); texts that NFC changes are left out.
+        let unchangedByNFC = corpus.entries.filter {
+            Array($0.text.unicodeScalars) == Array($0.text.precomposedStringWithCanonicalMapping.unicodeScalars)
+        }
+        XCTAssertGreaterThan(unchangedByNFC.count, 80)
+        var mismatches: [String] = []
+        for e in unchangedByNFC where fromGGUF.encode(e.text) != original.encode(e.text) { mismatches.append(e.text) }
+        XCTAssertEqual(mismatches, [], "\(mismatches.count) of \(unchangedByNFC.count) texts encode differently")
+        for e in corpus.entries.prefix(20) { XCTAssertEqual(fromGGUF.decode(e.ids), original.decode(e.ids)) }
+    }
+
+    func testUnsupportedArchitectureIsNamed() throws {
+        let file = try GGUFFile(url: Fixtures.url("gguf/types.gguf"))
+        XCTAssertThrowsError(try LlamaModel(gguf: file)) { error in
+            XCTAssertTrue("\(error)".contains("llama."), "\(error)")
+        }
+    }
+}
