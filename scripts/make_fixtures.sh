@@ -19,3 +19,4 @@ fi
 "$PYTHON" scripts/fixtures/data.py Tests/Fixtures/data
 "$PYTHON" scripts/fixtures/gguf_types.py Tests/Fixtures/gguf
 "$PYTHON" scripts/fixtures/gguf_llama.py Tests/Fixtures/llama/mha Tests/Fixtures/gguf Tests/Fixtures/tokenizer/llama3
+"$PYTHON" scripts/fixtures/gguf_llava.py Tests/Fixtures/llava/orig-mlp2x Tests/Fixtures/gguf

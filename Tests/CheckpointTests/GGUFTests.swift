@@ -111,7 +111,7 @@ extension GGUFError {
         case let .notGGUF(f), let .unsupportedVersion(f, _), let .truncated(f, _, _), let .implausible(f, _, _),
              let .unknownValueType(f, _, _), let .invalidMetadata(f, _, _), let .unsupportedTensorType(f, _, _),
              let .invalidShape(f, _, _, _), let .invalidOffset(f, _, _, _, _), let .overlappingTensors(f, _, _),
-             let .duplicateTensor(f, _), let .missing(f, _):
+             let .duplicateTensor(f, _), let .missing(f, _), let .shapeMismatch(f, _, _, _):
             return f
         }
     }

@@ -24,6 +24,8 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
     case overlappingTensors(file: String, first: String, second: String)
     /// The same tensor name twice.
     case duplicateTensor(file: String, tensor: String)
+    /// A tensor a loader takes has another shape than the model needs.
+    case shapeMismatch(file: String, tensor: String, expected: [Int], found: [Int])
     /// A metadata key or tensor a loader needs is absent.
     case missing(file: String, what: String)
 
@@ -44,6 +46,8 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
             return "\(file): tensor '\(tensor)' at data offset \(offset) (\(bytes) bytes) is misaligned or runs past the \(size)-byte data section"
         case let .overlappingTensors(file, a, b): return "\(file): tensors '\(a)' and '\(b)' overlap"
         case let .duplicateTensor(file, t): return "\(file): tensor '\(t)' appears twice"
+        case let .shapeMismatch(file, tensor, expected, found):
+            return "\(file): tensor '\(tensor)' has shape \(found) but \(expected) was expected"
         case let .missing(file, what): return "\(file): no \(what)"
         }
     }

@@ -88,65 +88,8 @@ extension LlamaWeights {
         finalNorm = try reader.vector("output_norm.weight", d)
         lmHead = c.tieWordEmbeddings ? embedTokens : try reader.matrix("output.weight", [c.vocabularySize, d])
         // rope_freqs appears in some llama-3 files; this decoder computes its own frequencies.
-        let unused = file.tensorNames.filter { !reader.taken.contains($0) && $0 != "rope_freqs.weight" }
+        let unused = reader.untaken.filter { $0 != "rope_freqs.weight" }
         guard unused.isEmpty else { throw ModelError.unexpectedWeights(names: unused, source: file.url.path) }
     }
 }
 
-/// Takes tensors from a GGUF file for a model, checking shapes and recording what was taken.
-final class GGUFTensorReader {
-    let file: GGUFFile
-    /// Quantised weights expand to f32 while the whole file would stay under this many f32
-    /// bytes, else to f16 (a 7B model at f32 would not fit in memory).
-    let expandDType: DType
-    private(set) var taken = Set<String>()
-
-    init(file: GGUFFile, f32Limit: Int) {
-        self.file = file
-        let elements = file.tensorInfos.reduce(0) { $0 + $1.elementCount }
-        expandDType = elements * 4 <= f32Limit ? .f32 : .f16
-    }
-
-    func info(_ name: String, _ shape: [Int]) throws -> GGUFTensorInfo {
-        guard let info = file.info(name) else { throw ModelError.missingWeight(name: name, source: file.url.path) }
-        guard info.shape == shape else { throw ModelError.weightShape(name: name, expected: shape, found: info.shape) }
-        taken.insert(name)
-        return info
-    }
-
-    /// A norm weight or bias, as f32.
-    func vector(_ name: String, _ n: Int) throws -> Tensor {
-        _ = try info(name, [n])
-        return try file.dequantized(name)
-    }
-
-    /// A weight matrix [N, K]: a view of float data where it can be, else expanded; the rows of
-    /// each head reordered from llama.cpp's interleaved pairs to HF's halves when asked.
-    func matrix(_ name: String, _ shape: [Int], interleavedHeads heads: Int? = nil) throws -> Tensor {
-        let info = try info(name, shape)
-        let floatView: DType? = [.f32: DType.f32, .f16: .f16, .bf16: .bf16][info.type]
-        if let dtype = floatView, heads == nil {
-            return Tensor(dtype: dtype, shape: shape, storage: file.storage, offset: info.byteRange.lowerBound)
-        }
-        let expanded = try file.dequantized(name, to: floatView ?? expandDType)
-        guard let heads else { return expanded }
-        return deinterleaveHeads(expanded, heads: heads)
-    }
-}
-
-/// llama.cpp stores each head's rotary rows as pairs (0, E/2), (1, E/2+1), …; HF as two halves.
-/// Row h·E + 2i + j of the file is row h·E + j·E/2 + i of the model.
-func deinterleaveHeads(_ w: Tensor, heads: Int) -> Tensor {
-    let n = w.shape[0], k = w.shape[1], e = n / heads, half = e / 2
-    let out = Tensor(zeros: w.shape, dtype: w.dtype)
-    let rowBytes = k * w.dtype.size
-    for h in 0..<heads {
-        for i in 0..<half {
-            for j in 0..<2 {
-                let from = h * e + 2 * i + j, to = h * e + j * half + i
-                (out.rawPointer + to * rowBytes).copyMemory(from: w.rawPointer + from * rowBytes, byteCount: rowBytes)
-            }
-        }
-    }
-    return out
-}

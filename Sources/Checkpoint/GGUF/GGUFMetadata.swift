@@ -1,67 +1,65 @@
-import Checkpoint
-
 /// Typed reads of a GGUF file's metadata; errors name the file and key.
-struct GGUFMetadata {
-    let file: GGUFFile
+public struct GGUFMetadata {
+    public let file: GGUFFile
 
-    init(_ file: GGUFFile) { self.file = file }
+    public init(_ file: GGUFFile) { self.file = file }
 
     private func bad(_ key: String, _ expected: String, _ value: GGUFValue) -> GGUFError {
         .invalidMetadata(file: file.url.path, key: key, reason: "expected \(expected), found a \(value.kind)")
     }
 
-    func value(_ key: String) throws -> GGUFValue {
+    public func value(_ key: String) throws -> GGUFValue {
         guard let v = file.metadata[key] else { throw GGUFError.missing(file: file.url.path, what: "metadata '\(key)'") }
         return v
     }
 
-    func optionalInt(_ key: String) throws -> Int? {
+    public func optionalInt(_ key: String) throws -> Int? {
         guard let v = file.metadata[key] else { return nil }
         guard let n = v.int, n >= 0 else { throw bad(key, "a non-negative integer", v) }
         return n
     }
 
-    func int(_ key: String) throws -> Int {
+    public func int(_ key: String) throws -> Int {
         guard let n = try optionalInt(key) else { throw GGUFError.missing(file: file.url.path, what: "metadata '\(key)'") }
         return n
     }
 
-    func optionalDouble(_ key: String) throws -> Double? {
+    public func optionalDouble(_ key: String) throws -> Double? {
         guard let v = file.metadata[key] else { return nil }
         guard let x = v.double else { throw bad(key, "a number", v) }
         return x
     }
 
-    func double(_ key: String) throws -> Double {
+    public func double(_ key: String) throws -> Double {
         let v = try value(key)
         guard let x = v.double else { throw bad(key, "a number", v) }
         return x
     }
 
-    func optionalString(_ key: String) throws -> String? {
+    public func optionalString(_ key: String) throws -> String? {
         guard let v = file.metadata[key] else { return nil }
         guard let s = v.string else { throw bad(key, "a string", v) }
         return s
     }
 
-    func string(_ key: String) throws -> String {
+    public func string(_ key: String) throws -> String {
         guard let s = try optionalString(key) else { throw GGUFError.missing(file: file.url.path, what: "metadata '\(key)'") }
         return s
     }
 
-    func optionalBool(_ key: String) throws -> Bool? {
+    public func optionalBool(_ key: String) throws -> Bool? {
         guard let v = file.metadata[key] else { return nil }
         guard let b = v.bool else { throw bad(key, "true or false", v) }
         return b
     }
 
-    func array(_ key: String) throws -> [GGUFValue] {
+    public func array(_ key: String) throws -> [GGUFValue] {
         let v = try value(key)
         guard let a = v.array else { throw bad(key, "an array", v) }
         return a
     }
 
-    func optionalArray(_ key: String) throws -> [GGUFValue]? {
+    public func optionalArray(_ key: String) throws -> [GGUFValue]? {
         guard file.metadata[key] != nil else { return nil }
         return try array(key)
     }
