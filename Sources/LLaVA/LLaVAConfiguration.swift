@@ -102,15 +102,13 @@ public struct LLaVAConfiguration: Sendable {
         try self.init(json: json, file: url.path)
     }
 
+    /// Reads a parsed `config.json`. The layout is told by the config's keys, not by its
+    /// `model_type`: llava-hf and the reference's own v1/v1.5 checkpoints both say `"llava"`.
     public init(json: [String: Any], file: String) throws {
-        let modelType = json["model_type"] as? String ?? ""
-        if json["text_config"] != nil || json["vision_config"] != nil || modelType == "llava" {
-            try self.init(llavaHF: json, file: file)
-        } else if json["mm_projector_type"] != nil || json["mm_vision_tower"] != nil || modelType.hasPrefix("llava") {
-            try self.init(original: json, file: file)
-        } else {
-            throw LLaVAError.invalidConfig(file: file, key: "model_type",
-                reason: "'\(modelType)' is not a LLaVA config (no vision_config / text_config, no mm_vision_tower / mm_projector_type)")
+        switch Self.layout(of: json) {
+        case .llavaHF?: try self.init(llavaHF: json, file: file)
+        case .original?: try self.init(original: json, file: file)
+        case nil: throw LLaVAError.unrecognizedLayout(file: file, found: ConfigFindings(json))
         }
     }
 
@@ -148,7 +146,7 @@ public struct LLaVAConfiguration: Sendable {
     private init(original json: [String: Any], file: String) throws {
         let r = Keys(json: json, file: file)
         layout = .original
-        text = try LlamaConfiguration(json: json, file: file)
+        text = try LlamaConfiguration(json: json, file: file, source: .originalLLaVA)
         vision = nil
         imageTokenID = Self.originalImagePlaceholder
         visionFeatureLayer = try r.featureLayer("mm_vision_select_layer", default: -2)
@@ -221,14 +219,5 @@ struct Keys {
             throw LLaVAError.invalidConfig(file: file, key: key, reason: "expected true or false, found \(v)")
         }
         return n.boolValue
-    }
-}
-
-extension LLaVAConfiguration {
-    /// Whether a parsed `config.json` describes a LLaVA model (either layout) rather than a bare LLM.
-    public static func describesLLaVA(_ json: [String: Any]) -> Bool {
-        let type = json["model_type"] as? String ?? ""
-        return json["vision_config"] != nil || json["mm_vision_tower"] != nil || json["mm_projector_type"] != nil
-            || type == "llava" || type.hasPrefix("llava_")
     }
 }

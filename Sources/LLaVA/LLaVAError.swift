@@ -3,6 +3,8 @@
 public enum LLaVAError: Error, CustomStringConvertible, Equatable {
     case missingFile(String)
     case invalidConfig(file: String, key: String, reason: String)
+    /// A config meant as LLaVA that fits neither layout (see `LLaVAConfiguration.layout(of:)`).
+    case unrecognizedLayout(file: String, found: ConfigFindings)
     case missingVisionTower(name: String?, checkpoint: String)
     case visionWidthMismatch(projectorInput: Int, towerOutput: Int)
     case imageCountMismatch(placeholders: Int, images: Int)
@@ -16,6 +18,10 @@ public enum LLaVAError: Error, CustomStringConvertible, Equatable {
             return "\(path): file not found"
         case .invalidConfig(let file, let key, let reason):
             return key.isEmpty ? "\(file): \(reason)" : "\(file): key '\(key)': \(reason)"
+        case .unrecognizedLayout(let file, let found):
+            return "\(file): neither a llava-hf config (text_config, vision_config) nor an original LLaVA config "
+                + "(mm_vision_tower, mm_projector_type or mm_hidden_size beside a LLaMA-family config's hidden_size, "
+                + "num_hidden_layers); found \(found). Only LLaMA-family decoders (LLaMA, Vicuna, Mistral) are supported"
         case .missingVisionTower(let name, let checkpoint):
             return "\(checkpoint) is an original-layout LLaVA checkpoint whose CLIP tower (\(name ?? "mm_vision_tower unset")) is not inside it: pass its directory with --vision-tower DIR"
         case .visionWidthMismatch(let p, let t):

@@ -181,7 +181,7 @@ struct Pretrain: ParsableCommand {
 struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stage 2, visual instruction tuning: projector + LLM, fully or with LoRA (template v1).",
-        discussion: "Writes a complete llava-hf model to OUTPUT_DIR/model (LoRA adapters folded in; the adapter alone in OUTPUT_DIR/adapter).")
+        discussion: "Writes a complete llava-hf model to OUTPUT_DIR/model (LoRA adapters folded in). With --lora-r, OUTPUT_DIR/adapter holds the adapter, the projector trained beside it (non_lora_trainables.safetensors) and what `llava export --merge-lora` checks the base against.")
 
     @OptionGroup var inputs: TrainInputs
     @OptionGroup var hyper: TrainHyperparameters
@@ -203,7 +203,8 @@ struct Finetune: ParsableCommand {
                                      llava: model.configuration, tokenizerDirectory: URL(fileURLWithPath: inputs.modelNameOrPath),
                                      imageProcessor: model.imageProcessor.configuration)
         if loraR > 0 {
-            try ModelExport.writeAdapter(graph.decoder, to: trainer.outputDirectory.appendingPathComponent("adapter"))
+            try LoRAAdapterFiles.write(graph.decoder, projector: graph.projector, model: model, basePath: inputs.modelNameOrPath,
+                                       to: trainer.outputDirectory.appendingPathComponent("adapter"))
         }
         printErr("wrote \(out.path)")
     }

@@ -3,7 +3,9 @@ import Foundation
 /// Hyper-parameters of a LLaMA-family decoder, decoded from a Hugging Face `config.json`.
 ///
 /// Accepts a bare LLaMA/Mistral/Vicuna config, the `text_config` inside a llava-hf
-/// config, and an original LLaVA config (`llava_llama`, LLaMA keys at top level).
+/// config, and (with `source: .originalLLaVA`) an original LLaVA config, whose LLaMA keys sit
+/// at the top level beside the `mm_*` keys under the model_type spellings of the reference's
+/// checkpoints (`llava`, `llava_llama`, `llava_mistral`).
 /// Both transformers spellings of the rotary settings are read: v4's top-level
 /// `rope_theta` + `rope_scaling`, and v5's `rope_parameters`.
 ///
@@ -68,8 +70,30 @@ public struct LlamaConfiguration: Sendable, Equatable {
         try self.init(json: object, file: url.path)
     }
 
+    /// Where a config's decoder keys come from; each accepts its own `model_type` spellings.
+    public enum Source: Sendable {
+        /// A bare LLM (or the `text_config` of a llava-hf config).
+        case languageModel
+        /// An original-layout LLaVA config (haotian-liu/LLaVA), already recognised by its `mm_*` keys.
+        case originalLLaVA
+
+        /// The `model_type` values a LLaMA-family decoder is written under.
+        public var modelTypes: [String] {
+            switch self {
+            case .languageModel: return ["llama", "mistral", "vicuna"]
+            // v1, v1.5 and the LLaMA-2 previews say `llava`; later code `llava_llama`; Mistral `llava_mistral`.
+            case .originalLLaVA: return ["llava", "llava_llama", "llava_mistral", "llama", "mistral"]
+            }
+        }
+
+        /// The `architectures` entries accepted beside them (an original LoRA run keeps its base's).
+        var architectures: [String] {
+            ["LlavaLlamaForCausalLM", "LlavaMistralForCausalLM", "LlamaForCausalLM", "MistralForCausalLM"]
+        }
+    }
+
     /// Decodes from a parsed config; `file` names the source in errors.
-    public init(json top: [String: Any], file: String) throws {
+    public init(json top: [String: Any], file: String, source: Source = .languageModel) throws {
         var json = top
         var tied = top["tie_word_embeddings"]
         if let text = top["text_config"] as? [String: Any] {
@@ -78,12 +102,7 @@ public struct LlamaConfiguration: Sendable, Equatable {
             tied = text["tie_word_embeddings"] ?? tied
         }
         let r = ConfigReader(json: json, file: file)
-        let modelType = try r.string("model_type", default: "llama")
-        let supported = ["llama", "mistral", "llava_llama", "llava_mistral", "vicuna"]
-        guard supported.contains(modelType) else {
-            throw ModelError.invalidConfig(file: file, key: "model_type",
-                                           reason: "'\(modelType)' is not a LLaMA-family decoder (supported: \(supported.joined(separator: ", ")))")
-        }
+        try Self.checkFamily(r, source: top["text_config"] == nil ? source : .languageModel)
         let hidden = try r.int("hidden_size", default: 4096)
         let heads = try r.int("num_attention_heads", default: 32)
         self.init(
@@ -104,6 +123,24 @@ public struct LlamaConfiguration: Sendable, Equatable {
             padTokenID: try r.optionalInt("pad_token_id"))
         try readRope(r)
         try validate(file: file)
+    }
+
+    /// Refuses a config whose `model_type` (or, for original LLaVA, `architectures`) names
+    /// another family, e.g. LLaVA-Lightning-MPT's `llava_mpt` / `LlavaMPTForCausalLM`.
+    private static func checkFamily(_ r: ConfigReader, source: Source) throws {
+        let modelType = try r.string("model_type", default: "llama")
+        let architectures = (r.json["architectures"] as? [String]) ?? []
+        let named = architectures.isEmpty ? "" : " (architectures \(architectures.joined(separator: ", ")))"
+        guard source.modelTypes.contains(modelType) else {
+            let hint = source == .languageModel && Source.originalLLaVA.modelTypes.contains(modelType)
+                ? "; it names a LLaVA model, which loads as one (llava generate --model DIR --vision-tower CLIP)" : ""
+            throw ModelError.invalidConfig(file: r.file, key: "model_type",
+                reason: "'\(modelType)'\(named) is not a LLaMA-family decoder (supported: \(source.modelTypes.joined(separator: ", ")))\(hint)")
+        }
+        if source == .originalLLaVA, let other = architectures.first(where: { !source.architectures.contains($0) }) {
+            throw ModelError.invalidConfig(file: r.file, key: "architectures",
+                reason: "'\(other)' is not a LLaMA-family LLaVA (supported: \(source.architectures.joined(separator: ", ")))")
+        }
     }
 
     /// v4: `rope_theta` + `rope_scaling{type|rope_type, factor}`; v5: `rope_parameters{rope_theta, rope_type, factor}`.

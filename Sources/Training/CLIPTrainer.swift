@@ -156,7 +156,8 @@ public final class CLIPTrainer {
             let rate = Double(indices.count) / max(1e-9, clipSeconds(clock.now - t0))
             let elapsed = clipSeconds(clock.now - start)
             losses.append(r.loss)
-            try metrics.append(MetricsRecord(step: step, loss: r.loss, lr: lr, gradNorm: norm, tokens: indices.count,
+            try metrics.append(MetricsRecord(step: step, loss: r.loss, lr: lr, gradNorm: norm, positions: indices.count,
+                                             tokens: indices.count,
                                              tokensPerSecond: rate, elapsed: elapsed))
             if show { progress.update(step: step, loss: r.loss, lr: lr, tokensPerSecond: rate, elapsed: elapsed) }
             if step % options.saveSteps == 0 || step == totalSteps { try checkpoint() }

@@ -83,6 +83,11 @@ public final class LLaVATrainingModel {
         }
     }
 
+    /// Positions the decoder runs over a batch, each image expanded to its feature rows.
+    public func countPositions(_ batch: [TrainingExample]) throws -> Int {
+        try batch.reduce(0) { n, e in n + (try expand(e).positions.count) }
+    }
+
     /// Forward and backward of `batch`: returns the summed token loss; gradients accumulate,
     /// scaled by 1/`normalizer` (the number of learned tokens in the whole optimizer step).
     public func accumulate(_ batch: [TrainingExample], normalizer: Int) throws -> Double {

@@ -13,31 +13,39 @@ private let posixWrite = Darwin.write
 
 /// One optimizer step as logged: a line of `metrics.jsonl`.
 ///
-///     {"step":120,"loss":2.3412,"lr":0.00012,"grad_norm":0.87,"tokens":65536,"tokens_per_second":3456.1,"elapsed":203.4}
+///     {"step":120,"loss":2.3412,"lr":0.00012,"grad_norm":0.87,"positions":70144,"tokens":6150,"tokens_per_second":3456.1,"elapsed":203.4}
 ///
-/// `tokens` counts the step's supervised tokens; `elapsed` is seconds since the run started.
+/// `positions` counts the sequence positions the decoder ran in the step, each image expanded
+/// to its feature rows; `tokens` counts the step's supervised tokens (labels not ignored: the
+/// loss's normaliser); `tokens_per_second` is the rate of `positions`, the work done.
+/// `elapsed` is seconds since the run started. CLIP training counts image-text pairs in
+/// `positions`, `tokens` and the rate. Logs written before `positions` existed read it as 0.
 /// A non-finite number is written as `null` (JSON has no NaN) and read back as NaN.
 public struct MetricsRecord: Codable, Equatable, Sendable {
     public var step: Int
     public var loss: Float
     public var lr: Float
     public var gradNorm: Float
+    public var positions: Int
     public var tokens: Int
+    /// Positions processed per second in the step.
     public var tokensPerSecond: Double
     public var elapsed: Double
 
-    public init(step: Int, loss: Float, lr: Float, gradNorm: Float, tokens: Int, tokensPerSecond: Double, elapsed: Double) {
+    public init(step: Int, loss: Float, lr: Float, gradNorm: Float, positions: Int, tokens: Int,
+                tokensPerSecond: Double, elapsed: Double) {
         self.step = step
         self.loss = loss
         self.lr = lr
         self.gradNorm = gradNorm
+        self.positions = positions
         self.tokens = tokens
         self.tokensPerSecond = tokensPerSecond
         self.elapsed = elapsed
     }
 
     enum CodingKeys: String, CodingKey {
-        case step, loss, lr, tokens, elapsed
+        case step, loss, lr, positions, tokens, elapsed
         case gradNorm = "grad_norm"
         case tokensPerSecond = "tokens_per_second"
     }
@@ -48,6 +56,7 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
         loss = try c.decodeIfPresent(Float.self, forKey: .loss) ?? .nan
         lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? .nan
         gradNorm = try c.decodeIfPresent(Float.self, forKey: .gradNorm) ?? .nan
+        positions = try c.decodeIfPresent(Int.self, forKey: .positions) ?? 0
         tokens = try c.decodeIfPresent(Int.self, forKey: .tokens) ?? 0
         tokensPerSecond = try c.decodeIfPresent(Double.self, forKey: .tokensPerSecond) ?? .nan
         elapsed = try c.decodeIfPresent(Double.self, forKey: .elapsed) ?? .nan
@@ -57,7 +66,7 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
     public var jsonLine: String {
         func number<T: BinaryFloatingPoint & LosslessStringConvertible>(_ x: T) -> String { x.isFinite ? "\(x)" : "null" }
         return "{\"step\":\(step),\"loss\":\(number(loss)),\"lr\":\(number(lr)),\"grad_norm\":\(number(gradNorm)),"
-            + "\"tokens\":\(tokens),\"tokens_per_second\":\(number(tokensPerSecond)),\"elapsed\":\(number(elapsed))}"
+            + "\"positions\":\(positions),\"tokens\":\(tokens),\"tokens_per_second\":\(number(tokensPerSecond)),\"elapsed\":\(number(elapsed))}"
     }
 }
 
@@ -68,7 +77,7 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
 ///
 /// ```swift
 /// let log = try MetricsLog(url: out.appendingPathComponent("metrics.jsonl"), keepingStepsThrough: resumedStep)
-/// try log.append(MetricsRecord(step: 1, loss: 2.31, lr: 1e-3, gradNorm: 0.9, tokens: 4096,
+/// try log.append(MetricsRecord(step: 1, loss: 2.31, lr: 1e-3, gradNorm: 0.9, positions: 4096, tokens: 512,
 ///                              tokensPerSecond: 3456, elapsed: 1.2))
 /// ```
 public final class MetricsLog {

@@ -84,14 +84,19 @@ public enum ModelExport {
     /// The stage-1 output: the projector alone, under the reference's names
     /// (`model.mm_projector.0.weight`, …), as `mm_projector.safetensors`.
     public static func writeProjector(_ projector: TrainableProjector, to url: URL) throws {
-        let names: [String]
-        switch projector.kind {
-        case .linear: names = ["model.mm_projector"]
-        case .mlp(let n): names = (0..<n).map { "model.mm_projector.\($0 * 2)" }
-        case .identity: names = []
-        }
+        let names = referenceProjectorNames(projector.kind)
         try SafeTensorsWriter.write(projector.exportTensors(names: names).map { ($0.name, $0.tensor.toF32()) },
                                     metadata: ["format": "pt", "mm_projector_type": projector.kind.description], to: url)
+    }
+
+    /// The reference's projector names: `model.mm_projector` (linear), or `model.mm_projector.{0,2,…}`
+    /// (an `nn.Sequential` whose odd indices are the GELUs).
+    static func referenceProjectorNames(_ kind: ProjectorKind) -> [String] {
+        switch kind {
+        case .linear: return ["model.mm_projector"]
+        case .mlp(let n): return (0..<n).map { "model.mm_projector.\($0 * 2)" }
+        case .identity: return []
+        }
     }
 
     /// A complete llava-hf directory: config, tokenizer (with `<image>` added if it lacks one),
@@ -187,53 +192,5 @@ public enum ModelExport {
     static func writeJSON(_ object: [String: Any], to url: URL) throws {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         try DurableFile.writeAtomically(data + Data("\n".utf8), to: url)
-    }
-}
-
-extension ModelExport {
-    /// The LoRA adapter alone, PEFT-style: `adapter_model.safetensors` (keys
-    /// `base_model.model.<module>.lora_{A,B}.weight`) and `adapter_config.json`.
-    public static func writeAdapter(_ decoder: TrainableDecoder, to directory: URL) throws {
-        guard case .lora(let rank, let alpha, let dropout) = decoder.mode else {
-            throw TrainingError.invalidArgument("the decoder has no LoRA adapter to write")
-        }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let tensors = decoder.blocks.flatMap(\.linears).flatMap { l -> [(name: String, tensor: Tensor)] in
-            guard let a = l.lora else { return [] }
-            return [("base_model.model.\(a.a.name)", a.a.value), ("base_model.model.\(a.b.name)", a.b.value)]
-        }
-        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent("adapter_model.safetensors"))
-        let config: [String: Any] = [
-            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": Double(alpha), "lora_dropout": Double(dropout),
-            "bias": "none", "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-        ]
-        try writeJSON(config, to: directory.appendingPathComponent("adapter_config.json"))
-    }
-
-    /// Reads an adapter written by `writeAdapter` into a LoRA decoder of the same rank.
-    public static func loadAdapter(_ directory: URL, into decoder: TrainableDecoder) throws {
-        let file = try Checkpoint.SafeTensorsFile(url: directory.appendingPathComponent("adapter_model.safetensors"))
-        for l in decoder.blocks.flatMap(\.linears) {
-            guard let lora = l.lora else { continue }
-            for p in [lora.a, lora.b] {
-                let t = try file.tensor("base_model.model.\(p.name)")
-                guard t.shape == p.value.shape else {
-                    throw TrainingError.invalidArgument("\(file.url.path): '\(p.name)' has shape \(t.shape), expected \(p.value.shape)")
-                }
-                let v = t.toFloatArray()
-                v.withUnsafeBufferPointer { p.value.floats.update(from: $0.baseAddress!, count: v.count) }
-            }
-        }
-    }
-
-    /// The adapter's rank, alpha and dropout from its `adapter_config.json`.
-    public static func adapterSettings(_ directory: URL) throws -> (rank: Int, alpha: Float, dropout: Float) {
-        let url = directory.appendingPathComponent("adapter_config.json")
-        guard let data = FileManager.default.contents(atPath: url.path),
-              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              let r = (json["r"] as? NSNumber)?.intValue, let a = (json["lora_alpha"] as? NSNumber)?.floatValue else {
-            throw TrainingError.invalidArgument("\(url.path): missing or without r / lora_alpha")
-        }
-        return (r, a, (json["lora_dropout"] as? NSNumber)?.floatValue ?? 0)
     }
 }

@@ -53,6 +53,7 @@ public struct TrainingOptions: Sendable {
 public struct TrainingSummary: Sendable {
     public var steps: Int
     public var losses: [Float]
+    /// Positions processed per second (images expanded to their feature rows; CLIP: image-text pairs).
     public var tokensPerSecond: Double
     public var seconds: Double
 }
@@ -135,7 +136,7 @@ public final class Trainer {
         var progress = ProgressLine(totalSteps: totalSteps, startStep: step)
         let params = graph.parameters
         let clock = ContinuousClock(), start = clock.now
-        var losses: [Float] = [], tokens = 0
+        var losses: [Float] = [], positionsRun = 0
         while step < totalSteps {
             let t0 = clock.now
             zeroGradients(params)
@@ -148,13 +149,13 @@ public final class Trainer {
             let lr = schedule.lr(atStep: step)
             optimizer.step(params, lr: lr)
             step += 1
-            let positions = micro.joined().reduce(0) { $0 + $1.inputIDs.count }
-            tokens += positions
+            let positions = try micro.reduce(0) { $0 + (try graph.countPositions($1)) }
+            positionsRun += positions
             let elapsed = seconds(clock.now - start)
             let rate = Double(positions) / max(1e-9, seconds(clock.now - t0))
             losses.append(loss)
-            try metrics.append(MetricsRecord(step: step, loss: loss, lr: lr, gradNorm: norm, tokens: positions,
-                                             tokensPerSecond: rate, elapsed: elapsed))
+            try metrics.append(MetricsRecord(step: step, loss: loss, lr: lr, gradNorm: norm, positions: positions,
+                                             tokens: normalizer, tokensPerSecond: rate, elapsed: elapsed))
             if show { progress.update(step: step, loss: loss, lr: lr, tokensPerSecond: rate, elapsed: elapsed) }
             if step % options.saveSteps == 0 || step == totalSteps { try checkpoint() }
         }
@@ -163,7 +164,7 @@ public final class Trainer {
         try? LossCurve.writeSVG(steps: all.map(\.step), losses: all.map(\.loss),
                                 to: outputDirectory.appendingPathComponent("loss.svg"), title: "training loss")
         let total = seconds(clock.now - start)
-        return TrainingSummary(steps: step, losses: losses, tokensPerSecond: Double(tokens) / max(1e-9, total), seconds: total)
+        return TrainingSummary(steps: step, losses: losses, tokensPerSecond: Double(positionsRun) / max(1e-9, total), seconds: total)
     }
 
     private func checkpoint() throws {

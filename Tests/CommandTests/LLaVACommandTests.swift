@@ -144,6 +144,33 @@ final class LLaVACommandTests: XCTestCase {
                           mentioning: ["--vision-tower"])
     }
 
+    /// The reference's LLaVA-1.5 checkpoints say model_type "llava" (as llava-hf does) with
+    /// LlavaLlamaForCausalLM; `generate` reads them as the original layout they are.
+    func testOriginalConfigSpelledLlavaGenerates() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-v15-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("orig-mlp2x")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.url("llava/orig-mlp2x"), to: model)
+        let configURL = model.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+        config["model_type"] = "llava"
+        config["architectures"] = ["LlavaLlamaForCausalLM"]
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        let ref: Reference = try Fixtures.json("llava/orig-mlp2x.reference.json")
+        let r = try LLaVAExecutable.run(["generate", "--model", model.path, "--vision-tower", Fixtures.url("llava/orig-mlp2x-clip").path,
+                                         "--image", Fixtures.url("images/\(ref.cases[0].image)").path, "--conv-mode", "raw",
+                                         "--prompt", ref.prompt, "--max-new-tokens", "\(ref.new_tokens)", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        guard r.status == 0 else { return }
+        XCTAssertEqual(try JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8)).token_ids, ref.cases[0].greedy)
+        config["model_type"] = "llava_mpt"
+        config["architectures"] = ["LlavaMPTForCausalLM"]
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        try expectFailure(["generate", "--model", model.path, "--vision-tower", Fixtures.url("llava/orig-mlp2x-clip").path,
+                           "--prompt", "hi"], mentioning: [configURL.path, "llava_mpt", "LlavaMPTForCausalLM"])
+    }
+
     func testMoreImageTagsThanImagesNamesBothNumbers() throws {
         try expectFailure(["generate"] + arguments("hf-mlp2x-default", tower: nil) + [
             "--image", Fixtures.url("images/gray.png").path, "--conv-mode", "raw", "--prompt", "<image> and <image>?"],

@@ -192,37 +192,116 @@ final class TrainCommandTests: XCTestCase {
                       plain.stderr)
     }
 
-    func testLoRAFinetuneWritesAMergedModelAndAnAdapter() throws {
-        let r = try LLaVAExecutable.run(["train", "finetune"] + base + [
-            "--data", dir.appendingPathComponent("finetune.json").path, "--output-dir", dir.appendingPathComponent("lora").path,
-            "--lora-r", "4", "--lora-alpha", "8", "--batch-size", "5", "--max-steps", "5"], timeout: 300)
+    // MARK: - LoRA: the adapter folder and `llava export --merge-lora`
+
+    /// `train finetune --lora-r 4` from `model` (plus `extra`) into `out`; returns the run's folder.
+    func loraRun(_ model: [String], _ extra: [String] = [], out: String) throws -> URL {
+        let r = try LLaVAExecutable.run(["train", "finetune", "--image-folder", dir.path, "--quiet"] + model + extra + [
+            "--data", dir.appendingPathComponent("finetune.json").path, "--output-dir", dir.appendingPathComponent(out).path,
+            "--lora-r", "4", "--lora-alpha", "8", "--batch-size", "5", "--max-steps", "3", "--learning-rate", "1e-2",
+            "--mm-projector-lr", "1e-2"], timeout: 300)
         XCTAssertEqual(r.status, 0, r.stderr)
-        let run = dir.appendingPathComponent("lora")
-        for f in ["model/model.safetensors", "model/config.json", "adapter/adapter_model.safetensors", "adapter/adapter_config.json"] {
+        let run = dir.appendingPathComponent(out)
+        for f in ["model/model.safetensors", "model/config.json", "adapter/adapter_model.safetensors", "adapter/adapter_config.json",
+                  "adapter/non_lora_trainables.safetensors"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent(f).path), f)
         }
-        // Folding the adapter into the base again gives the same weights as the run's merged model.
-        let exported = dir.appendingPathComponent("exported")
-        let e = try LLaVAExecutable.run(["export", "--model", Fixtures.url("llama/mha").path,
-                                         "--vision-tower", Fixtures.url("llava/orig-mlp2x-clip").path,
-                                         "--adapter", run.appendingPathComponent("adapter").path, "--merge-lora",
-                                         "--output", exported.path])
-        XCTAssertEqual(e.status, 0, e.stderr)
-        // The decoder weights agree exactly (the projector differs: the export started from the
-        // base's random one, the run trained its own), and LoRA changed them from the base.
-        let merged = try SafeTensorsFile(url: run.appendingPathComponent("model/model.safetensors"))
-        let again = try SafeTensorsFile(url: exported.appendingPathComponent("model.safetensors"))
-        let base = try WeightStore(directory: Fixtures.url("llama/mha"))
-        XCTAssertEqual(merged.tensorNames, again.tensorNames)
+        return run
+    }
+
+    func merge(_ model: [String], adapter: URL, out: String) throws -> (CommandResult, URL) {
+        let output = dir.appendingPathComponent(out)
+        let r = try LLaVAExecutable.run(["export"] + model + ["--adapter", adapter.path, "--merge-lora", "--output", output.path])
+        return (r, output)
+    }
+
+    /// The merged model equals the run's own OUT/model: the same tensor names, every value
+    /// within 1e-5 (both sides fold the same f32 adapters into the same base), the same config.
+    func assertSameModel(_ merged: URL, _ run: URL, file: StaticString = #filePath, line: UInt = #line) throws {
+        let a = try SafeTensorsFile(url: merged.appendingPathComponent("model.safetensors"))
+        let b = try SafeTensorsFile(url: run.appendingPathComponent("model.safetensors"))
+        XCTAssertEqual(a.tensorNames, b.tensorNames, file: file, line: line)
+        for name in a.tensorNames where b.info(name) != nil {
+            let x = try a.tensor(name), y = try b.tensor(name)
+            XCTAssertEqual(x.shape, y.shape, name, file: file, line: line)
+            let diff = zip(x.toF32().toFloatArray(), y.toF32().toFloatArray()).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(diff, 1e-5, name, file: file, line: line)
+        }
+        let configs = try [merged, run].map {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: $0.appendingPathComponent("config.json"))) as! NSDictionary
+        }
+        XCTAssertEqual(configs[0], configs[1], file: file, line: line)
+    }
+
+    /// Bare LLM + stage-1 projector: the merge carries the projector the run trained, not the
+    /// stage-1 one, and the LoRA-adapted Linears (only they) differ from the base.
+    func testLoRAMergeFromABareLLMEqualsTheRunsModel() throws {
+        let s1 = try LLaVAExecutable.run(["train", "pretrain"] + base + [
+            "--data", dir.appendingPathComponent("pretrain.json").path, "--output-dir", dir.appendingPathComponent("s1").path,
+            "--batch-size", "4", "--max-steps", "2", "--learning-rate", "1e-2"], timeout: 300)
+        XCTAssertEqual(s1.status, 0, s1.stderr)
+        let stage1 = dir.appendingPathComponent("s1/mm_projector.safetensors")
+        let llm = ["--vision-tower", Fixtures.url("llava/orig-mlp2x-clip").path]
+        let run = try loraRun(["--model-name-or-path", Fixtures.url("llama/mha").path] + llm,
+                              ["--pretrain-mm-mlp-adapter", stage1.path], out: "lora")
+        let (r, merged) = try merge(["--model", Fixtures.url("llama/mha").path] + llm + ["--projector", stage1.path],
+                                    adapter: run.appendingPathComponent("adapter"), out: "merged")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try assertSameModel(merged, run.appendingPathComponent("model"))
+
+        let out = try SafeTensorsFile(url: merged.appendingPathComponent("model.safetensors"))
+        let start = try SafeTensorsFile(url: stage1)
+        XCTAssertNotEqual(try out.tensor("multi_modal_projector.linear_1.weight").toFloatArray(),
+                          try start.tensor("model.mm_projector.0.weight").toFloatArray(), "the projector trained")
+        let llmWeights = try WeightStore(directory: Fixtures.url("llama/mha"))
         var changed = 0
-        for name in merged.tensorNames where name.hasPrefix("language_model.") {
-            let a = try merged.tensor(name).toFloatArray()
-            XCTAssertEqual(a, try again.tensor(name).toFloatArray(), name)
+        for name in out.tensorNames where name.hasPrefix("language_model.") && !name.contains("embed_tokens") && !name.contains("lm_head") {
             let baseName = name.replacingOccurrences(of: "language_model.model.", with: "model.")
-                .replacingOccurrences(of: "language_model.lm_head", with: "lm_head")
-            if a != (try base.tensor(baseName).toFloatArray()) { changed += 1 }
+            if try out.tensor(name).toFloatArray() != llmWeights.tensor(baseName).toFloatArray() { changed += 1 }
         }
         XCTAssertEqual(changed, 2 * 7, "every adapted Linear of the 2 blocks changed, nothing else")
+    }
+
+    /// A LLaVA base of either layout: the merge equals the run's model and its projector moved.
+    func testLoRAMergeFromALLaVAEqualsTheRunsModel() throws {
+        for (i, model) in [["llava/hf-mlp2x-default"], ["llava/orig-mlp2x", "llava/orig-mlp2x-clip"]].enumerated() {
+            let args = ["--model", Fixtures.url(model[0]).path] + (model.count > 1 ? ["--vision-tower", Fixtures.url(model[1]).path] : [])
+            let run = try loraRun(["--model-name-or-path"] + args.dropFirst(), out: "lora\(i)")
+            let (r, merged) = try merge(args, adapter: run.appendingPathComponent("adapter"), out: "merged\(i)")
+            XCTAssertEqual(r.status, 0, r.stderr)
+            try assertSameModel(merged, run.appendingPathComponent("model"))
+            let trainables = try SafeTensorsFile(url: run.appendingPathComponent("adapter/non_lora_trainables.safetensors"))
+            XCTAssertEqual(trainables.tensorNames, ["base_model.model.model.mm_projector.0.bias", "base_model.model.model.mm_projector.0.weight",
+                                                    "base_model.model.model.mm_projector.2.bias", "base_model.model.model.mm_projector.2.weight"])
+        }
+    }
+
+    /// An adapter folder without its trained projector, or a base it was not trained on, is
+    /// refused with the file (and key) named.
+    func testLoRAMergeRefusesAnIncompleteAdapterOrAnotherBase() throws {
+        let tower = ["--vision-tower", Fixtures.url("llava/orig-mlp2x-clip").path]
+        let run = try loraRun(["--model-name-or-path", Fixtures.url("llama/mha").path] + tower, out: "lora")
+        let adapter = run.appendingPathComponent("adapter")
+        let config = adapter.appendingPathComponent("adapter_config.json").path
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
+        XCTAssertEqual(json["base_model_name_or_path"] as? String, Fixtures.url("llama/mha").path)
+        XCTAssertEqual((json["llava_base"] as? [String: Any])?["mm_projector_type"] as? String, "mlp2x_gelu")
+
+        let gqa = try merge(["--model", Fixtures.url("llama/gqa").path] + tower, adapter: adapter, out: "m1").0
+        XCTAssertNotEqual(gqa.status, 0)
+        XCTAssertTrue(gqa.stderr.contains(config) && gqa.stderr.contains("'llava_base.hidden_size' is 64 but the base model has 96"), gqa.stderr)
+        let linear = try merge(["--model", Fixtures.url("llava/orig-linear").path, "--vision-tower", Fixtures.url("llava/orig-linear-clip").path],
+                               adapter: adapter, out: "m2").0
+        XCTAssertNotEqual(linear.status, 0)
+        XCTAssertTrue(linear.stderr.contains(config) && linear.stderr.contains("'llava_base.mm_projector_type' is mlp2x_gelu but the base model has linear"),
+                      linear.stderr)
+
+        let trainables = adapter.appendingPathComponent("non_lora_trainables.safetensors")
+        try FileManager.default.removeItem(at: trainables)
+        let (missing, output) = try merge(["--model", Fixtures.url("llama/mha").path] + tower, adapter: adapter, out: "m3")
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains(trainables.path) && missing.stderr.contains("not found"), missing.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output.path), "nothing written")
     }
 
     func testKilledRunResumesWithTheUninterruptedLosses() throws {

@@ -33,6 +33,17 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(c.ropeTheta, 10000)
     }
 
+    /// The reference's original-layout spellings are read as the LLaVA config they are, not as a bare LLM's.
+    func testOriginalLLaVASpellingsNeedTheOriginalSource() throws {
+        for type in ["llava", "llava_llama", "llava_mistral"] {
+            let json = try JSONSerialization.jsonObject(with: Data("{\(base), \"model_type\": \"\(type)\"}".utf8)) as! [String: Any]
+            XCTAssertEqual(try LlamaConfiguration(json: json, file: "config.json", source: .originalLLaVA).hiddenSize, 64, type)
+            XCTAssertThrowsError(try LlamaConfiguration(json: json, file: "config.json")) { error in
+                XCTAssertTrue("\(error)".contains("'\(type)' is not a LLaMA-family decoder") && "\(error)".contains("loads as one"), "\(error)")
+            }
+        }
+    }
+
     func testBadValuesNameTheirKey() {
         func expect(_ json: String, key: String) {
             XCTAssertThrowsError(try config(json)) { error in

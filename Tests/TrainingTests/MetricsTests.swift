@@ -17,7 +17,7 @@ final class MetricsTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     func record(_ step: Int, loss: Float = 2.5) -> MetricsRecord {
-        MetricsRecord(step: step, loss: loss, lr: 1.2e-4, gradNorm: 0.75, tokens: 4096,
+        MetricsRecord(step: step, loss: loss, lr: 1.2e-4, gradNorm: 0.75, positions: 4096, tokens: 512,
                       tokensPerSecond: 3456.5, elapsed: Double(step) * 1.5)
     }
 
@@ -29,14 +29,24 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(lines.count, 5)
         for line in lines {
             let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            XCTAssertEqual(Set(object.keys), ["step", "loss", "lr", "grad_norm", "tokens", "tokens_per_second", "elapsed"])
+            XCTAssertEqual(Set(object.keys), ["step", "loss", "lr", "grad_norm", "positions", "tokens", "tokens_per_second", "elapsed"])
         }
-        XCTAssertEqual(lines[0], #"{"step":1,"loss":0.33333334,"lr":0.00012,"grad_norm":0.75,"tokens":4096,"tokens_per_second":3456.5,"elapsed":1.5}"#)
+        XCTAssertEqual(lines[0], #"{"step":1,"loss":0.33333334,"lr":0.00012,"grad_norm":0.75,"positions":4096,"tokens":512,"tokens_per_second":3456.5,"elapsed":1.5}"#)
         XCTAssertTrue(lines[2].contains(#""loss":null"#))
         let back = try MetricsLog.read(url)
         XCTAssertEqual(back.map(\.step), [1, 2, 3, 4, 5])
         XCTAssertEqual(back[1], record(2, loss: 2.0 / 3))
         XCTAssertTrue(back[2].loss.isNaN)
+    }
+
+    /// A log written before `positions` existed (its `tokens` counted positions) still reads.
+    func testLogsWithoutPositionsStillRead() throws {
+        let url = dir.appendingPathComponent("metrics.jsonl")
+        let line = #"{"step":1,"loss":2.5,"lr":0.001,"grad_norm":0.5,"tokens":300,"tokens_per_second":99.5,"elapsed":1.5}"#
+        try Data((line + "\n").utf8).write(to: url)
+        let back = try MetricsLog.read(url)
+        XCTAssertEqual(back, [MetricsRecord(step: 1, loss: 2.5, lr: 0.001, gradNorm: 0.5, positions: 0, tokens: 300,
+                                            tokensPerSecond: 99.5, elapsed: 1.5)])
     }
 
     func testTornLastLineIsDroppedAndResumeTrims() throws {

@@ -78,6 +78,22 @@ final class TrainingParityTests: XCTestCase {
     }
 }
 
+extension TrainingParityTests {
+    /// What metrics.jsonl logs: `positions`, the decoder's sequence length with each -200
+    /// placeholder expanded to the image's feature rows; `tokens`, the supervised next tokens.
+    func testPositionsAndSupervisedTokensCounted() throws {
+        let ref = try Self.reference()
+        let examples = try Self.examples(ref)
+        let g = try Self.graph("stage1", ref: ref)
+        let rows = g.featuresPerImage
+        XCTAssertGreaterThan(rows, 1)
+        let positions = ref.samples.reduce(0) { $0 + $1.input_ids.count + $1.images * (rows - 1) }
+        let supervised = ref.samples.reduce(0) { $0 + $1.labels.dropFirst().filter { $0 != -100 }.count }
+        XCTAssertEqual(try g.countPositions(examples), positions)
+        XCTAssertEqual(try g.countTargets(examples), supervised)
+    }
+}
+
 /// Ten optimizer steps (AdamW, warmup + cosine, clipping, weight decay except biases and
 /// norms) follow PyTorch's loss trajectory: each loss within 1e-4 relative (f32 rounding
 /// compounds over the steps), each pre-clip gradient norm within 1e-3 relative.
