@@ -26,7 +26,7 @@ struct Chat: ParsableCommand {
     func run() throws {
         try runtime.apply()
         let logger = Logger(label: "llava.chat")
-        guard case .llava(let model) = try LoadedModel(directory: try modelOptions.modelDirectory(), visionTower: modelOptions.visionTower,
+        guard case .llava(let model) = try LoadedModel(directory: try modelOptions.modelDirectory(), visionTower: modelOptions.visionTower, mmproj: modelOptions.mmproj,
                                                        logger: logger) else {
             throw ValidationError("\(try modelOptions.modelDirectory()) is a text-only model; `llava chat` needs a LLaVA checkpoint")
         }

@@ -33,7 +33,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         try runtime.apply()
         let logger = Logger(label: "llava.generate")
-        let loaded = try LoadedModel(directory: try modelOptions.modelDirectory(), visionTower: modelOptions.visionTower, logger: logger)
+        let loaded = try LoadedModel(directory: try modelOptions.modelDirectory(), visionTower: modelOptions.visionTower, mmproj: modelOptions.mmproj, logger: logger)
         let pictures = try images.map { try modelOptions.decodeImage($0) }
         let (text, stop) = try renderPrompt(prompt, imageCount: pictures.count, model: loaded, convMode: modelOptions.convMode)
         logger.debug("prompt: \(text.debugDescription)")

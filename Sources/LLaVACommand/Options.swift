@@ -45,7 +45,7 @@ struct SamplingOptions: ParsableArguments {
 
 /// Model location flags shared by the model-running commands.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model directory: a llava-hf or original LLaVA checkpoint, or a bare LLaMA-family LLM (default: the built-in model).")
+    @Option(help: "Model: a llava-hf or original LLaVA checkpoint directory, a bare LLaMA-family LLM, or a GGUF file (or a folder of GGUF files) with --mmproj (default: the built-in model).")
     var model: String?
 
     /// The model to load: the one named, or the built-in default model.
@@ -59,6 +59,9 @@ struct ModelOptions: ParsableArguments {
 
     @Option(help: "CLIP tower directory, for original-layout LLaVA checkpoints (mm_vision_tower).")
     var visionTower: String?
+
+    @Option(help: "llama.cpp's CLIP + projector GGUF (mmproj), for a GGUF --model.")
+    var mmproj: String?
 
     @Option(help: "Conversation template: auto, raw, or one of \(ConversationTemplate.names.joined(separator: ", ")).")
     var convMode = "auto"

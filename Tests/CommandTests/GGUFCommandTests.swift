@@ -1,0 +1,69 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `llava generate` runs llama.cpp's GGUF files (`--model FILE.gguf --mmproj FILE.gguf`, or a
+/// folder holding them) and refuses hostile ones with the file named, never a crash.
+final class GGUFCommandTests: XCTestCase {
+    func json(_ r: CommandResult) throws -> [String: Any] {
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+    }
+
+    func testGGUFPairAnswersAsTheOriginalCheckpoint() throws {
+        let common = ["generate", "--image", Fixtures.url("images/photo_500x333.jpg").path, "--prompt", "What is shown?",
+                      "--conv-mode", "llava_v1", "--max-new-tokens", "8", "--json"]
+        let gguf = try json(LLaVAExecutable.run(common + ["--model", Fixtures.url("gguf/llava-llm-f32.gguf").path,
+                                                         "--mmproj", Fixtures.url("gguf/llava-mmproj-f32.gguf").path]))
+        let original = try json(LLaVAExecutable.run(common + ["--model", Fixtures.url("llava/orig-mlp2x").path,
+                                                             "--vision-tower", Fixtures.url("llava/orig-mlp2x-clip").path]))
+        XCTAssertEqual(gguf["token_ids"] as? [Int], original["token_ids"] as? [Int])
+        XCTAssertEqual(gguf["prompt_tokens"] as? Int, original["prompt_tokens"] as? Int)
+    }
+
+    func testAFolderOfGGUFFilesIsAModel() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-gguf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.copyItem(at: Fixtures.url("gguf/llava-llm-f32.gguf"), to: dir.appendingPathComponent("model-f32.gguf"))
+        try FileManager.default.copyItem(at: Fixtures.url("gguf/llava-mmproj-f32.gguf"), to: dir.appendingPathComponent("mmproj-f32.gguf"))
+        let r = try json(LLaVAExecutable.run(["generate", "--model", dir.path, "--image", Fixtures.url("images/gray.png").path,
+                                              "--prompt", "Hi", "--max-new-tokens", "3", "--json"]))
+        XCTAssertEqual((r["token_ids"] as? [Int])?.count, 3)
+        // A text-only GGUF LLM runs without --mmproj.
+        let text = try json(LLaVAExecutable.run(["generate", "--model", Fixtures.url("gguf/llama-q4_0.gguf").path,
+                                                 "--prompt", "Hello", "--max-new-tokens", "4", "--json"]))
+        XCTAssertNotNil(text["token_ids"])
+    }
+
+    func testHostileGGUFFilesAreRefusedWithTheFileNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-gguf-bad-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = try Data(contentsOf: Fixtures.url("gguf/llama-q4_0.gguf"))
+        var lyingCount = good
+        lyingCount.replaceSubrange(8..<16, with: Data(repeating: 0xFF, count: 8))   // tensor count 2^64-1
+        var lyingType = good
+        if let r = lyingType.range(of: Data("token_embd.weight".utf8)) {
+            // name, then u32 dims, 2 × u64 dims, then the u32 type
+            let typeAt = r.upperBound + 4 + 16
+            lyingType.replaceSubrange(typeAt..<typeAt + 4, with: Data([99, 0, 0, 0]))
+        }
+        let cases: [(String, Data, String)] = [
+            ("truncated.gguf", good.prefix(good.count / 2), "truncated.gguf"),
+            ("header-cut.gguf", good.prefix(100), "header-cut.gguf"),
+            ("count.gguf", lyingCount, "count.gguf"),
+            ("type.gguf", lyingType, "ggml type 99"),
+            ("notgguf.gguf", Data("hello".utf8), "not a GGUF file"),
+        ]
+        for (name, bytes, needle) in cases {
+            let path = dir.appendingPathComponent(name)
+            try bytes.write(to: path)
+            let r = try LLaVAExecutable.run(["generate", "--model", path.path, "--prompt", "hi", "--max-new-tokens", "2"])
+            XCTAssertNotEqual(r.status, 0, name)
+            XCTAssertTrue(r.stderr.contains(needle), "\(name): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(name), "\(name): \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains("Fatal error"), "\(name): \(r.stderr)")
+        }
+    }
+}
