@@ -97,7 +97,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case let .invalidEntry(file, tensor, reason):
             return "\(file): tensor '\(tensor)': \(reason)"
         case let .unsupportedDType(file, tensor, dtype):
-            let known = DType.allCases.map(\.rawValue).joined(separator: ", ")
+            let known = DType.safetensorsTypes.map(\.rawValue).joined(separator: ", ")
             return "\(file): tensor '\(tensor)' has unsupported dtype \(dtype) (supported: \(known))"
         case let .negativeDimension(file, tensor, shape):
             return "\(file): tensor '\(tensor)' has a negative dimension in shape \(shape)"

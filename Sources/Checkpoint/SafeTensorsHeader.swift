@@ -86,7 +86,7 @@ struct SafeTensorsHeader {
         guard let shape = s.intArray else { throw bad("'shape' is not an array of integers") }
         guard let r = o["data_offsets"] else { throw bad("missing 'data_offsets'") }
         guard let offsets = r.intArray, offsets.count == 2 else { throw bad("'data_offsets' is not an array of two integers") }
-        guard let dtype = DType(rawValue: dtypeName) else {
+        guard let dtype = DType(rawValue: dtypeName), !dtype.isQuantized else {
             throw CheckpointError.unsupportedDType(file: file, tensor: name, dtype: dtypeName)
         }
         guard shape.allSatisfy({ $0 >= 0 }) else {

@@ -73,6 +73,7 @@ public enum SafeTensorsWriter {
         case .i32: return 3
         case .f32: return 4
         case .i64: return 5
+        case .q8_0, .q4_0: return -1   // refused by headerBytes
         }
     }
 
@@ -92,6 +93,9 @@ public enum SafeTensorsWriter {
             }
             guard seen.insert(name).inserted else {
                 throw CheckpointError.invalidTensorName(file: file, tensor: name, reason: "name given twice")
+            }
+            guard !t.dtype.isQuantized else {
+                throw CheckpointError.invalidTensorName(file: file, tensor: name, reason: "\(t.dtype) blocks have no safetensors dtype")
             }
             let shape = t.shape.map(String.init).joined(separator: ",")
             parts.append("\(jsonString(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(shape)],"

@@ -57,7 +57,7 @@ public final class LlamaModel: @unchecked Sendable {
     public func embed(_ tokens: [Int], into out: UnsafeMutablePointer<Float>) {
         let d = config.hiddenSize, table = weights.embedTokens
         for (t, id) in tokens.enumerated() {
-            convertToFloat(table.rawPointer + id * d * table.dtype.size, dtype: table.dtype,
+            convertToFloat(table.rawPointer + id * table.dtype.byteCount(elements: d), dtype: table.dtype,
                            count: d, into: out + t * d)
         }
     }

@@ -19,6 +19,10 @@ public func convertToFloat(_ src: UnsafeRawPointer, dtype: DType, count: Int,
     case .u8:
         let p = src.assumingMemoryBound(to: UInt8.self)
         for i in 0..<count { dst[i] = Float(p[i]) }
+    case .q8_0:
+        dequantizeGGML(type: 8, source: src, into: dst, count: count)
+    case .q4_0:
+        dequantizeGGML(type: 2, source: src, into: dst, count: count)
     }
 }
 
@@ -41,6 +45,10 @@ public func convertFromFloat(_ src: UnsafePointer<Float>, count: Int,
     case .u8:
         let p = dst.assumingMemoryBound(to: UInt8.self)
         for i in 0..<count { p[i] = UInt8(max(0, min(255, src[i].rounded()))) }
+    case .q8_0:
+        lk_quantize_q8_0(src, dst, count)
+    case .q4_0:
+        lk_quantize_q4_0(src, dst, count)
     }
 }
 

@@ -1,7 +1,9 @@
 /// Element types a tensor's bytes can hold.
 ///
 /// Compute is always `f32`; `f16` and `bf16` weights are read where they lie
-/// (memory-mapped) and widened on the fly by the kernels.
+/// (memory-mapped) and widened on the fly by the kernels. `q8_0` and `q4_0` are ggml's
+/// blocks of 32 values with one f16 scale each (34 and 18 bytes); the decode kernels use
+/// them as they are, everything else expands them block by block.
 public enum DType: String, Sendable, CaseIterable, Codable {
     case f32 = "F32"
     case f16 = "F16"
@@ -9,17 +11,40 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     case i64 = "I64"
     case i32 = "I32"
     case u8 = "U8"
+    case q8_0 = "Q8_0"
+    case q4_0 = "Q4_0"
 
-    /// Bytes per element.
+    /// Bytes per element (unquantised types only; quantised types use `byteCount(elements:)`).
     public var size: Int {
         switch self {
         case .f32, .i32: return 4
         case .f16, .bf16: return 2
         case .i64: return 8
         case .u8: return 1
+        case .q8_0, .q4_0: preconditionFailure("\(self) has no per-element size; use byteCount(elements:)")
+        }
+    }
+
+    /// Values per block: 32 for the quantised types, 1 otherwise.
+    public var blockSize: Int { isQuantized ? 32 : 1 }
+
+    public var isQuantized: Bool { self == .q8_0 || self == .q4_0 }
+
+    /// Bytes that `elements` values take (a whole number of blocks for quantised types).
+    public func byteCount(elements: Int) -> Int {
+        switch self {
+        case .q8_0: return elements / 32 * 34
+        case .q4_0: return elements / 32 * 18
+        default: return elements * size
         }
     }
 
     /// Whether the kernels can use this type as a floating-point weight.
     public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 }
+
+    /// Whether the linear kernels take this type as a weight (floats and the quantised blocks).
+    public var isWeight: Bool { isFloat || isQuantized }
+
+    /// The types a safetensors file may declare.
+    public static var safetensorsTypes: [DType] { allCases.filter { !$0.isQuantized } }
 }

@@ -4,10 +4,10 @@
 /// Ids below zero (placeholders such as image positions, filled in by the caller) are left untouched.
 public func embeddingForward(_ out: UnsafeMutablePointer<Float>, table: Tensor, tokens: [Int]) {
     precondition(table.rank == 2, "embedding table must be 2-D, got \(table.shape)")
-    let v = table.shape[0], d = table.shape[1], size = table.dtype.size
+    let v = table.shape[0], d = table.shape[1], rowBytes = table.dtype.byteCount(elements: d)
     for (t, id) in tokens.enumerated() where id >= 0 {
         precondition(id < v, "token id \(id) at position \(t) is outside the vocabulary 0..<\(v)")
-        convertToFloat(table.rawPointer + id * d * size, dtype: table.dtype, count: d, into: out + t * d)
+        convertToFloat(table.rawPointer + id * rowBytes, dtype: table.dtype, count: d, into: out + t * d)
     }
 }
 

@@ -29,6 +29,10 @@ public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<F
 /// y[N] = W[N, K] · x[K], rows split across threads.
 public func matvec(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight: Tensor) {
     let n = weight.shape[0], k = weight.shape[1]
+    if weight.dtype.isQuantized {
+        quantizedMatvecRows(y, x, weight: weight, rows: 1)
+        return
+    }
     let code = kernelCode(weight.dtype)
     let w = UnsafeRawPointer(weight.rawPointer)
     // ~16K multiply-adds per task keeps thread hand-off cheap relative to work.
@@ -48,12 +52,37 @@ public func linearForwardBatchInvariant(_ y: UnsafeMutablePointer<Float>, _ x: U
                                         weight: Tensor, bias: Tensor? = nil, rows m: Int) {
     precondition(weight.rank == 2, "linear weight must be 2-D, got \(weight.shape)")
     let n = weight.shape[0], k = weight.shape[1]
-    let code = kernelCode(weight.dtype)
-    let w = UnsafeRawPointer(weight.rawPointer)
-    parallelFor(n, minChunk: max(1, 16_384 / max(1, k * m))) { r in
-        lk_matvec_rows(code, w, x, y, r.lowerBound, r.upperBound, k, m, n)
+    if weight.dtype.isQuantized {
+        quantizedMatvecRows(y, x, weight: weight, rows: m)
+    } else {
+        let code = kernelCode(weight.dtype)
+        let w = UnsafeRawPointer(weight.rawPointer)
+        parallelFor(n, minChunk: max(1, 16_384 / max(1, k * m))) { r in
+            lk_matvec_rows(code, w, x, y, r.lowerBound, r.upperBound, k, m, n)
+        }
     }
     if let bias { addBias(y, bias: bias, rows: m, columns: n) }
+}
+
+/// y[M, N] = x[M, K] · Wᵀ for Q8_0/Q4_0 weights: each activation row quantised to Q8_0 on its
+/// own (so a row never depends on the others), then integer block dot products. The quantised
+/// rows live on the stack for decode-sized inputs, so the step allocates nothing.
+func quantizedMatvecRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight: Tensor, rows m: Int) {
+    let n = weight.shape[0], k = weight.shape[1]
+    precondition(k % 32 == 0, "\(weight.dtype) weight rows must be whole blocks of 32, got \(k)")
+    let code = kernelCode(weight.dtype), w = UnsafeRawPointer(weight.rawPointer)
+    let rowBytes = DType.q8_0.byteCount(elements: k)
+    withUnsafeTemporaryAllocation(byteCount: m * rowBytes, alignment: 64) { xq in
+        for j in 0..<m { lk_quantize_q8_0(x + j * k, xq.baseAddress! + j * rowBytes, k) }
+        let q = UnsafeRawPointer(xq.baseAddress!)
+        parallelFor(n, minChunk: max(1, 32_768 / max(1, k * m))) { r in
+            if m == 1 {
+                lk_matvec_q(code, w, q, y, r.lowerBound, r.upperBound, k)
+            } else {
+                lk_matvec_rows_q(code, w, q, y, r.lowerBound, r.upperBound, k, m, n)
+            }
+        }
+    }
 }
 
 /// Rows of widened weights per SGEMM call: large enough to keep BLAS efficient,
@@ -66,12 +95,12 @@ private func gemmWidening(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<F
     let block = max(1, min(n, wideningBlockBytes / (4 * k)))
     let w = scratch.reserve(block * k)
     let src = weight.rawPointer
-    let size = weight.dtype.size
+    let rowBytes = weight.dtype.byteCount(elements: k)
     var n0 = 0
     while n0 < n {
         let nb = min(block, n - n0)
         parallelFor(nb, minChunk: 16) { r in
-            convertToFloat(src + (n0 + r.lowerBound) * k * size, dtype: weight.dtype,
+            convertToFloat(src + (n0 + r.lowerBound) * rowBytes, dtype: weight.dtype,
                            count: r.count * k, into: w + r.lowerBound * k)
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(nb), Int32(k),
@@ -95,6 +124,8 @@ func kernelCode(_ dtype: DType) -> Int32 {
     case .f32: return Int32(LK_F32)
     case .f16: return Int32(LK_F16)
     case .bf16: return Int32(LK_BF16)
+    case .q8_0: return Int32(LK_Q8_0)
+    case .q4_0: return Int32(LK_Q4_0)
     default: preconditionFailure("no mat-vec kernel for \(dtype) weights")
     }
 }
@@ -155,12 +186,12 @@ private func forEachWidenedBlock(_ weight: Tensor, scratch: ScratchBuffer,
     let n = weight.shape[0], k = weight.shape[1]
     let block = max(1, min(n, wideningBlockBytes / (4 * max(1, k))))
     let w = scratch.reserve(block * k)
-    let src = weight.rawPointer, size = weight.dtype.size
+    let src = weight.rawPointer, rowBytes = weight.dtype.byteCount(elements: k)
     var n0 = 0
     while n0 < n {
         let nb = min(block, n - n0)
         parallelFor(nb, minChunk: 16) { r in
-            convertToFloat(src + (n0 + r.lowerBound) * k * size, dtype: weight.dtype,
+            convertToFloat(src + (n0 + r.lowerBound) * rowBytes, dtype: weight.dtype,
                            count: r.count * k, into: w + r.lowerBound * k)
         }
         body(n0, nb, w)

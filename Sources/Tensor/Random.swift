@@ -30,7 +30,7 @@ extension Tensor {
                 for i in 0..<count {
                     buffer[i] = Float(Int32(truncatingIfNeeded: rng.next() >> 32)) * (scale / 2_147_483_648)
                 }
-                convertFromFloat(buffer, count: count, to: dtype, into: base + lo * dtype.size)
+                convertFromFloat(buffer, count: count, to: dtype, into: base + dtype.byteCount(elements: lo))
             }
         }
         return t

@@ -11,7 +11,7 @@ public struct Tensor: @unchecked Sendable {
     public let offset: Int
 
     public init(dtype: DType, shape: [Int], storage: Storage, offset: Int = 0) {
-        precondition(offset >= 0 && offset + shape.reduce(1, *) * dtype.size <= storage.byteCount,
+        precondition(offset >= 0 && offset + dtype.byteCount(elements: shape.reduce(1, *)) <= storage.byteCount,
                      "tensor view \(shape) \(dtype) at \(offset) exceeds storage of \(storage.byteCount) bytes")
         self.dtype = dtype
         self.shape = shape
@@ -22,7 +22,7 @@ public struct Tensor: @unchecked Sendable {
     /// A new zero-filled tensor.
     public init(zeros shape: [Int], dtype: DType = .f32) {
         let n = shape.reduce(1, *)
-        self.init(dtype: dtype, shape: shape, storage: Storage(byteCount: n * dtype.size))
+        self.init(dtype: dtype, shape: shape, storage: Storage(byteCount: dtype.byteCount(elements: n)))
     }
 
     /// A new f32 tensor holding `values`.
@@ -35,7 +35,7 @@ public struct Tensor: @unchecked Sendable {
     }
 
     public var count: Int { shape.reduce(1, *) }
-    public var byteCount: Int { count * dtype.size }
+    public var byteCount: Int { dtype.byteCount(elements: count) }
     public var rank: Int { shape.count }
 
     /// Raw address of element 0.
@@ -60,7 +60,7 @@ public struct Tensor: @unchecked Sendable {
     /// Rows `range` of the first dimension, without copying.
     public func slice(rows range: Range<Int>) -> Tensor {
         precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0])
-        let rowBytes = (count / shape[0]) * dtype.size
+        let rowBytes = dtype.byteCount(elements: count / shape[0])
         var s = shape
         s[0] = range.count
         return Tensor(dtype: dtype, shape: s, storage: storage, offset: offset + range.lowerBound * rowBytes)

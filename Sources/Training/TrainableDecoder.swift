@@ -142,7 +142,7 @@ public final class TrainableDecoder {
     public func embed(_ ids: [Int], into out: UnsafeMutablePointer<Float>) {
         let d = config.hiddenSize
         for (t, id) in ids.enumerated() {
-            convertToFloat(embedTokens.rawPointer + id * d * embedTokens.dtype.size, dtype: embedTokens.dtype,
+            convertToFloat(embedTokens.rawPointer + id * embedTokens.dtype.byteCount(elements: d), dtype: embedTokens.dtype,
                            count: d, into: out + t * d)
         }
     }

@@ -41,3 +41,61 @@ final class BatchInvariantLinearTests: XCTestCase {
         }
     }
 }
+
+/// The Q8_0/Q4_0 decode kernels: the integer block dot products equal the float dot product of
+/// the dequantised weight with the Q8_0-quantised activation, and batching keeps every bit.
+final class QuantizedLinearTests: XCTestCase {
+    func randoms(_ n: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { _ in Float(rng.nextUnit() * 2 - 1) }
+    }
+
+    func testBlockDotProductsEqualTheDequantizedReference() {
+        let n = 7, k = 96
+        for dtype in [DType.q8_0, .q4_0] {
+            let weight = Tensor(randoms(n * k, seed: 3), shape: [n, k]).converted(to: dtype)
+            let w = weight.toFloatArray()
+            let x = randoms(k, seed: 5)
+            let xq = Tensor(x, shape: [k]).converted(to: .q8_0).toFloatArray()
+            var y = [Float](repeating: .nan, count: n)
+            y.withUnsafeMutableBufferPointer { matvec($0.baseAddress!, x, weight: weight) }
+            for r in 0..<n {
+                var expected: Double = 0
+                for c in 0..<k { expected += Double(w[r * k + c]) * Double(xq[c]) }
+                XCTAssertEqual(Double(y[r]), expected, accuracy: 1e-4 * max(1, abs(expected)), "\(dtype) row \(r)")
+            }
+            // Quantising loses little: within a few percent of the float product.
+            var exact: Float = 0
+            for c in 0..<k { exact += w[c] * x[c] }
+            XCTAssertEqual(y[0], exact, accuracy: 0.05 * max(1, abs(exact)), "\(dtype)")
+        }
+    }
+
+    func testBatchedRowsAreBitIdenticalToSingleRows() {
+        let n = 11, k = 64
+        for dtype in [DType.q8_0, .q4_0] {
+            let weight = Tensor(randoms(n * k, seed: 9), shape: [n, k]).converted(to: dtype)
+            for m in 1...4 {
+                let x = randoms(m * k, seed: UInt64(m))
+                var batched = [Float](repeating: .nan, count: m * n)
+                batched.withUnsafeMutableBufferPointer { linearForwardBatchInvariant($0.baseAddress!, x, weight: weight, rows: m) }
+                for row in 0..<m {
+                    var alone = [Float](repeating: .nan, count: n)
+                    let xr = Array(x[row * k..<(row + 1) * k])
+                    alone.withUnsafeMutableBufferPointer { linearForward($0.baseAddress!, xr, weight: weight, rows: 1, scratch: ScratchBuffer()) }
+                    XCTAssertEqual(Array(batched[row * n..<(row + 1) * n]).map(\.bitPattern), alone.map(\.bitPattern), "\(dtype) m=\(m)")
+                }
+            }
+        }
+    }
+
+    /// Quantising with our kernels gives ggml's blocks: the types fixture's Q8_0/Q4_0 tensors
+    /// were quantised by the gguf package from values that dequantise back to the same blocks.
+    func testQuantizingDequantizedBlocksIsStable() {
+        for dtype in [DType.q8_0, .q4_0] {
+            let once = Tensor(randoms(256, seed: 1), shape: [256]).converted(to: dtype)
+            let again = once.toF32().converted(to: dtype)
+            XCTAssertEqual(once.toFloatArray(), again.toFloatArray(), "\(dtype)")
+        }
+    }
+}

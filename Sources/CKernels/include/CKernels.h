@@ -8,7 +8,27 @@
 #include <stdint.h>
 
 /// Element type codes shared with Swift's `DType`.
-enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2 };
+enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2, LK_Q8_0 = 3, LK_Q4_0 = 4 };
+
+/// Bytes of one ggml block: Q8_0 (f16 scale + 32 int8) and Q4_0 (f16 scale + 32 nibbles).
+enum { LK_Q8_0_BLOCK_BYTES = 34, LK_Q4_0_BLOCK_BYTES = 18, LK_QBLOCK = 32 };
+
+/// Quantises `k` floats (a multiple of 32) to Q8_0 or Q4_0 blocks, as ggml's reference
+/// quantisers do (Q8_0: scale max|x|/127, round to nearest; Q4_0: scale max/-8 of the value
+/// with the largest magnitude, codes min(15, trunc(x/d + 8.5))).
+void lk_quantize_q8_0(const float *x, void *out, size_t k);
+void lk_quantize_q4_0(const float *x, void *out, size_t k);
+
+/// y[r] = dot(W[r, :], x) for a quantised W (LK_Q8_0 or LK_Q4_0), rows [row_begin, row_end),
+/// with x already quantised to Q8_0 (`lk_quantize_q8_0`): integer dot products per block,
+/// scaled by both blocks' scales, summed in f32.
+void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
+                 size_t row_begin, size_t row_end, size_t k);
+
+/// `lk_matvec_q` for m activation rows (Q8_0 blocks, row stride k/32 blocks): y[j * ldy + r].
+/// Each value is computed exactly as `lk_matvec_q` computes it alone.
+void lk_matvec_rows_q(int dtype, const void *w, const void *xq, float *y,
+                      size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy);
 
 /// Widens `n` halfs / bfloat16s to f32.
 void lk_f16_to_f32(const uint16_t *src, float *dst, size_t n);

@@ -33,17 +33,20 @@ public final class GGUFTensorReader {
         return try file.dequantized(name)
     }
 
-    /// A weight matrix [N, K]: a view of float data where it can be, else expanded; the rows of
-    /// each head reordered from llama.cpp's interleaved pairs to HF's halves when asked.
+    /// A weight matrix [N, K]: a view where the kernels read the type as it is (F32, F16, BF16,
+    /// Q8_0, Q4_0), else expanded; the rows of each head reordered from llama.cpp's interleaved
+    /// pairs to HF's halves when asked (block rows move whole, so any type can be reordered).
     public func matrix(_ name: String, _ shape: [Int], interleavedHeads heads: Int? = nil) throws -> Tensor {
         let info = try info(name, shape)
-        let floatView: DType? = [.f32: DType.f32, .f16: .f16, .bf16: .bf16][info.type]
-        if let dtype = floatView, heads == nil {
-            return Tensor(dtype: dtype, shape: shape, storage: file.storage, offset: info.byteRange.lowerBound)
+        // Types the kernels read as they are: floats, and the Q8_0/Q4_0 blocks of the decode kernels.
+        let direct: DType? = [.f32: DType.f32, .f16: .f16, .bf16: .bf16, .q8_0: .q8_0, .q4_0: .q4_0][info.type]
+        let rowLength = shape.last ?? 1
+        if let dtype = direct, rowLength % dtype.blockSize == 0 {
+            let view = Tensor(dtype: dtype, shape: shape, storage: file.storage, offset: info.byteRange.lowerBound)
+            return heads.map { deinterleaveHeads(view, heads: $0) } ?? view
         }
-        let expanded = try file.dequantized(name, to: floatView ?? expandDType)
-        guard let heads else { return expanded }
-        return deinterleaveHeads(expanded, heads: heads)
+        let expanded = try file.dequantized(name, to: expandDType)
+        return heads.map { deinterleaveHeads(expanded, heads: $0) } ?? expanded
     }
 }
 
@@ -52,7 +55,7 @@ public final class GGUFTensorReader {
 public func deinterleaveHeads(_ w: Tensor, heads: Int) -> Tensor {
     let n = w.shape[0], k = w.shape[1], e = n / heads, half = e / 2
     let out = Tensor(zeros: w.shape, dtype: w.dtype)
-    let rowBytes = k * w.dtype.size
+    let rowBytes = w.dtype.byteCount(elements: k)
     for h in 0..<heads {
         for i in 0..<half {
             for j in 0..<2 {
