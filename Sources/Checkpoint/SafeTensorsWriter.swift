@@ -6,12 +6,6 @@ import Glibc
 import Darwin
 #endif
 
-#if canImport(Glibc)
-private let posixWrite = Glibc.write
-#else
-private let posixWrite = Darwin.write
-#endif
-
 /// Writes safetensors files byte-for-byte in the layout of the reference (Rust) writer.
 ///
 /// The header is compact JSON — `__metadata__` first (keys sorted), then one
@@ -29,28 +23,12 @@ public enum SafeTensorsWriter {
     /// (padded with spaces as the reference does), tensors in the order given, metadata optional.
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String]?, to url: URL) throws {
         let header = try headerBytes(tensors, metadata: metadata, file: url.path)
-        let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CheckpointError.io(file: temp.path, operation: "create", errno: errno) }
-        do {
+        try AtomicFile.write(to: url) { sink in
             var length = UInt64(header.count).littleEndian
-            try withUnsafeBytes(of: &length) { try writeAll(fd, $0.baseAddress!, 8, file: temp.path) }
-            try header.withUnsafeBytes { try writeAll(fd, $0.baseAddress!, $0.count, file: temp.path) }
-            for (_, t) in tensors { try writeAll(fd, t.rawPointer, t.byteCount, file: temp.path) }
-            guard fsync(fd) == 0 else { throw CheckpointError.io(file: temp.path, operation: "fsync", errno: errno) }
-            guard close(fd) == 0 else { throw CheckpointError.io(file: temp.path, operation: "close", errno: errno) }
-        } catch {
-            close(fd)  // harmless EBADF if already closed
-            unlink(temp.path)
-            throw error
+            try withUnsafeBytes(of: &length) { try sink.write($0.baseAddress!, count: 8) }
+            try sink.write(header)
+            for (_, t) in tensors { try sink.write(t.rawPointer, count: t.byteCount) }
         }
-        guard rename(temp.path, url.path) == 0 else {
-            let code = errno
-            unlink(temp.path)
-            throw CheckpointError.io(file: url.path, operation: "rename", errno: code)
-        }
-        syncDirectory(url.deletingLastPathComponent())
     }
 
     /// Writes `tensors` in the reference writer's order — larger dtypes first (I64, F32, I32,
@@ -126,25 +104,5 @@ public enum SafeTensorsWriter {
             }
         }
         return out + "\""
-    }
-
-    private static func writeAll(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int, file: String) throws {
-        var done = 0
-        while done < count {
-            let n = posixWrite(fd, p + done, min(count - done, 1 << 30))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CheckpointError.io(file: file, operation: "write", errno: errno)
-            }
-            done += n
-        }
-    }
-
-    /// Makes the rename durable; best effort, as some file systems refuse to fsync a directory.
-    private static func syncDirectory(_ dir: URL) {
-        let fd = open(dir.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        _ = fsync(fd)
-        close(fd)
     }
 }

@@ -9,7 +9,7 @@ struct LLaVA: ParsableCommand {
         commandName: "llava",
         abstract: "LLaVA natively in Swift: describe images, chat, tokenize, benchmark.",
         version: "0.1.0",
-        subcommands: [Generate.self, Chat.self, Train.self, Export.self, Convert.self, DataCommand.self, Eval.self, TrainTokenizer.self, Tokenize.self, Bench.self])
+        subcommands: [Generate.self, Chat.self, Train.self, Export.self, Convert.self, Quantize.self, DataCommand.self, Eval.self, TrainTokenizer.self, Tokenize.self, Bench.self])
 }
 
 /// Options every model-running command shares.

@@ -67,3 +67,47 @@ final class GGUFCommandTests: XCTestCase {
         }
     }
 }
+
+/// `llava quantize` writes GGUF files that `llava` reads back: at F32 the built-in model answers
+/// exactly as it does from safetensors; at Q8_0/Q4_0 the matrices are blocks and it still runs.
+final class QuantizeCommandTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-quantize-\(UUID().uuidString)")
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func generate(_ extra: [String]) throws -> [String: Any] {
+        let r = try LLaVAExecutable.run(["generate", "--image", Fixtures.packageRoot.appendingPathComponent("examples/scene.png").path,
+                                         "--prompt", "What shape are the red objects?", "--max-new-tokens", "12", "--json"] + extra)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+    }
+
+    func testBuiltInModelAtF32AnswersAsFromSafetensors() throws {
+        let q = try LLaVAExecutable.run(["quantize", "--type", "f32", "--output", dir.path])
+        XCTAssertEqual(q.status, 0, q.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        XCTAssertEqual(files, ["mmproj-f32.gguf", "model-f32.gguf"])
+        let fromGGUF = try generate(["--model", dir.path])
+        let original = try generate([])
+        XCTAssertEqual(fromGGUF["token_ids"] as? [Int], original["token_ids"] as? [Int])
+        XCTAssertEqual(fromGGUF["text"] as? String, original["text"] as? String)
+    }
+
+    func testBlockTypesAreWrittenAndRun() throws {
+        for type in ["q8_0", "q4_0"] {
+            let out = dir.appendingPathComponent(type)
+            let q = try LLaVAExecutable.run(["quantize", "--model", Fixtures.url("llama/mha").path, "--type", type, "--output", out.path])
+            XCTAssertEqual(q.status, 0, q.stderr)
+            let r = try LLaVAExecutable.run(["generate", "--model", out.appendingPathComponent("model-\(type).gguf").path,
+                                             "--prompt", "Hello world", "--max-new-tokens", "5", "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let bad = try LLaVAExecutable.run(["quantize", "--model", Fixtures.url("llama/mha").path, "--type", "q4_k_m", "--output", dir.path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("q4_k_m"), bad.stderr)
+    }
+}

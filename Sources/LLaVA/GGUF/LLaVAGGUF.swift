@@ -26,18 +26,32 @@ extension LLaVAModel {
         let projector = try Self.mmprojProjector(reader, visionWidth: vision.config.hiddenSize, textWidth: language.config.hiddenSize)
         let unused = reader.untaken.filter { !$0.hasPrefix("v.post_ln.") }
         guard unused.isEmpty else { throw ModelError.unexpectedWeights(names: unused, source: mmproj.path) }
-        // The LLaVA converter drops the tower's last layer, so layer -2 of the full tower is the last one kept.
-        let truncated = proj.metadata["clip.has_llava_projector"]?.bool == true && proj.info("v.post_ln.weight") == nil
         var config = LLaVAConfiguration(layout: .original, text: language.config, vision: vision.config,
                                         imageTokenID: LLaVAConfiguration.originalImagePlaceholder,
-                                        visionFeatureLayer: truncated ? -1 : -2, projector: projector.kind,
-                                        padsImagesToSquare: true, visionTowerName: mmproj.path)
+                                        visionFeatureLayer: try Self.mmprojFeatureLayer(proj), projector: projector.kind,
+                                        padsImagesToSquare: proj.metadata["llava.image_aspect_ratio"]?.string != "square",
+                                        visionTowerName: mmproj.path,
+                                        conversationTemplate: proj.metadata["llava.conversation_template"]?.string)
         config.visionHiddenSize = vision.config.hiddenSize
         let processor = try ImageProcessorConfiguration(mmproj: proj, imageSize: vision.config.imageSize)
         self.init(configuration: config, language: language, vision: vision, projector: projector,
                   tokenizer: try Tokenizer(gguf: llm), imageProcessor: ImageProcessor(configuration: processor),
                   name: gguf.deletingPathExtension().lastPathComponent)
         logger?.info("loaded GGUF LLaVA \(gguf.path) + \(mmproj.path): vision \(vision.config.layerCount) layers, LLM \(language.config.layerCount) layers")
+    }
+
+    /// The hidden state LLaVA reads: `clip.vision.feature_layer` when the file names one; else
+    /// the LLaVA converter's convention, which drops the tower's last layer so that layer -2 of
+    /// the full tower is the last one kept (-1 here); else -2.
+    static func mmprojFeatureLayer(_ file: GGUFFile) throws -> Int {
+        if let named = file.metadata["clip.vision.feature_layer"] {
+            guard let layer = named.array?.first?.int ?? named.int else {
+                throw GGUFError.invalidMetadata(file: file.url.path, key: "clip.vision.feature_layer", reason: "expected a layer index")
+            }
+            return layer
+        }
+        let truncated = file.metadata["clip.has_llava_projector"]?.bool == true && file.info("v.post_ln.weight") == nil
+        return truncated ? -1 : -2
     }
 
     /// `mm.0` (and `mm.2` for LLaVA-1.5's two-layer MLP), as `clip.projector_type` "mlp" names them.
