@@ -52,14 +52,21 @@ public final class GGUFTensorReader {
 
 /// llama.cpp stores each head's rotary rows as pairs (0, E/2), (1, E/2+1), …; HF as two halves.
 /// Row h·E + 2i + j of the file is row h·E + j·E/2 + i of the model.
-public func deinterleaveHeads(_ w: Tensor, heads: Int) -> Tensor {
+public func deinterleaveHeads(_ w: Tensor, heads: Int) -> Tensor { reorderHeadRows(w, heads: heads, toInterleaved: false) }
+
+/// The inverse of `deinterleaveHeads`: HF's two halves of each head's rows to llama.cpp's pairs.
+public func interleaveHeads(_ w: Tensor, heads: Int) -> Tensor { reorderHeadRows(w, heads: heads, toInterleaved: true) }
+
+/// Moves whole rows (any dtype, block rows included) between the two rotary layouts.
+private func reorderHeadRows(_ w: Tensor, heads: Int, toInterleaved: Bool) -> Tensor {
     let n = w.shape[0], k = w.shape[1], e = n / heads, half = e / 2
     let out = Tensor(zeros: w.shape, dtype: w.dtype)
     let rowBytes = w.dtype.byteCount(elements: k)
     for h in 0..<heads {
         for i in 0..<half {
             for j in 0..<2 {
-                let from = h * e + 2 * i + j, to = h * e + j * half + i
+                let paired = h * e + 2 * i + j, halves = h * e + j * half + i
+                let (from, to) = toInterleaved ? (halves, paired) : (paired, halves)
                 (out.rawPointer + to * rowBytes).copyMemory(from: w.rawPointer + from * rowBytes, byteCount: rowBytes)
             }
         }

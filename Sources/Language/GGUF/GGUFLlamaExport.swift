@@ -57,19 +57,3 @@ extension LlamaModel {
         }
     }
 }
-
-/// The inverse of `deinterleaveHeads`: HF's two halves of each head's rotary rows to llama.cpp's pairs.
-public func interleaveHeads(_ w: Tensor, heads: Int) -> Tensor {
-    let n = w.shape[0], k = w.shape[1], e = n / heads, half = e / 2
-    let out = Tensor(zeros: w.shape, dtype: w.dtype)
-    let rowBytes = w.dtype.byteCount(elements: k)
-    for h in 0..<heads {
-        for i in 0..<half {
-            for j in 0..<2 {
-                let to = h * e + 2 * i + j, from = h * e + j * half + i
-                (out.rawPointer + to * rowBytes).copyMemory(from: w.rawPointer + from * rowBytes, byteCount: rowBytes)
-            }
-        }
-    }
-    return out
-}
