@@ -104,6 +104,7 @@ struct DataGenerate: AsyncParsableCommand {
         } catch {
             meter.finish()
             try? await client?.shutdown()
+            printErr("stopped with \(output.ids.count) records in \(out); run the same command again to resume")
             throw error
         }
         meter.finish()
