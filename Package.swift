@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LLaVA", targets: ["LLaVA"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "DataGeneration", targets: ["DataGeneration"]),
+        .library(name: "OpenAIClient", targets: ["OpenAIClient"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "Vision", targets: ["Vision"]),
         .library(name: "Language", targets: ["Language"]),
@@ -18,6 +19,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
     ],
     targets: [
         // System-library shim: OpenBLAS (Debian's libopenblas-dev).
@@ -44,10 +47,23 @@ let package = Package(
             "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "DataGeneration", dependencies: ["Vision", "Tensor", "CImageCodecs"]),
+        // A client for OpenAI-compatible chat-completions APIs (the data engine's teacher, a judge).
+        .target(name: "OpenAIClient", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "DataGeneration", dependencies: [
+            "Vision", "Tensor", "CImageCodecs", "OpenAIClient",
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [
+            // The default teacher prompts for COCO (`llava data generate --prompts` replaces them).
+            .copy("Prompts"),
+        ]),
         .target(name: "Evaluation", dependencies: ["LLaVA", "DataGeneration", "Vision", "Language"]),
         .executableTarget(name: "LLaVACommand", dependencies: [
-            "DataGeneration", "Evaluation", "Training", "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
+            "DataGeneration", "OpenAIClient", "Evaluation", "Training", "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], resources: [
@@ -56,6 +72,12 @@ let package = Package(
         ]),
         .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"],
                 path: "Sources/TestSupport"),
+        // A scripted OpenAI-compatible endpoint on 127.0.0.1 for client and data-engine tests.
+        .target(name: "ScriptedOpenAIServer", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Tensor", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
@@ -63,9 +85,10 @@ let package = Package(
         .testTarget(name: "VisionTests", dependencies: ["Vision", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "LLaVATests", dependencies: ["LLaVA", "Vision", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LLaVA", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
-        .testTarget(name: "DataGenerationTests", dependencies: ["DataGeneration", "Vision", "TestSupport"]),
+        .testTarget(name: "DataGenerationTests", dependencies: ["DataGeneration", "OpenAIClient", "Vision", "TestSupport", "ScriptedOpenAIServer"]),
+        .testTarget(name: "OpenAIClientTests", dependencies: ["OpenAIClient", "ScriptedOpenAIServer"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "DataGeneration", "LLaVA", "Language", "Vision", "TestSupport"]),
-        .testTarget(name: "CommandTests", dependencies: ["TestSupport", "Checkpoint", "Tensor"]),
+        .testTarget(name: "CommandTests", dependencies: ["TestSupport", "Checkpoint", "Tensor", "ScriptedOpenAIServer"]),
     ],
     swiftLanguageModes: [.v5]
 )

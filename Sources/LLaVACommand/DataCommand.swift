@@ -6,8 +6,8 @@ import Foundation
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Generate the synthetic shapes data set and LLaVA instruction data from it.",
-        subcommands: [Synth.self, Instruct.self, VQA.self])
+        abstract: "The synthetic shapes data set, and LLaVA instruction data from annotations with a teacher.",
+        subcommands: [Synth.self, Instruct.self, VQA.self, DataGenerate.self, DataMerge.self, DataPrompts.self])
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -159,7 +159,8 @@ final class ProgressMeter {
         lastDraw = start
     }
 
-    func update(_ what: String, _ done: Int, _ total: Int) {
+    /// `extra` is appended to the line (e.g. tokens spent).
+    func update(_ what: String, _ done: Int, _ total: Int, extra: String = "") {
         guard !quiet else { return }
         let now = clock.now
         if what != label {
@@ -173,7 +174,8 @@ final class ProgressMeter {
         let elapsed = Double((now - start).components.seconds) + Double((now - start).components.attoseconds) * 1e-18
         let rate = Double(done) / max(elapsed, 1e-9)
         let eta = Double(total - done) / max(rate, 1e-9)
-        FileHandle.standardError.write(Data(("\r\(what) \(done)/\(total) | " + String(format: "%.1f/s | ETA %.0fs   ", rate, eta)).utf8))
+        let tail = extra.isEmpty ? "" : "| \(extra) "
+        FileHandle.standardError.write(Data(("\r\(what) \(done)/\(total) | " + String(format: "%.1f/s | ETA %.0fs ", rate, eta) + tail + "  ").utf8))
         drawn = true
     }
 

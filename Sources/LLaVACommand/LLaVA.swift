@@ -4,7 +4,7 @@ import Logging
 import Tensor
 
 @main
-struct LLaVA: ParsableCommand {
+struct LLaVA: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llava",
         abstract: "LLaVA natively in Swift: describe images, chat, tokenize, benchmark.",

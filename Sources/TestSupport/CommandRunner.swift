@@ -54,6 +54,26 @@ public enum LLaVAExecutable {
     }
 }
 
+extension LLaVAExecutable {
+    /// Starts `llava arguments…` without waiting, its stderr going to `stderr` (or nowhere), for
+    /// tests that kill or watch a run.
+    public static func launch(_ arguments: [String], stderr: URL? = nil) throws -> Process {
+        let process = Process()
+        process.executableURL = try url()
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        if let stderr {
+            _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: stderr)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
+        try process.run()
+        return process
+    }
+}
+
 /// Output collected by two reader threads.
 private final class Captured: @unchecked Sendable {
     private let lock = NSLock()
