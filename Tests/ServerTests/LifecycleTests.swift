@@ -78,6 +78,23 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(next.status, 200, next.text)
     }
 
+    /// A client that hangs up while its request waits for a slot leaves the queue at once.
+    func testClientDisconnectWhileQueuedLeavesTheQueue() async throws {
+        let server = try startPresetServer(["--parallel", "1"])
+        let running = try await startLongStream(server)
+        let body = ChatRequest.body("Describe it.", maxTokens: longAnswer)
+        let http: TestHTTPClient = self.http
+        let queued = Task { try await http.post(server.baseURL + "/v1/chat/completions", json: body) }
+        let waiting = try await eventually { try await metric("llava_queue_depth", server) == 1 }
+        XCTAssertTrue(waiting, "the second request should wait for the only slot")
+        queued.cancel()
+        let left = try await eventually(timeout: 5) { try await metric("llava_queue_depth", server) == 0 }
+        XCTAssertTrue(left, "the queued request stayed after its client went away")
+        let active = try await metric("llava_active_sequences", server)
+        XCTAssertEqual(active, 1, "the running answer goes on")
+        running.cancel()
+    }
+
     func testAFullQueueGets503WithRetryAfter() async throws {
         let server = try startPresetServer(["--parallel", "1", "--max-queue", "0"])
         let stream = try await startLongStream(server)

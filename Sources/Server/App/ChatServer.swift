@@ -49,6 +49,7 @@ public struct ChatServer: Sendable {
         -> some ApplicationProtocol {
         let host = configuration.host
         return Application(router: makeRouter(),
+                           server: .http1(configuration: .init(additionalChannelHandlers: [HangUpHandler()])),
                            configuration: .init(address: .hostname(host, port: configuration.port), serverName: "llava"),
                            services: [EngineService(engine: engine)],
                            onServerRunning: { channel in await onListening(host, channel.localAddress?.port ?? 0) },

@@ -13,31 +13,19 @@ struct ChatCompletionsHandler: Sendable {
     let metrics: ServerMetrics
 
     func handle(_ request: Request, context: ServerContext) async throws -> Response {
-        let chat = try await JSONBody.decode(ChatCompletionRequest.self, from: request, body: request.body, limit: maxBodyBytes)
+        let chat = try await JSONBody.decode(ChatCompletionRequest.self, from: request, limit: maxBodyBytes)
         if let model = chat.model, model != modelID { throw APIError.modelNotFound(model, served: modelID) }
-        let events: AsyncThrowingStream<CompletionEvent, Error>
+        let submitted: AsyncThrowingStream<CompletionEvent, Error>
         do {
-            events = try engine.submit(try chat.completionRequest(limits: limits))
+            submitted = try engine.submit(try chat.completionRequest(limits: limits))
         } catch let error as EngineError {
             throw APIError(engine: error)
         }
+        // A client that hangs up cancels the work on its behalf, wherever the request is.
+        let events = connectionBound(submitted, closed: context.connectionClosed)
         let identity = CompletionIdentity(model: modelID)
-        guard chat.isStreaming else {
-            // A client that hangs up before the answer is ready cancels the work on its behalf.
-            let outcome = context.outcome
-            return try await Self.cancelled(when: context.connectionClosed) {
-                try await complete(events, identity: identity, outcome: outcome)
-            }
-        }
+        guard chat.isStreaming else { return try await complete(events, identity: identity, outcome: context.outcome) }
         return stream(events, identity: identity, includeUsage: chat.includesUsageInStream, outcome: context.outcome)
-    }
-
-    /// Runs `operation`, cancelling it if `closed` completes first.
-    private static func cancelled(when closed: EventLoopFuture<Void>,
-                                  _ operation: @escaping @Sendable () async throws -> Response) async throws -> Response {
-        let task = Task(operation: operation)
-        closed.whenComplete { _ in task.cancel() }
-        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
     }
 
     /// Waits for the whole answer: `object: "chat.completion"`.

@@ -5,13 +5,13 @@ import NIOCore
 /// Reads a request body as JSON, refusing one over the server's size limit with a 413 before
 /// it is all in memory.
 enum JSONBody {
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, body: RequestBody, limit: Int) async throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw APIError.bodyTooLarge(limit: limit)
         }
         let buffer: ByteBuffer
         do {
-            buffer = try await body.collect(upTo: limit)
+            buffer = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw APIError.bodyTooLarge(limit: limit)
         }
