@@ -94,6 +94,11 @@ final class BadRequestTests: XCTestCase {
             XCTAssertEqual(after.status, 200, "the good request after '\(c.name)': \(after.text)")
             XCTAssertNotNil(after.json.answer)
         }
+        let chunked = try await http.postChunked(server.baseURL + "/v1/chat/completions", body: Data(repeating: 32, count: 300_000))
+        XCTAssertEqual(chunked.status, 413, "a chunked body over the limit, with no Content-Length to refuse it by")
+        XCTAssertEqual(chunked.error["code"] as? String, "request_too_large")
+        let after = try await http.post(server.baseURL + "/v1/chat/completions", json: good)
+        XCTAssertEqual(after.status, 200, after.text)
         XCTAssertTrue(server.process.isRunning)
     }
 

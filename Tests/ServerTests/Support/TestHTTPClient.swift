@@ -58,6 +58,18 @@ final class TestHTTPClient: @unchecked Sendable {
         try await send(postRequest(url, json: json, body: body, headers: headers))
     }
 
+    /// POSTs `body` in chunks, without a Content-Length (`Transfer-Encoding: chunked`).
+    func postChunked(_ url: String, body: Data) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        let pieces = stride(from: 0, to: body.count, by: 16_384).map { ByteBuffer(bytes: body[$0..<min($0 + 16_384, body.count)]) }
+        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        for piece in pieces { continuation.yield(piece) }
+        continuation.finish()
+        request.body = .stream(stream, length: .unknown)
+        return try await send(request)
+    }
+
     /// POSTs a streaming request and reads every event until the server ends the body.
     func stream(_ url: String, json: Any, headers: [(String, String)] = []) async throws -> StreamReply {
         let response = try await client.execute(try postRequest(url, json: json, body: nil, headers: headers), timeout: timeout)
