@@ -18,6 +18,8 @@ public struct LoadTest: Sendable {
         self.configuration = configuration
     }
 
+    /// Sends every request and reports; throws only if the test cannot start (no model id to
+    /// name). Failed requests are counted in the report, by message.
     public func run() async throws -> LoadReport {
         var settings = HTTPClient.Configuration()
         settings.connectionPool = .init(idleTimeout: .seconds(60),

@@ -132,4 +132,23 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(stream.events.last, "[DONE]", "the streamed answer was cut off")
         XCTAssertEqual(server.waitForExit(timeout: 30), 0, server.stderr)
     }
+
+    /// What cannot be served is refused at start, with a message and a non-zero exit.
+    func testStartupRefusalsSayWhy() throws {
+        let server = try ServerProcess.start(["--model", ChatRequest.fixtureModel.path])
+        self.server = server
+        let refusals: [([String], String)] = [
+            (["--port", String(server.port)], "cannot listen on 127.0.0.1:\(server.port)"),
+            (["--preset", "tiny"], "has no vision tower"),
+            (["--model", Fixtures.url("llama/mha").path], "text-only model"),
+            (["--conv-mode", "raw"], "--conv-mode raw"),
+            (["--context", "100000", "--model", ChatRequest.fixtureModel.path], "exceeds the model's 256 positions"),
+            (["--preset", "tiny-llava", "--model", ChatRequest.fixtureModel.path], "not both"),
+        ]
+        for (arguments, message) in refusals {
+            let result = try LLaVAExecutable.run(["serve", "--host", "127.0.0.1", "--port", "0"] + arguments, timeout: 60)
+            XCTAssertNotEqual(result.status, 0, "\(arguments)")
+            XCTAssertTrue(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+    }
 }

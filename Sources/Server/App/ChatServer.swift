@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import LLaVA
 import Logging
 import Prometheus
@@ -29,6 +30,9 @@ public struct ChatServer: Sendable {
     let logger: Logger
     let chatPage: ChatPage
 
+    /// - Parameters:
+    ///   - registry: the registry `ServerMetrics.bootstrapPrometheus()` made the metrics backend; `/metrics` shows it.
+    ///   - logger: the logger of the per-request lines and of failures.
     public init(engine: InferenceEngine, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry,
                 logger: Logger = Logger(label: "llava.serve")) throws {
         self.engine = engine
@@ -41,7 +45,12 @@ public struct ChatServer: Sendable {
     /// Serves until SIGTERM or SIGINT, then stops accepting, finishes the requests in flight and
     /// drains the engine. `onListening` gets the bound host and port (the real one for port 0).
     public func run(onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
-        try await makeApplication(onListening: onListening).runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        do {
+            try await makeApplication(onListening: onListening).runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch let error as IOError {
+            throw ServerError.cannotListen(host: configuration.host, port: configuration.port,
+                                           reason: String(cString: strerror(error.errnoCode)))
+        }
     }
 
     /// The Hummingbird application, for callers that run it in a service group of their own.

@@ -5,21 +5,21 @@ import NIOCore
 
 /// The request context of every route: Hummingbird's core context plus what the handlers learn
 /// about the request for its one log line (shared by reference, as contexts are copied).
-public struct ServerContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
+struct ServerContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
     /// Filled by the completion handlers; read once the response has been written.
-    public let outcome = RequestOutcome()
+    let outcome = RequestOutcome()
     /// Completes when the client's connection closes, however it closes.
-    public let connectionClosed: EventLoopFuture<Void>
+    let connectionClosed: EventLoopFuture<Void>
 
-    public init(source: ApplicationRequestContextSource) {
+    init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         connectionClosed = source.channel.closeFuture
     }
 }
 
 /// What a completion request produced: its token counts and why it ended.
-public final class RequestOutcome: @unchecked Sendable {
+final class RequestOutcome: @unchecked Sendable {
     private let lock = NSLock()
     private var summary: CompletionSummary?   // guarded by `lock`
 
@@ -31,7 +31,7 @@ public final class RequestOutcome: @unchecked Sendable {
     }
 
     /// The completion's summary, if the request ran one.
-    public var completion: CompletionSummary? {
+    var completion: CompletionSummary? {
         lock.lock()
         defer { lock.unlock() }
         return summary

@@ -9,25 +9,25 @@ import Foundation
 ///     {"type": "text", "text": "What is the shape of the object?"},
 ///     {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0…"}}]}]}
 /// ```
-public struct ChatCompletionRequest: Decodable, Sendable {
-    public var model: String?
-    public var messages: [Message]
-    public var maxTokens: Int?
-    public var maxCompletionTokens: Int?
-    public var temperature: Double?
-    public var topP: Double?
+struct ChatCompletionRequest: Decodable, Sendable {
+    var model: String?
+    var messages: [Message]
+    var maxTokens: Int?
+    var maxCompletionTokens: Int?
+    var temperature: Double?
+    var topP: Double?
     /// Not OpenAI's, but vLLM's and llama.cpp's: keep the K most likely tokens.
-    public var topK: Int?
+    var topK: Int?
     /// Not OpenAI's, but vLLM's and llama.cpp's: transformers' repetition penalty.
-    public var repetitionPenalty: Double?
-    public var seed: Int64?
-    public var stop: StopSequences?
-    public var stream: Bool?
-    public var streamOptions: StreamOptions?
-    public var n: Int?
-    public var frequencyPenalty: Double?
-    public var presencePenalty: Double?
-    public var logprobs: Bool?
+    var repetitionPenalty: Double?
+    var seed: Int64?
+    var stop: StopSequences?
+    var stream: Bool?
+    var streamOptions: StreamOptions?
+    var n: Int?
+    var frequencyPenalty: Double?
+    var presencePenalty: Double?
+    var logprobs: Bool?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, temperature, seed, stop, stream, n, logprobs
@@ -37,8 +37,8 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     }
 
     /// `stream_options`: `include_usage` adds a last chunk with the token counts.
-    public struct StreamOptions: Decodable, Sendable {
-        public var includeUsage: Bool?
+    struct StreamOptions: Decodable, Sendable {
+        var includeUsage: Bool?
         enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
     }
 }
@@ -46,17 +46,17 @@ public struct ChatCompletionRequest: Decodable, Sendable {
 extension ChatCompletionRequest {
     /// One message: its role (checked when the request is translated, to name the message at
     /// fault) and its content, absent for an assistant message that only called tools.
-    public struct Message: Decodable, Sendable {
-        public var role: String
-        public var content: Content?
+    struct Message: Decodable, Sendable {
+        var role: String
+        var content: Content?
     }
 
     /// A message's content: a string, or an array of text and image parts.
-    public enum Content: Decodable, Sendable {
+    enum Content: Decodable, Sendable {
         case text(String)
         case parts([ContentPart])
 
-        public init(from decoder: Decoder) throws {
+        init(from decoder: Decoder) throws {
             if let text = try? decoder.singleValueContainer().decode(String.self) {
                 self = .text(text)
                 return
@@ -73,22 +73,22 @@ extension ChatCompletionRequest {
     }
 
     /// `{"type": "text", "text": …}` or `{"type": "image_url", "image_url": {"url": …}}`.
-    public struct ContentPart: Decodable, Sendable {
-        public var type: String
-        public var text: String?
-        public var imageURL: ImageURL?
+    struct ContentPart: Decodable, Sendable {
+        var type: String
+        var text: String?
+        var imageURL: ImageURL?
 
         enum CodingKeys: String, CodingKey { case type, text, imageURL = "image_url" }
     }
 
     /// An image's location: OpenAI's `{"url": …, "detail": …}`, or the bare URL string some
     /// clients send.
-    public struct ImageURL: Decodable, Sendable {
-        public var url: String
+    struct ImageURL: Decodable, Sendable {
+        var url: String
 
         enum CodingKeys: String, CodingKey { case url }
 
-        public init(from decoder: Decoder) throws {
+        init(from decoder: Decoder) throws {
             if let url = try? decoder.singleValueContainer().decode(String.self) {
                 self.url = url
             } else {
@@ -98,11 +98,11 @@ extension ChatCompletionRequest {
     }
 
     /// `stop`: one string or a list of them.
-    public enum StopSequences: Decodable, Sendable {
+    enum StopSequences: Decodable, Sendable {
         case one(String)
         case many([String])
 
-        public init(from decoder: Decoder) throws {
+        init(from decoder: Decoder) throws {
             let container = try decoder.singleValueContainer()
             if let one = try? container.decode(String.self) {
                 self = .one(one)
@@ -111,7 +111,7 @@ extension ChatCompletionRequest {
             }
         }
 
-        public var strings: [String] {
+        var strings: [String] {
             switch self {
             case .one(let s): return [s]
             case .many(let list): return list

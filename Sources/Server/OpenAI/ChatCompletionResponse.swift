@@ -3,12 +3,12 @@ import Language
 import LLaVA
 
 /// `usage`: the request's token counts.
-public struct Usage: Codable, Sendable, Equatable {
-    public var promptTokens: Int
-    public var completionTokens: Int
-    public var totalTokens: Int { promptTokens + completionTokens }
+struct Usage: Codable, Sendable, Equatable {
+    var promptTokens: Int
+    var completionTokens: Int
+    var totalTokens: Int { promptTokens + completionTokens }
 
-    public init(promptTokens: Int, completionTokens: Int) {
+    init(promptTokens: Int, completionTokens: Int) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
     }
@@ -17,13 +17,13 @@ public struct Usage: Codable, Sendable, Equatable {
         case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
     }
 
-    public init(from decoder: Decoder) throws {
+    init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         promptTokens = try c.decode(Int.self, forKey: .promptTokens)
         completionTokens = try c.decode(Int.self, forKey: .completionTokens)
     }
 
-    public func encode(to encoder: Encoder) throws {
+    func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(promptTokens, forKey: .promptTokens)
         try c.encode(completionTokens, forKey: .completionTokens)
