@@ -90,6 +90,8 @@ final class LifecycleTests: XCTestCase {
         queued.cancel()
         let left = try await eventually(timeout: 5) { try await metric("llava_queue_depth", server) == 0 }
         XCTAssertTrue(left, "the queued request stayed after its client went away")
+        let logged = await eventually(timeout: 5) { server.stderr.contains("POST /v1/chat/completions 499") }
+        XCTAssertTrue(logged, "logged as nginx logs a client that closed its request: \(server.stderr)")
         let active = try await metric("llava_active_sequences", server)
         XCTAssertEqual(active, 1, "the running answer goes on")
         running.cancel()

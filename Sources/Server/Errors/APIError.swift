@@ -78,6 +78,11 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let shuttingDown = APIError(status: .serviceUnavailable, message: "The server is shutting down.",
                                               type: "server_error", code: "shutting_down")
 
+    /// 499 (nginx's code, for the log): the client closed the connection before its answer was ready.
+    public static let clientClosedRequest = APIError(status: HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"),
+                                                     message: "The client closed the connection before the answer was ready.",
+                                                     type: "invalid_request_error", code: "client_closed_request")
+
     /// 500: something failed that the request could not have caused.
     public static func internalError(_ message: String) -> APIError {
         APIError(status: .internalServerError, message: message, type: "server_error")

@@ -37,7 +37,7 @@ struct ChatCompletionsHandler: Sendable {
         } catch {
             throw APIError(error)
         }
-        guard let summary, summary.finishReason != .cancelled else { throw CancellationError() }
+        guard let summary, summary.finishReason != .cancelled else { throw APIError.clientClosedRequest }
         record(summary, outcome: outcome)
         let answer = ChatCompletion(identity: identity, content: summary.text, finishReason: summary.finishReason,
                                     usage: Usage(promptTokens: summary.promptTokens, completionTokens: summary.completionTokens))
@@ -45,10 +45,9 @@ struct ChatCompletionsHandler: Sendable {
     }
 
     /// Streams the answer as `chat.completion.chunk` events: the role once the prompt is read
-    /// (so its arrival times the first token), each piece of text as
-    /// the engine flushes it, the finish reason, the usage if asked for, then `[DONE]`. A failure
-    /// after the stream began is sent as an error event. If the client goes away, the write
-    /// fails, the engine's stream is dropped and the sequence is cancelled at the next step.
+    /// (so its arrival times the first token), each piece of text as the engine flushes it, the
+    /// finish reason, the usage if asked for, then `[DONE]`. A failure after the stream began is
+    /// sent as an error event. A client that goes away ends the events (`connectionBound`).
     private func stream(_ events: AsyncThrowingStream<CompletionEvent, Error>, identity: CompletionIdentity,
                         includeUsage: Bool, outcome: RequestOutcome) -> Response {
         let body = ResponseBody { [self] writer in
