@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // System-library shim: OpenBLAS (Debian's libopenblas-dev).
@@ -62,8 +66,26 @@ let package = Package(
             .copy("Prompts"),
         ]),
         .target(name: "Evaluation", dependencies: ["LLaVA", "DataGeneration", "Vision", "Language"]),
+        // The OpenAI-compatible HTTP server (`llava serve`) over the inference engine.
+        .target(name: "Server", dependencies: [
+            "LLaVA", "Language", "Vision",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], resources: [
+            // The web chat page served at `/`: one HTML file, no build step.
+            .copy("ChatPage/chat.html"),
+        ]),
+        // A load generator for an OpenAI-compatible server (`llava bench serve`).
+        .target(name: "LoadGenerator", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .executableTarget(name: "LLaVACommand", dependencies: [
-            "DataGeneration", "OpenAIClient", "Evaluation", "Training", "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
+            "Server", "LoadGenerator", "DataGeneration", "OpenAIClient", "Evaluation", "Training", "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], resources: [
@@ -89,6 +111,12 @@ let package = Package(
         .testTarget(name: "OpenAIClientTests", dependencies: ["OpenAIClient", "ScriptedOpenAIServer"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "DataGeneration", "LLaVA", "Language", "Vision", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TestSupport", "Checkpoint", "Tensor", "ScriptedOpenAIServer"]),
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "LoadGenerator", "TestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(pkg-config libopenblas-dev libpng-dev libturbojpeg0-dev)
+# chromium + chromium-driver: the tests drive the server's chat page in headless Chromium (WebDriver).
+PACKAGES=(pkg-config libopenblas-dev libpng-dev libturbojpeg0-dev chromium chromium-driver)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -6,9 +6,18 @@ import Logging
 import Tensor
 import Vision
 
+/// `llava bench`: the model's own speed (the default), or a server's under load (`bench serve`).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure prefill and decode speed, like llama-bench.",
+        abstract: "Measure a model's speed, like llama-bench, or a server's under load (bench serve).",
+        subcommands: [BenchModel.self, BenchServe.self],
+        defaultSubcommand: BenchModel.self)
+}
+
+struct BenchModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Measure prefill and decode speed, like llama-bench (the default: `llava bench --preset …`).",
         discussion: """
         With --preset, random weights of a real model's shape are built in memory (no download).
         Figures are min/median over the repetitions.
@@ -109,11 +118,8 @@ struct Bench: ParsableCommand {
         let language = LlamaModel.random(config: preset.text, dtype: weights.dtype, seed: 1)
         guard let visionConfig = preset.vision else { return Subject(name: preset.rawValue, language: language, vision: nil) }
         let tower = CLIPVisionModel.random(config: visionConfig, dtype: weights.dtype, seed: 2)
-        let d = preset.text.hiddenSize, v = visionConfig.hiddenSize
-        let projector = Projector(kind: .mlp(depth: 2), activation: .gelu,
-                                  layers: [(Tensor.uniform([d, v], dtype: weights.dtype, seed: 3), Tensor(zeros: [d])),
-                                           (Tensor.uniform([d, d], dtype: weights.dtype, seed: 4), Tensor(zeros: [d]))],
-                                  inputWidth: v, outputWidth: d)
+        let v = visionConfig.hiddenSize
+        let projector = preset.randomProjector(visionWidth: v, dtype: weights.dtype)
         let size = visionConfig.channelCount * visionConfig.imageSize * visionConfig.imageSize
         return Subject(name: preset.rawValue, language: language, vision: { r in
             let features = try tower.features(pixelValues: randomPixels(size, seed: UInt64(r)), featureLayer: -2, selection: .default)
@@ -151,43 +157,6 @@ struct BenchReport: Encodable {
         lines.append(row("tg\(gen_tokens) (tok/s)", decode_tokens_per_second, 2))
         lines.append("peak resident memory: \(String(format: "%.0f", peak_resident_mb)) MB")
         return lines.joined(separator: "\n")
-    }
-}
-
-enum WeightType: String, ExpressibleByArgument, CaseIterable {
-    case f32, f16, bf16
-    var dtype: DType { switch self { case .f32: .f32; case .f16: .f16; case .bf16: .bf16 } }
-}
-
-/// Shapes of real models, for benchmarking without their weights.
-enum ModelPreset: String, ExpressibleByArgument, CaseIterable {
-    case llava7b = "llava-1.5-7b", llava13b = "llava-1.5-13b", llama7b = "llama-7b", llama13b = "llama-13b"
-    case tiny, tinyLLaVA = "tiny-llava"
-
-    /// Vicuna-7B/13B v1.5 as in LLaVA-1.5 (vocab 32064 in llava-hf: 32000 + `<image>` + padding).
-    var text: LlamaConfiguration {
-        switch self {
-        case .llava7b, .llama7b:
-            return LlamaConfiguration(vocabularySize: 32064, hiddenSize: 4096, intermediateSize: 11008,
-                                      layerCount: 32, headCount: 32, rmsNormEps: 1e-5, maxPositionEmbeddings: 4096)
-        case .llava13b, .llama13b:
-            return LlamaConfiguration(vocabularySize: 32064, hiddenSize: 5120, intermediateSize: 13824,
-                                      layerCount: 40, headCount: 40, rmsNormEps: 1e-5, maxPositionEmbeddings: 4096)
-        case .tiny, .tinyLLaVA:
-            return LlamaConfiguration(vocabularySize: 1000, hiddenSize: 256, intermediateSize: 688,
-                                      layerCount: 4, headCount: 8, kvHeadCount: 4, rmsNormEps: 1e-5)
-        }
-    }
-
-    /// CLIP ViT-L/14 at 336 px for LLaVA-1.5; none for the bare LLMs.
-    var vision: CLIPVisionConfiguration? {
-        switch self {
-        case .llava7b, .llava13b: return .vitL14_336
-        case .tinyLLaVA:
-            return CLIPVisionConfiguration(hiddenSize: 128, intermediateSize: 512, layerCount: 4, headCount: 4,
-                                           imageSize: 112, patchSize: 14)
-        default: return nil
-        }
     }
 }
 

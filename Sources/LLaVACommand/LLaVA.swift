@@ -7,9 +7,9 @@ import Tensor
 struct LLaVA: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llava",
-        abstract: "LLaVA natively in Swift: describe images, chat, tokenize, benchmark.",
+        abstract: "LLaVA natively in Swift: describe images, chat, serve, train, tokenize, benchmark.",
         version: "0.1.0",
-        subcommands: [Generate.self, Chat.self, Train.self, Export.self, Convert.self, Quantize.self, DataCommand.self, Eval.self, TrainTokenizer.self, Tokenize.self, Bench.self])
+        subcommands: [Generate.self, Chat.self, Serve.self, Train.self, Export.self, Convert.self, Quantize.self, DataCommand.self, Eval.self, TrainTokenizer.self, Tokenize.self, Bench.self])
 }
 
 /// Options every model-running command shares.
@@ -20,13 +20,14 @@ struct RuntimeOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log loading and timing details to stderr.")
     var verbose = false
 
-    func apply() throws {
+    /// Sets threads and logging: `level` on stderr (debug with --verbose).
+    func apply(level defaultLevel: Logger.Level = .warning) throws {
         Compute.retainFreedMemory()
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
             Compute.setThreads(threads)
         }
-        let level: Logger.Level = verbose ? .debug : .warning
+        let level: Logger.Level = verbose ? .debug : defaultLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -1,0 +1,76 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// One streamed chat completion as the load generator sees it.
+struct RequestSample: Sendable {
+    /// Seconds to the first chunk of the answer, and to the first with text.
+    var firstChunk: Double?, firstText: Double?
+    var seconds: Double
+    var completionTokens: Int
+    /// Why the request failed; nil when it succeeded.
+    var error: String?
+
+    /// Seconds to the first text (or to the first chunk, for an answer whose tokens decode to no
+    /// text, as random weights with a borrowed tokenizer give).
+    var secondsToFirstToken: Double? { firstText ?? firstChunk }
+}
+
+/// Sends one streaming request and times it from the bytes as they arrive.
+struct StreamedCompletion {
+    let client: HTTPClient
+    let configuration: LoadTestConfiguration
+    let body: Data
+
+    func run() async -> RequestSample {
+        let start = ContinuousClock.now
+        func elapsed() -> Double { Self.seconds(ContinuousClock.now - start) }
+        var request = HTTPClientRequest(url: configuration.completionsURL)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let key = configuration.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(configuration.timeout * 1000)))
+            guard response.status == .ok else {
+                let text = try await response.body.collect(upTo: 1 << 20)
+                return RequestSample(seconds: elapsed(), completionTokens: 0,
+                                     error: "HTTP \(response.status.code): \(Self.errorMessage(text))")
+            }
+            var reader = EventReader()
+            var sample = RequestSample(seconds: 0, completionTokens: 0)
+            for try await buffer in response.body {
+                for event in reader.feed(buffer) { Self.apply(event, to: &sample, at: elapsed()) }
+            }
+            sample.seconds = elapsed()
+            if !reader.sawDone { sample.error = "the stream ended without [DONE]" }
+            return sample
+        } catch {
+            return RequestSample(seconds: elapsed(), completionTokens: 0, error: "\(error)")
+        }
+    }
+
+    /// What one `data:` event says: text arrived, the usage, or an error.
+    private static func apply(_ event: [String: Any], to sample: inout RequestSample, at time: Double) {
+        if let error = event["error"] as? [String: Any] {
+            sample.error = error["message"] as? String ?? "error event"
+        }
+        let choice = (event["choices"] as? [[String: Any]])?.first
+        if choice != nil, sample.firstChunk == nil { sample.firstChunk = time }
+        if let text = (choice?["delta"] as? [String: Any])?["content"] as? String, !text.isEmpty, sample.firstText == nil {
+            sample.firstText = time
+        }
+        if let usage = event["usage"] as? [String: Any], let tokens = usage["completion_tokens"] as? Int {
+            sample.completionTokens = tokens
+        }
+    }
+
+    private static func errorMessage(_ buffer: ByteBuffer) -> String {
+        let data = Data(buffer.readableBytesView)
+        if let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let error = json["error"] as? [String: Any], let message = error["message"] as? String { return message }
+        return String(decoding: data.prefix(200), as: UTF8.self)
+    }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+}

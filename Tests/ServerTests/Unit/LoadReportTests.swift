@@ -1,0 +1,38 @@
+@testable import LoadGenerator
+import NIOCore
+import XCTest
+
+final class LoadReportTests: XCTestCase {
+    func testPercentilesAreNearestRank() throws {
+        let p = try XCTUnwrap(LoadReport.Percentiles((1...100).map(Double.init).shuffled()))
+        XCTAssertEqual([p.p50, p.p95, p.p99], [50, 95, 99])
+        let one = try XCTUnwrap(LoadReport.Percentiles([0.25]))
+        XCTAssertEqual([one.p50, one.p95, one.p99], [0.25, 0.25, 0.25])
+        XCTAssertNil(LoadReport.Percentiles([]))
+    }
+
+    func testEventsSplitAnywhereAreReadWhole() {
+        let stream = "data: {\"choices\":[{\"delta\":{\"content\":\"é\"}}]}\n\ndata: {\"usage\":{\"completion_tokens\":3}}\r\n\r\ndata: [DONE]\n\n"
+        var reader = EventReader()
+        var events: [[String: Any]] = []
+        for byte in Array(stream.utf8) { events += reader.feed(ByteBuffer(bytes: [byte])) }
+        XCTAssertEqual(events.count, 2)
+        XCTAssertTrue(reader.sawDone)
+        XCTAssertEqual(((events[1]["usage"] as? [String: Int])?["completion_tokens"]), 3)
+    }
+
+    func testRequestsAreGreedyStreamedAndCarryTheImage() throws {
+        let configuration = LoadTestConfiguration(url: "http://127.0.0.1:1/v1/", clients: 1, requests: 1, prompt: "Hi?",
+                                                  imageDataURI: "data:image/png;base64,AAAA", maxTokens: 7)
+        XCTAssertEqual(configuration.completionsURL, "http://127.0.0.1:1/v1/chat/completions")
+        XCTAssertEqual(configuration.modelsURL, "http://127.0.0.1:1/v1/models")
+        let body = try LoadTest(configuration: configuration).requestBody(model: "m")
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: body) as? [String: Any])
+        XCTAssertEqual(json["stream"] as? Bool, true)
+        XCTAssertEqual(json["temperature"] as? Int, 0)
+        XCTAssertEqual(json["max_tokens"] as? Int, 7)
+        XCTAssertEqual((json["stream_options"] as? [String: Bool])?["include_usage"], true)
+        let parts = ((json["messages"] as? [[String: Any]])?.first?["content"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(parts.map { $0["type"] as? String }, ["text", "image_url"])
+    }
+}
