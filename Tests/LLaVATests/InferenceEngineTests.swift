@@ -87,6 +87,9 @@ final class InferenceEngineTests: XCTestCase {
         // The slot is freed at the next step boundary; a second request then runs.
         let (_, summary) = try await answer(engine, question(1, images: []))
         XCTAssertGreaterThan(summary.completionTokens, 0)
+        // The loop counts its slots after the step that finished the answer: wait for that step.
+        let deadline = Date().addingTimeInterval(2)
+        while engine.status.active != 0 && Date() < deadline { try await Task.sleep(nanoseconds: 1_000_000) }
         XCTAssertEqual(engine.status.active, 0)
         await engine.shutdown()
     }

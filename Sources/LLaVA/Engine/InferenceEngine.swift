@@ -51,7 +51,9 @@ public final class InferenceEngine: @unchecked Sendable {
         self.maxWaiting = max(0, maxWaiting)
         self.aspect = aspect
         self.logger = logger
-        let thread = Thread { [unowned self] in self.loop() }
+        // The loop keeps the engine alive until it ends (after `stopAccepting`, with nothing left to
+        // run): an engine released right after `stopAccepting` must not vanish under its own loop.
+        let thread = Thread { [self] in self.loop() }
         thread.name = "llava.engine"
         thread.stackSize = 8 << 20
         self.thread = thread
