@@ -37,8 +37,10 @@ extension LlamaModel {
         let s = scratch.run
         let longest = caches.map(\.count).max()! + 1
         s.prepare(config: c, tokens: m, positions: longest)
-        scratch.cos = [Float](repeating: 0, count: m * half)
-        scratch.sin = scratch.cos
+        if scratch.cos.count != m * half {
+            scratch.cos = [Float](repeating: 0, count: m * half)
+            scratch.sin = scratch.cos
+        }
         var cos: [Float] = [], sin: [Float] = []
         for (i, cache) in caches.enumerated() {
             rope.table(start: cache.count, count: 1, cos: &cos, sin: &sin)
