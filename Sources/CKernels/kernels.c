@@ -138,58 +138,9 @@ LK_TARGET static void bf16_to_f32_avx(const uint16_t *s, float *d, size_t n) {
     for (; i < n; i++) d[i] = bf16_to_float(s[i]);
 }
 
-LK_TARGET static float dot_f32_avx(const float *a, const float *b, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-LK_TARGET static float dot_f16_avx(const uint16_t *w, const float *x, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))), _mm256_loadu_ps(x + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8))), _mm256_loadu_ps(x + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 16))), _mm256_loadu_ps(x + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 24))), _mm256_loadu_ps(x + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))), _mm256_loadu_ps(x + i), s0);
-    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) s += half_to_float(w[i]) * x[i];
-    return s;
-}
-
 LK_TARGET static inline __m256 load_bf16x8(const uint16_t *p) {
     __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-}
-
-LK_TARGET static float dot_bf16_avx(const uint16_t *w, const float *x, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), s0);
-        s1 = _mm256_fmadd_ps(load_bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), s1);
-        s2 = _mm256_fmadd_ps(load_bf16x8(w + i + 16), _mm256_loadu_ps(x + i + 16), s2);
-        s3 = _mm256_fmadd_ps(load_bf16x8(w + i + 24), _mm256_loadu_ps(x + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), s0);
-    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) s += bf16_to_float(w[i]) * x[i];
-    return s;
 }
 
 LK_TARGET static void axpy_avx(float a, const float *x, float *y, size_t n) {
@@ -199,13 +150,192 @@ LK_TARGET static void axpy_avx(float a, const float *x, float *y, size_t n) {
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * x[i];
 }
+
+// MARK: - dot products of weight rows with activation rows (AVX2 / AVX-512)
+//
+// One arithmetic for every decode path, so that a row's result never depends on how many
+// rows run beside it. A dot product keeps four accumulators of L lanes (L = 8 with AVX2,
+// 16 with AVX-512), each fed by one FMA per 4L elements in order (`accumulate`); then the
+// elements past the last multiple of 4L go into the first accumulator L at a time, the four
+// are summed pairwise, reduced across lanes and the last products added one by one
+// (`finish`). The single-row mat-vec, the several-row kernel and `lk_dot_f32` all run the
+// same pair of functions for the CPU; the several-row kernel only changes which loop is
+// outermost (weight rows in groups, k in tiles) so that each weight element is loaded and
+// widened once for up to four activation rows and the activation tile stays in L1.
+// Accumulators wait in memory between tiles; storing and reloading does not change a bit.
+
+LK_TARGET static inline __m256 load_f32x8_at(const void *w, size_t i) { return _mm256_loadu_ps((const float *)w + i); }
+LK_TARGET static inline __m256 load_f16x8_at(const void *w, size_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+}
+LK_TARGET static inline __m256 load_bf16x8_at(const void *w, size_t i) { return load_bf16x8((const uint16_t *)w + i); }
+
+#define LK_F32_AT(w, i) (((const float *)(w))[i])
+#define LK_F16_AT(w, i) half_to_float(((const uint16_t *)(w))[i])
+#define LK_BF16_AT(w, i) bf16_to_float(((const uint16_t *)(w))[i])
+
+/// acc[j][0..4L) += the products of w[i0..i1) with activation row j (x + j * ldx), for R rows;
+/// i0 and i1 are multiples of 4L. (`wbytes` and `accstride` are for the two-weight-row bodies.)
+#define LK_ACCUMULATE(NAME, TARGET, VEC, L, LOADU, STOREU, FMA, LOAD, R)                            \
+TARGET static void NAME(const void *wv, size_t wbytes, const float *x, size_t ldx, size_t i0,     \
+                        size_t i1, float *acc, size_t accstride) {                                 \
+    (void)wbytes; (void)accstride;                                                                 \
+    VEC a[R][4];                                                                                   \
+    for (int j = 0; j < R; j++)                                                                    \
+        for (int q = 0; q < 4; q++) a[j][q] = LOADU(acc + j * 4 * L + q * L);                      \
+    for (size_t i = i0; i < i1; i += 4 * L) {                                                      \
+        VEC w0 = LOAD(wv, i), w1 = LOAD(wv, i + L), w2 = LOAD(wv, i + 2 * L), w3 = LOAD(wv, i + 3 * L); \
+        for (int j = 0; j < R; j++) {                                                              \
+            const float *xj = x + j * ldx + i;                                                     \
+            a[j][0] = FMA(w0, LOADU(xj), a[j][0]);                                                 \
+            a[j][1] = FMA(w1, LOADU(xj + L), a[j][1]);                                             \
+            a[j][2] = FMA(w2, LOADU(xj + 2 * L), a[j][2]);                                         \
+            a[j][3] = FMA(w3, LOADU(xj + 3 * L), a[j][3]);                                         \
+        }                                                                                          \
+    }                                                                                              \
+    for (int j = 0; j < R; j++)                                                                    \
+        for (int q = 0; q < 4; q++) STOREU(acc + j * 4 * L + q * L, a[j][q]);                      \
+}
+
+/// The dot product's value from its accumulators and the elements from k4l (k rounded down
+/// to a multiple of 4L) on.
+#define LK_FINISH(NAME, TARGET, VEC, L, LOADU, ADD, FMA, HSUM, LOAD, SCALAR)                        \
+TARGET static float NAME(const void *wv, const float *x, size_t k4l, size_t k, const float *acc) { \
+    VEC a0 = LOADU(acc), a1 = LOADU(acc + L), a2 = LOADU(acc + 2 * L), a3 = LOADU(acc + 3 * L);    \
+    size_t i = k4l;                                                                                \
+    for (; i + L <= k; i += L) a0 = FMA(LOAD(wv, i), LOADU(x + i), a0);                            \
+    float s = HSUM(ADD(ADD(a0, a1), ADD(a2, a3)));                                                 \
+    for (; i < k; i++) s += SCALAR(wv, i) * x[i];                                                  \
+    return s;                                                                                      \
+}
+
+// Four AVX2 rows need 16 accumulators + 4 weight vectors: AVX-512VL's 32 vector registers
+// hold them (the instructions stay 256-bit, the arithmetic the AVX2 bodies').
+#define LK_TARGET_VL __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
+#define LK_TARGET_512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq")))
+
+#define LK_AVX2_BODIES(T, LOAD, SCALAR)                                                             \
+LK_ACCUMULATE(acc1_##T##_256, LK_TARGET, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, LOAD, 1) \
+LK_ACCUMULATE(acc2_##T##_256, LK_TARGET, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, LOAD, 2) \
+LK_ACCUMULATE(acc4_##T##_256, LK_TARGET_VL, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, LOAD, 4) \
+LK_FINISH(finish_##T##_256, LK_TARGET, __m256, 8, _mm256_loadu_ps, _mm256_add_ps, _mm256_fmadd_ps, hsum256, LOAD, SCALAR)
+
+LK_AVX2_BODIES(f32, load_f32x8_at, LK_F32_AT)
+LK_AVX2_BODIES(f16, load_f16x8_at, LK_F16_AT)
+LK_AVX2_BODIES(bf16, load_bf16x8_at, LK_BF16_AT)
+
+LK_TARGET_512 static inline __m512 load_f32x16_at(const void *w, size_t i) { return _mm512_loadu_ps((const float *)w + i); }
+LK_TARGET_512 static inline __m512 load_f16x16_at(const void *w, size_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
+}
+LK_TARGET_512 static inline __m512 load_bf16x16_at(const void *w, size_t i) {
+    __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+/// Lanes summed as halves: 16 → 8 (low + high), then `hsum256`'s order.
+LK_TARGET_512 static inline float hsum512(__m512 v) {
+    __m256 lo = _mm512_castps512_ps256(v), hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    return hsum256(_mm256_add_ps(lo, hi));
+}
+
+// AVX-512: one 16-lane accumulator per (weight row, activation row), fed every 16 elements
+// in order; the value is its lanes summed as `hsum512` does, then the last k mod 16 products
+// one by one. Bodies take one or two weight rows (wv, wv + wbytes; accumulators at acc and
+// acc + accstride) and RA activation rows, so that one activation load feeds two FMAs and one
+// widened weight vector feeds up to eight.
+#define LK_ACC512(NAME, LOAD, RW, RA)                                                              \
+LK_TARGET_512 static void NAME(const void *wv, size_t wbytes, const float *x, size_t ldx, size_t i0, \
+                               size_t i1, float *acc, size_t accstride) {                          \
+    __m512 a[RW][RA];                                                                              \
+    for (int r = 0; r < RW; r++)                                                                   \
+        for (int j = 0; j < RA; j++) a[r][j] = _mm512_loadu_ps(acc + r * accstride + j * 16);      \
+    for (size_t i = i0; i < i1; i += 16) {                                                         \
+        __m512 w[RW];                                                                              \
+        for (int r = 0; r < RW; r++) w[r] = LOAD((const char *)wv + r * wbytes, i);                \
+        for (int j = 0; j < RA; j++) {                                                             \
+            __m512 xj = _mm512_loadu_ps(x + j * ldx + i);                                          \
+            for (int r = 0; r < RW; r++) a[r][j] = _mm512_fmadd_ps(w[r], xj, a[r][j]);             \
+        }                                                                                          \
+    }                                                                                              \
+    for (int r = 0; r < RW; r++)                                                                   \
+        for (int j = 0; j < RA; j++) _mm512_storeu_ps(acc + r * accstride + j * 16, a[r][j]);      \
+}
+
+#define LK_FINISH512(NAME, SCALAR)                                                                 \
+LK_TARGET_512 static float NAME(const void *wv, const float *x, size_t kc, size_t k, const float *acc) { \
+    float s = hsum512(_mm512_loadu_ps(acc));                                                       \
+    for (size_t i = kc; i < k; i++) s += SCALAR(wv, i) * x[i];                                     \
+    return s;                                                                                      \
+}
+
+#define LK_AVX512_BODIES(T, LOAD, SCALAR)                                                          \
+LK_ACC512(acc1_##T##_512, LOAD, 1, 1)                                                              \
+LK_ACC512(acc2_##T##_512, LOAD, 1, 2)                                                              \
+LK_ACC512(acc4_##T##_512, LOAD, 1, 4)                                                              \
+LK_ACC512(acc8_##T##_512, LOAD, 1, 8)                                                              \
+LK_ACC512(acc2x4_##T##_512, LOAD, 2, 4)                                                            \
+LK_ACC512(acc2x8_##T##_512, LOAD, 2, 8)                                                            \
+LK_FINISH512(finish_##T##_512, SCALAR)
+
+LK_AVX512_BODIES(f32, load_f32x16_at, LK_F32_AT)
+LK_AVX512_BODIES(f16, load_f16x16_at, LK_F16_AT)
+LK_AVX512_BODIES(bf16, load_bf16x16_at, LK_BF16_AT)
+
+typedef void (*lk_accumulate_fn)(const void *, size_t, const float *, size_t, size_t, size_t, float *, size_t);
+typedef float (*lk_finish_fn)(const void *, const float *, size_t, size_t, const float *);
+
+/// The bodies for one weight type on this CPU: `chunk` elements per accumulator step (and
+/// floats of accumulators per dot product); a NULL body is one this CPU's registers cannot
+/// hold, and `acc2x4`/`acc2x8` take two weight rows.
+typedef struct {
+    lk_accumulate_fn acc1, acc2, acc4, acc8, acc2x4, acc2x8;
+    lk_finish_fn finish;
+    size_t chunk;
+} lk_dot_bodies;
+
+static int lk_has_avx512(void);
+int lk_has_avx512vl(void);
+
+static lk_dot_bodies dot_bodies(int dtype) {
+#define LK_512(T) (lk_dot_bodies){acc1_##T##_512, acc2_##T##_512, acc4_##T##_512, acc8_##T##_512, \
+                                  acc2x4_##T##_512, acc2x8_##T##_512, finish_##T##_512, 16}
+#define LK_256(T, VL) (lk_dot_bodies){acc1_##T##_256, acc2_##T##_256, (VL) ? acc4_##T##_256 : NULL, NULL, \
+                                      NULL, NULL, finish_##T##_256, 32}
+    if (lk_has_avx512()) {
+        switch (dtype) {
+        case LK_F32: return LK_512(f32);
+        case LK_F16: return LK_512(f16);
+        default: return LK_512(bf16);
+        }
+    }
+    int vl = lk_has_avx512vl();
+    switch (dtype) {
+    case LK_F32: return LK_256(f32, vl);
+    case LK_F16: return LK_256(f16, vl);
+    default: return LK_256(bf16, vl);
+    }
+#undef LK_512
+#undef LK_256
+}
+
+static float dot_avx(lk_dot_bodies b, const void *w, const float *x, size_t k) {
+    float acc[64] = {0};
+    size_t kc = k - k % b.chunk;
+    b.acc1(w, 0, x, 0, 0, kc, acc, 0);
+    return b.finish(w, x, kc, k, acc);
+}
+
+static float dot_f32_avx(const float *a, const float *b, size_t n) {
+    return dot_avx(dot_bodies(LK_F32), a, b, n);
+}
 #endif
 
 // MARK: - dispatch
 
-static int lk_avx2_state = -1;
+static int lk_avx2_state = -1, lk_avx512vl_state = -1, lk_avx512_state = -1, lk_simd_limit = 3;
 
 int lk_has_avx2(void) {
+    if (lk_simd_limit < 1) return 0;
     if (lk_avx2_state < 0) {
 #ifdef LK_X86
         __builtin_cpu_init();
@@ -217,6 +347,33 @@ int lk_has_avx2(void) {
     }
     return lk_avx2_state;
 }
+
+int lk_has_avx512vl(void) {
+    if (lk_simd_limit < 2 || !lk_has_avx2()) return 0;
+    if (lk_avx512vl_state < 0) {
+#ifdef LK_X86
+        lk_avx512vl_state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+#else
+        lk_avx512vl_state = 0;
+#endif
+    }
+    return lk_avx512vl_state;
+}
+
+/// 512-bit bodies: AVX-512 F, VL, BW and DQ.
+static int lk_has_avx512(void) {
+    if (lk_simd_limit < 3 || !lk_has_avx512vl()) return 0;
+    if (lk_avx512_state < 0) {
+#ifdef LK_X86
+        lk_avx512_state = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+#else
+        lk_avx512_state = 0;
+#endif
+    }
+    return lk_avx512_state;
+}
+
+void lk_limit_simd(int level) { lk_simd_limit = level; }
 
 void lk_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
 #ifdef LK_X86
@@ -256,123 +413,84 @@ void lk_axpy_f32(float a, const float *x, float *y, size_t n) {
 
 void lk_matvec(int dtype, const void *w, const float *x, float *y,
                size_t row_begin, size_t row_end, size_t k) {
-    int avx = lk_has_avx2();
+    size_t esize = dtype == LK_F32 ? 4 : 2;
+#ifdef LK_X86
+    if (lk_has_avx2()) {
+        lk_dot_bodies b = dot_bodies(dtype);
+        for (size_t r = row_begin; r < row_end; r++) y[r] = dot_avx(b, (const char *)w + r * k * esize, x, k);
+        return;
+    }
+#endif
     for (size_t r = row_begin; r < row_end; r++) {
+        const void *row = (const char *)w + r * k * esize;
         switch (dtype) {
-        case LK_F32: {
-            const float *row = (const float *)w + r * k;
-#ifdef LK_X86
-            y[r] = avx ? dot_f32_avx(row, x, k) : dot_f32_c(row, x, k);
-#else
-            y[r] = dot_f32_c(row, x, k);
-#endif
-            break;
-        }
-        case LK_F16: {
-            const uint16_t *row = (const uint16_t *)w + r * k;
-#ifdef LK_X86
-            y[r] = avx ? dot_f16_avx(row, x, k) : dot_f16_c(row, x, k);
-#else
-            y[r] = dot_f16_c(row, x, k);
-#endif
-            break;
-        }
-        default: {
-            const uint16_t *row = (const uint16_t *)w + r * k;
-#ifdef LK_X86
-            y[r] = avx ? dot_bf16_avx(row, x, k) : dot_bf16_c(row, x, k);
-#else
-            y[r] = dot_bf16_c(row, x, k);
-#endif
-            break;
-        }
+        case LK_F32: y[r] = dot_f32_c(row, x, k); break;
+        case LK_F16: y[r] = dot_f16_c(row, x, k); break;
+        default: y[r] = dot_bf16_c(row, x, k); break;
         }
     }
-    (void)avx;
 }
 
 // MARK: - several rows at once (batched decode)
 
-/// One weight row's dot products with `m` activation rows. The pair bodies below run the
-/// single-row bodies' exact sequence of operations for each of their two rows, sharing
-/// only the weight loads, so results are bit-identical to `lk_matvec`.
-#ifdef LK_X86
-#define LK_PAIR_DOT(NAME, LOAD, SCALAR)                                                                \
-LK_TARGET static void NAME(const void *wv, const float *x0, const float *x1, size_t n,            \
-                           float *out0, float *out1) {                                             \
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                     \
-    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();                                     \
-    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();                                     \
-    __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();                                     \
-    size_t i = 0;                                                                                  \
-    for (; i + 32 <= n; i += 32) {                                                                 \
-        __m256 w0 = LOAD(wv, i), w1 = LOAD(wv, i + 8), w2 = LOAD(wv, i + 16), w3 = LOAD(wv, i + 24); \
-        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + i), a0);                                     \
-        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x0 + i + 8), a1);                                 \
-        a2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x0 + i + 16), a2);                                \
-        a3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x0 + i + 24), a3);                                \
-        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + i), b0);                                     \
-        b1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x1 + i + 8), b1);                                 \
-        b2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x1 + i + 16), b2);                                \
-        b3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(x1 + i + 24), b3);                                \
-    }                                                                                              \
-    for (; i + 8 <= n; i += 8) {                                                                   \
-        __m256 w0 = LOAD(wv, i);                                                                   \
-        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + i), a0);                                     \
-        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + i), b0);                                     \
-    }                                                                                              \
-    float sa = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));               \
-    float sb = hsum256(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));               \
-    for (size_t t = i; t < n; t++) sa += SCALAR(wv, t) * x0[t];                                    \
-    for (size_t t = i; t < n; t++) sb += SCALAR(wv, t) * x1[t];                                    \
-    *out0 = sa; *out1 = sb;                                                                        \
-}
-
-LK_TARGET static inline __m256 load_f32x8_at(const void *w, size_t i) { return _mm256_loadu_ps((const float *)w + i); }
-LK_TARGET static inline __m256 load_f16x8_at(const void *w, size_t i) {
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
-}
-LK_TARGET static inline __m256 load_bf16x8_at(const void *w, size_t i) { return load_bf16x8((const uint16_t *)w + i); }
-
-// The scalar tail (k not a multiple of 8), written as the single-row bodies write it.
-#define LK_F32_AT(w, i) (((const float *)(w))[i])
-#define LK_F16_AT(w, i) half_to_float(((const uint16_t *)(w))[i])
-#define LK_BF16_AT(w, i) bf16_to_float(((const uint16_t *)(w))[i])
-
-LK_PAIR_DOT(pair_f32_avx, load_f32x8_at, LK_F32_AT)
-LK_PAIR_DOT(pair_f16_avx, load_f16x8_at, LK_F16_AT)
-LK_PAIR_DOT(pair_bf16_avx, load_bf16x8_at, LK_BF16_AT)
+/// Weight rows per group and k elements per tile of the several-row kernel: a group's tile of
+/// every activation row (at most LK_ROWS_MAX_M × LK_ROWS_TILE floats, 16 KB) stays in L1 while
+/// the group's weight rows stream past it.
+#ifndef LK_ROWS_GROUP
+#define LK_ROWS_GROUP 8
 #endif
-
-static float dot_any(int dtype, const void *row, const float *x, size_t k) {
-    float out;
-    lk_matvec(dtype, row, x, &out, 0, 1, k);
-    return out;
-}
+#ifndef LK_ROWS_TILE
+#define LK_ROWS_TILE 512
+#endif
+#define LK_ROWS_MAX_M 8
 
 void lk_matvec_rows(int dtype, const void *w, const float *x, float *y,
                     size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy) {
     size_t esize = dtype == LK_F32 ? 4 : 2;
-    int avx = lk_has_avx2();
-    for (size_t r = row_begin; r < row_end; r++) {
-        const void *row = (const char *)w + r * k * esize;
-        size_t j = 0;
 #ifdef LK_X86
-        if (avx) {
-            for (; j + 2 <= m; j += 2) {
-                const float *x0 = x + j * k, *x1 = x + (j + 1) * k;
-                float s0, s1;
-                switch (dtype) {
-                case LK_F32: pair_f32_avx(row, x0, x1, k, &s0, &s1); break;
-                case LK_F16: pair_f16_avx(row, x0, x1, k, &s0, &s1); break;
-                default: pair_bf16_avx(row, x0, x1, k, &s0, &s1); break;
+    if (lk_has_avx2()) {
+        lk_dot_bodies b = dot_bodies(dtype);
+        size_t kc = k - k % b.chunk;
+        // (weight row r, activation row j) keeps its accumulators at acc + (r * MAX_M + j) * chunk.
+        float acc[LK_ROWS_GROUP * LK_ROWS_MAX_M * 32];
+        size_t row_bytes = k * esize, pair_stride = LK_ROWS_MAX_M * b.chunk;
+#define LK_ACC(r, j) (acc + ((r) * LK_ROWS_MAX_M + (j)) * b.chunk)
+        for (size_t r0 = row_begin; r0 < row_end; r0 += LK_ROWS_GROUP) {
+            size_t rows = row_end - r0 < LK_ROWS_GROUP ? row_end - r0 : LK_ROWS_GROUP;
+            for (size_t j0 = 0; j0 < m; j0 += LK_ROWS_MAX_M) {
+                size_t mm = m - j0 < LK_ROWS_MAX_M ? m - j0 : LK_ROWS_MAX_M;
+                const float *xb = x + j0 * k;
+                for (size_t r = 0; r < rows; r++) memset(LK_ACC(r, 0), 0, mm * b.chunk * sizeof(float));
+                for (size_t t0 = 0; t0 < kc; t0 += LK_ROWS_TILE) {
+                    size_t t1 = t0 + LK_ROWS_TILE < kc ? t0 + LK_ROWS_TILE : kc;
+                    for (size_t r = 0; r < rows;) {
+                        const char *row = (const char *)w + (r0 + r) * row_bytes;
+                        size_t j = 0, pair = b.acc2x8 && r + 1 < rows ? 2 : 1;
+                        if (pair == 2) {
+                            for (; j + 8 <= mm; j += 8) b.acc2x8(row, row_bytes, xb + j * k, k, t0, t1, LK_ACC(r, j), pair_stride);
+                            for (; j + 4 <= mm; j += 4) b.acc2x4(row, row_bytes, xb + j * k, k, t0, t1, LK_ACC(r, j), pair_stride);
+                        }
+                        for (size_t p = 0; p < pair; p++) {
+                            size_t jj = j;
+                            const char *wr = row + p * row_bytes;
+                            if (b.acc8) for (; jj + 8 <= mm; jj += 8) b.acc8(wr, 0, xb + jj * k, k, t0, t1, LK_ACC(r + p, jj), 0);
+                            if (b.acc4) for (; jj + 4 <= mm; jj += 4) b.acc4(wr, 0, xb + jj * k, k, t0, t1, LK_ACC(r + p, jj), 0);
+                            for (; jj + 2 <= mm; jj += 2) b.acc2(wr, 0, xb + jj * k, k, t0, t1, LK_ACC(r + p, jj), 0);
+                            for (; jj < mm; jj++) b.acc1(wr, 0, xb + jj * k, k, t0, t1, LK_ACC(r + p, jj), 0);
+                        }
+                        r += pair;
+                    }
                 }
-                y[j * ldy + r] = s0;
-                y[(j + 1) * ldy + r] = s1;
+                for (size_t r = 0; r < rows; r++) {
+                    const void *row = (const char *)w + (r0 + r) * k * esize;
+                    for (size_t j = 0; j < mm; j++)
+                        y[(j0 + j) * ldy + r0 + r] = b.finish(row, xb + j * k, kc, k, LK_ACC(r, j));
+                }
             }
         }
-#endif
-        for (; j < m; j++) y[j * ldy + r] = dot_any(dtype, row, x + j * k, k);
+#undef LK_ACC
+        return;
     }
-    (void)avx;
+#endif
+    for (size_t j = 0; j < m; j++) lk_matvec(dtype, w, x + j * k, y + j * ldy, row_begin, row_end, k);
 }

@@ -33,5 +33,8 @@ struct RuntimeOptions: ParsableArguments {
             handler.logLevel = level
             return handler
         }
+        if let kernels = Compute.blasKernels {
+            Logger(label: "llava").debug("OpenBLAS did not recognise this CPU; using its \(kernels) kernels")
+        }
     }
 }

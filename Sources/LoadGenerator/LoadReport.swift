@@ -24,6 +24,10 @@ public struct LoadReport: Encodable, Sendable {
     public let generatedTokens: Int
     /// Generated tokens of all requests over the wall time.
     public let generatedTokensPerSecond: Double
+    /// Tokens after each request's first, over the time in which at least one request was
+    /// decoding (the union of their first-token-to-end stretches): the server's aggregate decode
+    /// rate, with the prefills it interleaved counted against it.
+    public let decodeTokensPerSecond: Double
     public let timeToFirstToken: Percentiles?
     public let latency: Percentiles?
     /// Each distinct error message and how many requests got it.
@@ -32,7 +36,7 @@ public struct LoadReport: Encodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case url, clients, requests, succeeded, failed, errors, latency
         case wallSeconds = "wall_seconds", requestsPerSecond = "requests_per_second", generatedTokens = "generated_tokens"
-        case generatedTokensPerSecond = "generated_tokens_per_second", timeToFirstToken = "time_to_first_token"
+        case generatedTokensPerSecond = "generated_tokens_per_second", decodeTokensPerSecond = "decode_tokens_per_second", timeToFirstToken = "time_to_first_token"
     }
 
     init(configuration: LoadTestConfiguration, samples: [RequestSample], wallSeconds: Double) {
@@ -46,9 +50,24 @@ public struct LoadReport: Encodable, Sendable {
         requestsPerSecond = wallSeconds > 0 ? Double(good.count) / wallSeconds : 0
         generatedTokens = good.reduce(0) { $0 + $1.completionTokens }
         generatedTokensPerSecond = wallSeconds > 0 ? Double(generatedTokens) / wallSeconds : 0
+        let decoding = good.compactMap(\.decoding)
+        let decodeSeconds = Self.coveredLength(decoding)
+        let decodeTokens = good.filter { $0.decoding != nil }.reduce(0) { $0 + $1.completionTokens - 1 }
+        decodeTokensPerSecond = decodeSeconds > 0 ? Double(decodeTokens) / decodeSeconds : 0
         timeToFirstToken = Percentiles(good.compactMap(\.secondsToFirstToken))
         latency = Percentiles(good.map(\.seconds))
         errors = Dictionary(samples.compactMap(\.error).map { ($0, 1) }, uniquingKeysWith: +)
+    }
+
+    /// The length of the union of some intervals.
+    static func coveredLength(_ intervals: [ClosedRange<Double>]) -> Double {
+        var total = 0.0, end = -Double.infinity
+        for interval in intervals.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            let start = max(interval.lowerBound, end)
+            if interval.upperBound > start { total += interval.upperBound - start }
+            end = max(end, interval.upperBound)
+        }
+        return total
     }
 
     /// A short human-readable summary.
@@ -61,6 +80,7 @@ public struct LoadReport: Encodable, Sendable {
             "\(url): \(clients) clients, \(requests) requests, \(succeeded) ok, \(failed) failed in \(String(format: "%.2f", wallSeconds)) s",
             String(format: "requests/s: %.2f", requestsPerSecond),
             String(format: "generated tokens/s: %.1f (%d tokens)", generatedTokensPerSecond, generatedTokens),
+            String(format: "decode tokens/s, all requests together: %.2f", decodeTokensPerSecond),
             "time to first token: \(ms(timeToFirstToken))",
             "end-to-end latency: \(ms(latency))",
         ]

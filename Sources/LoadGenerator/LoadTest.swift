@@ -46,7 +46,7 @@ public struct LoadTest: Sendable {
                 group.addTask {
                     var mine: [RequestSample] = []
                     while counter.next() {
-                        mine.append(await StreamedCompletion(client: client, configuration: configuration, body: body).run())
+                        mine.append(await StreamedCompletion(client: client, configuration: configuration, body: body).run(testStart: start))
                     }
                     return mine
                 }

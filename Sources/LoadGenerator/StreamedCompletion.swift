@@ -8,12 +8,21 @@ struct RequestSample: Sendable {
     var firstChunk: Double?, firstText: Double?
     var seconds: Double
     var completionTokens: Int
+    /// When the request was sent, in seconds from the start of the load test.
+    var startedAt: Double = 0
     /// Why the request failed; nil when it succeeded.
     var error: String?
 
     /// Seconds to the first text (or to the first chunk, for an answer whose tokens decode to no
     /// text, as random weights with a borrowed tokenizer give).
     var secondsToFirstToken: Double? { firstText ?? firstChunk }
+
+    /// The stretch of the test, in seconds from its start, in which this request's tokens after
+    /// the first were decoded; nil when there were none.
+    var decoding: ClosedRange<Double>? {
+        guard error == nil, completionTokens > 1, let first = secondsToFirstToken else { return nil }
+        return (startedAt + first)...(startedAt + max(first, seconds))
+    }
 }
 
 /// Sends one streaming request and times it from the bytes as they arrive.
@@ -22,9 +31,15 @@ struct StreamedCompletion {
     let configuration: LoadTestConfiguration
     let body: Data
 
-    func run() async -> RequestSample {
+    func run(testStart: ContinuousClock.Instant) async -> RequestSample {
         let start = ContinuousClock.now
         func elapsed() -> Double { Self.seconds(ContinuousClock.now - start) }
+        var sample = await send(elapsed: elapsed)
+        sample.startedAt = Self.seconds(start - testStart)
+        return sample
+    }
+
+    private func send(elapsed: () -> Double) async -> RequestSample {
         var request = HTTPClientRequest(url: configuration.completionsURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensor
 import TestSupport
@@ -15,26 +16,41 @@ final class BatchInvariantLinearTests: XCTestCase {
     }
 
     func testEveryRowIsBitIdenticalToTheOneRowMatvec() {
-        // k covers the 32-wide body, the 8-wide remainder and the scalar tail.
-        for dtype in [DType.f32, .f16, .bf16] {
-            for k in [7, 8, 40, 67, 96] {
-                let n = 13
-                let weight = Tensor(randoms(n * k, seed: UInt64(k)), shape: [n, k]).converted(to: dtype)
-                let bias = Tensor(randoms(n, seed: 99), shape: [n])
-                for m in 1...5 {
-                    let x = randoms(m * k, seed: UInt64(m * 31 + k))
-                    var batched = [Float](repeating: .nan, count: m * n)
-                    batched.withUnsafeMutableBufferPointer { y in
-                        linearForwardBatchInvariant(y.baseAddress!, x, weight: weight, bias: bias, rows: m)
-                    }
-                    for row in 0..<m {
-                        var alone = [Float](repeating: .nan, count: n)
-                        let xr = Array(x[row * k..<(row + 1) * k])
-                        alone.withUnsafeMutableBufferPointer { y in
-                            linearForward(y.baseAddress!, xr, weight: weight, bias: bias, rows: 1, scratch: ScratchBuffer())
+        // Every instruction-set level the CPU has (portable C, AVX2, AVX2 with AVX-512VL's
+        // registers, 512-bit bodies); k covers each body's full steps, remainders and scalar
+        // tail, and the several-row kernel's k tiles (512); m up to 9 covers its blocks of 8,
+        // 4, 2 and 1 activation rows; n = 13 its groups of 8 weight rows, pairs and a single.
+        defer { lk_limit_simd(3) }
+        for level in Int32(0)...3 {
+            lk_limit_simd(level)
+            for dtype in [DType.f32, .f16, .bf16] {
+                for k in [7, 8, 40, 67, 96, 600, 1100] {
+                    let n = 13
+                    let weight = Tensor(randoms(n * k, seed: UInt64(k)), shape: [n, k]).converted(to: dtype)
+                    let bias = Tensor(randoms(n, seed: 99), shape: [n])
+                    for m in 1...9 {
+                        let x = randoms(m * k, seed: UInt64(m * 31 + k))
+                        var batched = [Float](repeating: .nan, count: m * n)
+                        batched.withUnsafeMutableBufferPointer { y in
+                            linearForwardBatchInvariant(y.baseAddress!, x, weight: weight, bias: bias, rows: m)
                         }
-                        XCTAssertEqual(Array(batched[row * n..<(row + 1) * n]).map(\.bitPattern), alone.map(\.bitPattern),
-                                       "\(dtype) k=\(k) m=\(m) row \(row)")
+                        for row in 0..<m {
+                            var alone = [Float](repeating: .nan, count: n)
+                            let xr = Array(x[row * k..<(row + 1) * k])
+                            alone.withUnsafeMutableBufferPointer { y in
+                                linearForward(y.baseAddress!, xr, weight: weight, bias: bias, rows: 1, scratch: ScratchBuffer())
+                            }
+                            XCTAssertEqual(Array(batched[row * n..<(row + 1) * n]).map(\.bitPattern), alone.map(\.bitPattern),
+                                           "level \(level) \(dtype) k=\(k) m=\(m) row \(row)")
+                            // And every level computes the dot product itself, not something else.
+                            var exact = [Double](repeating: 0, count: n)
+                            let w = weight.toFloatArray()
+                            for r in 0..<n {
+                                for c in 0..<k { exact[r] += Double(w[r * k + c]) * Double(xr[c]) }
+                                exact[r] += Double(bias.floats[r])
+                                XCTAssertEqual(Double(alone[r]), exact[r], accuracy: 1e-4 * Double(k), "level \(level) \(dtype) k=\(k)")
+                            }
+                        }
                     }
                 }
             }

@@ -60,7 +60,19 @@ void lk_axpy_f32(float a, const float *x, float *y, size_t n);
 /// Lets freed large blocks stay in the process heap (glibc) so they are reused without page faults.
 void lk_retain_freed_memory(void);
 
+/// When OpenBLAS fell back to its generic SSE3 kernels on a CPU it did not recognise, reselects
+/// its kernels by instruction set (AVX-512: Skylake-X, AVX2: Haswell) and returns the name
+/// chosen; NULL when nothing changed (a known CPU, OPENBLAS_CORETYPE set, or another BLAS).
+const char *lk_select_blas_kernels(void);
+
 /// 1 when the AVX2/FMA/F16C bodies are in use.
 int lk_has_avx2(void);
+/// 1 when the several-row kernels may also use AVX-512VL's 32 vector registers.
+int lk_has_avx512vl(void);
+/// Caps the instruction sets the kernels pick at run time (0: portable C, 1: AVX2, 2: AVX2 with
+/// AVX-512VL's registers, 3: all the CPU has, 512-bit bodies included), so tests can run every
+/// body. The dot products' arithmetic depends on the level (8 or 16 lanes per accumulator);
+/// within one level every entry point computes a row exactly alike.
+void lk_limit_simd(int level);
 
 #endif

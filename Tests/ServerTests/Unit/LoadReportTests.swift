@@ -11,6 +11,22 @@ final class LoadReportTests: XCTestCase {
         XCTAssertNil(LoadReport.Percentiles([]))
     }
 
+    func testDecodeRateCountsTokensAfterTheFirstOverTheTimeAnyRequestDecoded() {
+        XCTAssertEqual(LoadReport.coveredLength([1...3, 2...5, 7...8, 7.5...7.75]), 5)
+        XCTAssertEqual(LoadReport.coveredLength([]), 0)
+        // Two requests decoding over [2, 6] and [4, 10] (9 seconds in all, with the second's
+        // first token at 4), 5 and 10 tokens: 4 + 9 decoded tokens over 8 seconds.
+        var a = RequestSample(seconds: 6, completionTokens: 5), b = RequestSample(seconds: 9, completionTokens: 10)
+        a.firstText = 2
+        b.firstText = 3; b.startedAt = 1
+        var failed = RequestSample(seconds: 20, completionTokens: 50, error: "HTTP 500: x")
+        failed.firstText = 0
+        let configuration = LoadTestConfiguration(url: "http://127.0.0.1:1", clients: 2, requests: 3, prompt: "Hi?")
+        let report = LoadReport(configuration: configuration, samples: [a, b, failed], wallSeconds: 10)
+        XCTAssertEqual(report.decodeTokensPerSecond, 13.0 / 8.0, accuracy: 1e-12)
+        XCTAssertEqual(report.generatedTokensPerSecond, 1.5, accuracy: 1e-12)
+    }
+
     func testEventsSplitAnywhereAreReadWhole() {
         let stream = "data: {\"choices\":[{\"delta\":{\"content\":\"é\"}}]}\n\ndata: {\"usage\":{\"completion_tokens\":3}}\r\n\r\ndata: [DONE]\n\n"
         var reader = EventReader()
