@@ -112,6 +112,8 @@ let package = Package(
         .testTarget(name: "DataGenerationTests", dependencies: ["DataGeneration", "OpenAIClient", "Vision", "TestSupport", "ScriptedOpenAIServer"]),
         .testTarget(name: "OpenAIClientTests", dependencies: ["OpenAIClient", "ScriptedOpenAIServer"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "DataGeneration", "LLaVA", "Language", "Vision", "TestSupport"]),
+        // The doc comments' examples, compiled, and checked to be the ones the docs show.
+        .testTarget(name: "DocExamplesTests", dependencies: ["LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TestSupport", "Checkpoint", "Tensor", "ScriptedOpenAIServer"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "LoadGenerator", "TestSupport",

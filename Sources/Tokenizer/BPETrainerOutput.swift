@@ -10,6 +10,7 @@ import JSONText
 /// try trained.write(to: URL(fileURLWithPath: "tiny-llama"))   // tokenizer.json + tokenizer_config.json
 /// ```
 public struct TrainedBPE: Sendable {
+    /// One learnt merge, `left` + `right` → one piece, in the order learnt (its rank).
     public struct Merge: Sendable, Equatable {
         public var left: String
         public var right: String

@@ -18,7 +18,7 @@ final class CLIDocsTests: XCTestCase {
         guard fresh != committed else { return }
         let (a, b) = (committed.split(separator: "\n", omittingEmptySubsequences: false),
                       fresh.split(separator: "\n", omittingEmptySubsequences: false))
-        let line = zip(a, b).firstIndex { $0 != $1 } ?? min(a.count, b.count)
+        let line = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
         XCTFail("""
             docs/cli.md differs from `llava --help` from line \(line + 1):
               committed: \(line < a.count ? String(a[line]) : "<end>")
