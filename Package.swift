@@ -36,8 +36,10 @@ let package = Package(
         .target(name: "CImageCodecs", cSettings: [.unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("turbojpeg")]),
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "Checkpoint", dependencies: ["Tensor"]),
-        .target(name: "Tokenizer"),
+        // The one JSON string escaper (serde_json's bytes) for JSON written by hand.
+        .target(name: "JSONText"),
+        .target(name: "Checkpoint", dependencies: ["Tensor", "JSONText"]),
+        .target(name: "Tokenizer", dependencies: ["JSONText"]),
         .target(name: "Language", dependencies: [
             "Tensor", "Checkpoint", "Tokenizer",
             .product(name: "Logging", package: "swift-log"),
@@ -48,7 +50,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Training", dependencies: [
-            "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
+            "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor", "JSONText",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // A client for OpenAI-compatible chat-completions APIs (the data engine's teacher, a judge).
@@ -59,7 +61,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "DataGeneration", dependencies: [
-            "Vision", "Tensor", "CImageCodecs", "OpenAIClient",
+            "Vision", "Checkpoint", "Tensor", "CImageCodecs", "OpenAIClient",
             .product(name: "Logging", package: "swift-log"),
         ], resources: [
             // The default teacher prompts for COCO (`llava data generate --prompts` replaces them).
@@ -110,6 +112,8 @@ let package = Package(
         .testTarget(name: "DataGenerationTests", dependencies: ["DataGeneration", "OpenAIClient", "Vision", "TestSupport", "ScriptedOpenAIServer"]),
         .testTarget(name: "OpenAIClientTests", dependencies: ["OpenAIClient", "ScriptedOpenAIServer"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "DataGeneration", "LLaVA", "Language", "Vision", "TestSupport"]),
+        // The doc comments' examples, compiled, and checked to be the ones the docs show.
+        .testTarget(name: "DocExamplesTests", dependencies: ["LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TestSupport", "Checkpoint", "Tensor", "ScriptedOpenAIServer"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "LoadGenerator", "TestSupport",

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium + chromium-driver: the tests drive the server's chat page in headless Chromium (WebDriver).
-PACKAGES=(pkg-config libopenblas-dev libpng-dev libturbojpeg0-dev chromium chromium-driver)
+# curl: the README's serve example, which ReadmeExamplesTests runs.
+PACKAGES=(pkg-config libopenblas-dev libpng-dev libturbojpeg0-dev chromium chromium-driver curl)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -7,8 +7,10 @@ import Darwin
 
 #if canImport(Glibc)
 private let posixWrite = Glibc.write
+private let posixRename = Glibc.rename
 #else
 private let posixWrite = Darwin.write
+private let posixRename = Darwin.rename
 #endif
 
 /// Writes a file so that readers see the old file or the whole new one, never a part: the
@@ -21,14 +23,32 @@ private let posixWrite = Darwin.write
 ///     try sink.write(tensor.rawPointer, count: tensor.byteCount)
 /// }
 /// ```
+///
+/// The one place the package writes files that must never be seen half-written: checkpoints,
+/// GGUF, exported models, training state, the metrics log, generated images. A directory
+/// written whole (a training checkpoint) goes under a temporary name and is published with
+/// ``rename(_:to:)`` after ``syncDirectory(_:)``.
 public enum AtomicFile {
     /// Where the bytes go; counts what was written.
     public final class Sink {
         let fd: Int32
         let path: String
+        let ownsDescriptor: Bool
         public private(set) var written = 0
 
-        init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+        init(fd: Int32, path: String, ownsDescriptor: Bool = false) {
+            self.fd = fd; self.path = path; self.ownsDescriptor = ownsDescriptor
+        }
+
+        deinit { if ownsDescriptor { close(fd) } }
+
+        /// A sink that appends to the existing file `url`, each `write` going out whole before it
+        /// returns (an append-only log); the file is closed when the sink is released.
+        public static func appending(to url: URL) throws -> Sink {
+            let fd = open(url.path, O_WRONLY | O_APPEND | O_CLOEXEC)
+            guard fd >= 0 else { throw CheckpointError.io(file: url.path, operation: "open for append", errno: errno) }
+            return Sink(fd: fd, path: url.path, ownsDescriptor: true)
+        }
 
         public func write(_ p: UnsafeRawPointer, count: Int) throws {
             var done = 0
@@ -48,30 +68,48 @@ public enum AtomicFile {
         }
     }
 
-    public static func write(to url: URL, _ body: (Sink) throws -> Void) throws {
+    /// Writes `data` as the whole new content of `url`. `durable: false` skips the fsyncs: readers
+    /// still never see a torn file, but a crash may lose it (for many small files, e.g. images).
+    public static func write(_ data: Data, to url: URL, durable: Bool = true) throws {
+        try write(to: url, durable: durable) { sink in
+            try data.withUnsafeBytes { if let base = $0.baseAddress { try sink.write(base, count: $0.count) } }
+        }
+    }
+
+    /// Writes the file's bytes through `body`; see the type's summary.
+    public static func write(to url: URL, durable: Bool = true, _ body: (Sink) throws -> Void) throws {
         let temp = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CheckpointError.io(file: temp.path, operation: "create", errno: errno) }
         do {
             try body(Sink(fd: fd, path: temp.path))
-            guard fsync(fd) == 0 else { throw CheckpointError.io(file: temp.path, operation: "fsync", errno: errno) }
+            guard !durable || fsync(fd) == 0 else { throw CheckpointError.io(file: temp.path, operation: "fsync", errno: errno) }
             guard close(fd) == 0 else { throw CheckpointError.io(file: temp.path, operation: "close", errno: errno) }
         } catch {
             close(fd)  // harmless EBADF if already closed
             unlink(temp.path)
             throw error
         }
-        guard rename(temp.path, url.path) == 0 else {
+        guard posixRename(temp.path, url.path) == 0 else {
             let code = errno
             unlink(temp.path)
             throw CheckpointError.io(file: url.path, operation: "rename", errno: code)
         }
-        syncDirectory(url.deletingLastPathComponent())
+        if durable { syncDirectory(url.deletingLastPathComponent()) }
     }
 
-    /// Makes the rename durable; best effort, as some file systems refuse to fsync a directory.
-    private static func syncDirectory(_ dir: URL) {
+    /// Renames `from` to `to` in one step (rename(2)), replacing `to` when it is a file or an
+    /// empty directory: how a directory written whole under a temporary name is published.
+    public static func rename(_ from: URL, to: URL) throws {
+        guard posixRename(from.path, to.path) == 0 else {
+            throw CheckpointError.io(file: to.path, operation: "rename from \(from.lastPathComponent)", errno: errno)
+        }
+    }
+
+    /// Makes renames and new entries in `dir` durable; best effort, as some file systems refuse
+    /// to fsync a directory.
+    public static func syncDirectory(_ dir: URL) {
         let fd = open(dir.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         _ = fsync(fd)

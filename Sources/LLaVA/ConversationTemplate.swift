@@ -10,6 +10,8 @@
 /// conversation.prompt   // "A chat between … USER: <image>\nWhat is in the picture? ASSISTANT:"
 /// ```
 public struct ConversationTemplate: Sendable, Equatable {
+    /// How turns are joined: the reference's `SeparatorStyle`, which decides where `sep`,
+    /// `sep2` and the role names go.
     public enum Style: Sendable, Equatable {
         /// `system sep role: message sep …` (v0).
         case single
@@ -112,6 +114,7 @@ public struct Conversation: Sendable {
     public let template: ConversationTemplate
     public private(set) var messages: [(role: Role, text: String?)] = []
 
+    /// Who speaks a message; the template maps it to its role name (`USER`, `Human`, …).
     public enum Role: Sendable { case user, assistant }
 
     public init(template: ConversationTemplate) { self.template = template }

@@ -1,3 +1,5 @@
+import Checkpoint
+
 /// What can go wrong putting a LLaVA model together or feeding it; each case names
 /// the file, key or numbers involved.
 public enum LLaVAError: Error, CustomStringConvertible, Equatable {
@@ -15,9 +17,9 @@ public enum LLaVAError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missingFile(let path):
-            return "\(path): file not found"
+            return ErrorText.missingFile(path)
         case .invalidConfig(let file, let key, let reason):
-            return key.isEmpty ? "\(file): \(reason)" : "\(file): key '\(key)': \(reason)"
+            return ErrorText.invalidConfig(file: file, key: key, reason: reason)
         case .unrecognizedLayout(let file, let found):
             return "\(file): neither a llava-hf config (text_config, vision_config) nor an original LLaVA config "
                 + "(mm_vision_tower, mm_projector_type or mm_hidden_size beside a LLaMA-family config's hidden_size, "

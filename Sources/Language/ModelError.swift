@@ -1,3 +1,5 @@
+import Checkpoint
+
 /// What can go wrong loading or running a model; each case names the file, key or tensor.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case missingFile(String)
@@ -13,18 +15,17 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missingFile(let path):
-            return "\(path): file not found"
+            return ErrorText.missingFile(path)
         case .invalidConfig(let file, let key, let reason):
-            return key.isEmpty ? "\(file): \(reason)" : "\(file): key '\(key)': \(reason)"
+            return ErrorText.invalidConfig(file: file, key: key, reason: reason)
         case .missingWeight(let name, let source):
             return "\(source): missing weight '\(name)'"
         case .unexpectedWeights(let names, let source):
-            let shown = names.prefix(5).joined(separator: ", ")
-            return "\(source): \(names.count) weight(s) not used by the model: \(shown)\(names.count > 5 ? ", …" : "")"
+            return ErrorText.unusedWeights(names, source: source, owner: "the model")
         case .weightShape(let name, let expected, let found):
             return "weight '\(name)': expected shape \(expected), found \(found)"
         case .unsupportedWeightType(let name, let dtype):
-            return "weight '\(name)': dtype \(dtype) is not supported (F32, F16, BF16)"
+            return ErrorText.unsupportedWeightType(name: name, dtype: dtype)
         case .tokenOutOfRange(let id, let vocab):
             return "token id \(id) is outside the vocabulary (0..<\(vocab))"
         case .contextOverflow(let needed, let capacity):

@@ -92,20 +92,9 @@ private let wideningBlockBytes = 8 << 20
 private func gemmWidening(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                           weight: Tensor, rows t: Int, scratch: ScratchBuffer) {
     let n = weight.shape[0], k = weight.shape[1]
-    let block = max(1, min(n, wideningBlockBytes / (4 * k)))
-    let w = scratch.reserve(block * k)
-    let src = weight.rawPointer
-    let rowBytes = weight.dtype.byteCount(elements: k)
-    var n0 = 0
-    while n0 < n {
-        let nb = min(block, n - n0)
-        parallelFor(nb, minChunk: 16) { r in
-            convertToFloat(src + (n0 + r.lowerBound) * rowBytes, dtype: weight.dtype,
-                           count: r.count * k, into: w + r.lowerBound * k)
-        }
+    forEachWidenedBlock(weight, scratch: scratch) { n0, nb, w in
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(nb), Int32(k),
                     1, x, Int32(k), w, Int32(k), 0, y + n0, Int32(n))
-        n0 += nb
     }
 }
 

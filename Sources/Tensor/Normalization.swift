@@ -16,6 +16,17 @@ public func rmsNormForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     }
 }
 
+/// Mean and 1/sqrt(variance + eps) of one row of `d` values (the biased variance, as torch).
+@inline(__always)
+private func layerNormStatistics(_ xr: UnsafePointer<Float>, dim d: Int, eps: Float) -> (mean: Float, inv: Float) {
+    var mean: Float = 0
+    for i in 0..<d { mean += xr[i] }
+    mean /= Float(d)
+    var v: Float = 0
+    for i in 0..<d { let c = xr[i] - mean; v += c * c }
+    return (mean, 1 / (v / Float(d) + eps).squareRoot())
+}
+
 /// LayerNorm over the last dimension (CLIP, later): y = (x - mean) / sqrt(var + eps) * w + b.
 public func layerNormForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                              weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
@@ -23,12 +34,7 @@ public func layerNormForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointe
     parallelFor(t, minChunk: max(1, 4096 / max(1, d))) { rows in
         for r in rows {
             let xr = x + r * d, yr = y + r * d
-            var mean: Float = 0
-            for i in 0..<d { mean += xr[i] }
-            mean /= Float(d)
-            var v: Float = 0
-            for i in 0..<d { let c = xr[i] - mean; v += c * c }
-            let inv = 1 / (v / Float(d) + eps).squareRoot()
+            let (mean, inv) = layerNormStatistics(xr, dim: d, eps: eps)
             for i in 0..<d { yr[i] = (xr[i] - mean) * inv * weight[i] + (bias?[i] ?? 0) }
         }
     }
@@ -82,12 +88,7 @@ public func layerNormBackward(dx: UnsafeMutablePointer<Float>, dWeight: UnsafeMu
     parallelFor(t, minChunk: max(1, 4096 / max(1, d))) { rows in
         for r in rows {
             let xr = x + r * d, gr = dy + r * d, dxr = dx + r * d
-            var mean: Float = 0
-            for i in 0..<d { mean += xr[i] }
-            mean /= Float(d)
-            var v: Float = 0
-            for i in 0..<d { let c = xr[i] - mean; v += c * c }
-            let inv = 1 / (v / Float(d) + eps).squareRoot()
+            let (mean, inv) = layerNormStatistics(xr, dim: d, eps: eps)
             stats[2 * r] = mean
             stats[2 * r + 1] = inv
             var gMean: Float = 0, gxMean: Float = 0

@@ -22,9 +22,24 @@ public enum LLaVAExecutable {
 
     /// Runs `llava arguments…` to completion with a time limit, so a hang fails the test.
     public static func run(_ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 120) throws -> CommandResult {
+        try Subprocess.run(try url(), arguments, stdin: stdin, timeout: timeout)
+    }
+}
+
+/// Runs a program to completion and captures its output (the built `llava`, a shell script).
+public enum Subprocess {
+    /// Runs `executable arguments…` in `directory` (default: this process's), with `environment`
+    /// added to this process's, and a time limit, so a hang fails the test.
+    public static func run(_ executable: URL, _ arguments: [String], stdin: String? = nil,
+                           directory: URL? = nil, environment: [String: String] = [:],
+                           timeout: TimeInterval = 120) throws -> CommandResult {
         let process = Process()
-        process.executableURL = try url()
+        process.executableURL = executable
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -45,7 +60,7 @@ public enum LLaVAExecutable {
         if group.wait(timeout: .now() + timeout) == .timedOut {
             process.terminate()
             throw NSError(domain: "TestSupport", code: 2, userInfo: [NSLocalizedDescriptionKey:
-                "llava \(arguments.joined(separator: " ")) did not finish within \(timeout) s"])
+                "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not finish within \(timeout) s"])
         }
         process.waitUntilExit()
         return CommandResult(status: process.terminationStatus,

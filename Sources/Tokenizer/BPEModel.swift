@@ -186,46 +186,18 @@ struct PieceKey: Hashable {
     }
 }
 
-/// Min-heap of merge candidates ordered by (rank, position).
+/// Merge candidates, lowest (rank, position) first.
 private struct MergeHeap {
     struct Entry { let rank: Int; let position: Int; let id: Int }
-    private var entries: [Entry] = []
+    private var heap = BinaryHeap<Entry>()
 
-    private func less(_ a: Entry, _ b: Entry) -> Bool {
+    private static func less(_ a: Entry, _ b: Entry) -> Bool {
         a.rank != b.rank ? a.rank < b.rank : a.position < b.position
     }
 
     mutating func push(rank: Int, position: Int, id: Int) {
-        entries.append(Entry(rank: rank, position: position, id: id))
-        var child = entries.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard less(entries[child], entries[parent]) else { break }
-            entries.swapAt(child, parent)
-            child = parent
-        }
+        heap.push(Entry(rank: rank, position: position, id: id), by: Self.less)
     }
 
-    mutating func pop() -> Entry? {
-        guard let top = entries.first else { return nil }
-        let last = entries.removeLast()
-        if !entries.isEmpty {
-            entries[0] = last
-            siftDown()
-        }
-        return top
-    }
-
-    private mutating func siftDown() {
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1, right = left + 1
-            var smallest = parent
-            if left < entries.count, less(entries[left], entries[smallest]) { smallest = left }
-            if right < entries.count, less(entries[right], entries[smallest]) { smallest = right }
-            guard smallest != parent else { return }
-            entries.swapAt(parent, smallest)
-            parent = smallest
-        }
-    }
+    mutating func pop() -> Entry? { heap.pop(by: Self.less) }
 }

@@ -46,6 +46,8 @@ public struct BPETrainer: Sendable {
     /// Longest merged piece, in Unicode scalars (SentencePiece's `max_sentencepiece_length`).
     public let maxPieceLength: Int
 
+    /// A token added after the learnt vocabulary (ids from `vocabularySize` on), never split by
+    /// the model; `special` ones are dropped by `Tokenizer.decode(_:skipSpecialTokens:)` as HF does.
     public struct AddedToken: Sendable, Equatable {
         public var content: String
         public var special: Bool

@@ -22,7 +22,7 @@ struct MergeState {
     private var pairCounts: [UInt64: Int] = [:]
     /// Words that held the pair when it was last counted (may be stale: checked on use).
     private var pairWords: [UInt64: [Int32]] = [:]
-    private var heap: [(count: Int, pair: UInt64)] = []
+    private var heap = BinaryHeap<(count: Int, pair: UInt64)>()
     /// Marks words already visited during one merge (the index may list a word twice).
     private var visited: [Int]
     private var visit = 0
@@ -140,42 +140,22 @@ struct MergeState {
 
     /// The best pair whose heap entry still matches its count (older entries are skipped).
     private mutating func popBest() -> UInt64? {
-        while let top = heap.first {
-            heap.swapAt(0, heap.count - 1)
-            heap.removeLast()
-            if !heap.isEmpty { siftDown(0) }
+        let pieces = self.pieces  // the order reads it while the heap changes
+        while let top = heap.pop(by: { Self.precedes($0, $1, pieces) }) {
             if pairCounts[top.pair] == top.count, !blocked.contains(top.pair) { return top.pair }
         }
         return nil
     }
 
     private mutating func push(_ count: Int, _ pair: UInt64) {
-        heap.append((count, pair))
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard precedes(heap[child], heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private mutating func siftDown(_ start: Int) {
-        var parent = start
-        while true {
-            var best = parent
-            for child in [2 * parent + 1, 2 * parent + 2] where child < heap.count && precedes(heap[child], heap[best]) {
-                best = child
-            }
-            guard best != parent else { return }
-            heap.swapAt(parent, best)
-            parent = best
-        }
+        let pieces = self.pieces
+        heap.push((count, pair), by: { Self.precedes($0, $1, pieces) })
     }
 
     /// Higher count first; then the smaller merged string; then the smaller left piece.
     /// Distinct pieces have distinct strings, so this is a total order on pairs.
-    private func precedes(_ a: (count: Int, pair: UInt64), _ b: (count: Int, pair: UInt64)) -> Bool {
+    private static func precedes(_ a: (count: Int, pair: UInt64), _ b: (count: Int, pair: UInt64),
+                                 _ pieces: [[UInt32]]) -> Bool {
         if a.count != b.count { return a.count > b.count }
         let (al, ar) = Self.unpack(a.pair), (bl, br) = Self.unpack(b.pair)
         switch Self.compare(pieces[al], pieces[ar], pieces[bl], pieces[br]) {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// A tokenizer made by `BPETrainer`, written as HF files in LLaMA's legacy spelling: BPE model
 /// with byte fallback and "a b" merges, normaliser Prepend("▁") + Replace(" ", "▁"), decoder
@@ -9,6 +10,7 @@ import Foundation
 /// try trained.write(to: URL(fileURLWithPath: "tiny-llama"))   // tokenizer.json + tokenizer_config.json
 /// ```
 public struct TrainedBPE: Sendable {
+    /// One learnt merge, `left` + `right` → one piece, in the order learnt (its rank).
     public struct Merge: Sendable, Equatable {
         public var left: String
         public var right: String
@@ -151,26 +153,4 @@ public struct TrainedBPE: Sendable {
             + "\"pair\": [\(special(0)), \(sequence("A", 0)), \(special(1)), \(sequence("B", 1))], "
             + "\"special_tokens\": {\(bos): {\"id\": \(bos), \"ids\": [1], \"tokens\": [\(bos)]}}}"
     }
-}
-
-/// `text` as a JSON string literal: quote, backslash and C0 controls escaped; everything else,
-/// including non-BMP scalars, written as UTF-8.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "\u{08}": out += "\\b"
-        case "\u{0C}": out += "\\f"
-        case _ where scalar.value < 0x20:
-            out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                + String(scalar.value, radix: 16, uppercase: true)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

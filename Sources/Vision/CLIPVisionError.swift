@@ -1,3 +1,5 @@
+import Checkpoint
+
 /// What can go wrong configuring, loading or running the CLIP vision tower.
 /// Every case names the file, key, tensor or number that is wrong.
 public enum CLIPVisionError: Error, CustomStringConvertible, Equatable {
@@ -17,16 +19,15 @@ public enum CLIPVisionError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missingFile(let path):
-            return "\(path): file not found"
+            return ErrorText.missingFile(path)
         case .invalidConfig(let file, let key, let reason):
-            return key.isEmpty ? "\(file): \(reason)" : "\(file): key '\(key)': \(reason)"
+            return ErrorText.invalidConfig(file: file, key: key, reason: reason)
         case .noVisionTower(let source, let looked):
             return "\(source): no CLIP vision tower (looked for \(looked.map { "'\($0)'" }.joined(separator: ", ")))"
         case .unexpectedWeights(let names, let source):
-            let shown = names.prefix(5).joined(separator: ", ")
-            return "\(source): \(names.count) weight(s) not used by the CLIP vision tower: \(shown)\(names.count > 5 ? ", …" : "")"
+            return ErrorText.unusedWeights(names, source: source, owner: "the CLIP vision tower")
         case .unsupportedWeightType(let name, let dtype):
-            return "weight '\(name)': dtype \(dtype) is not supported (F32, F16, BF16)"
+            return ErrorText.unsupportedWeightType(name: name, dtype: dtype)
         case .featureLayerOutOfRange(let value, let layers):
             return "feature layer \(value) is out of range for \(layers) layers (valid: -\(layers + 1)...\(layers))"
         case .pixelCountMismatch(let expected, let found, let channels, let size):

@@ -26,8 +26,9 @@ public enum CLIPFeatureSelection: String, Sendable {
 ///
 /// ```swift
 /// let tower = try CLIPVisionModel(directory: URL(fileURLWithPath: "/models/clip-vit-large-patch14-336"))
-/// let pixels: [Float] = …   // (3, 336, 336), normalised by the CLIP processor
-/// let features = try tower.features(pixelValues: pixels, featureLayer: -2, selection: .default)
+/// let image = try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: "cat.jpg"))
+/// let pixels = ImageProcessor(configuration: .clip336).preprocess(image)   // (3, 336, 336)
+/// let features = try tower.features(pixelValues: pixels.values, featureLayer: -2, selection: .default)
 /// // features.count == 576 * 1024
 /// ```
 public final class CLIPVisionModel: @unchecked Sendable {

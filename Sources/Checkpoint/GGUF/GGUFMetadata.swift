@@ -13,54 +13,37 @@ public struct GGUFMetadata {
         return v
     }
 
+    /// The value at `key` read by `read`; nil when absent, an error naming `expected` when `read`
+    /// refuses the value.
+    private func optional<T>(_ key: String, _ expected: String, _ read: (GGUFValue) -> T?) throws -> T? {
+        guard let v = file.metadata[key] else { return nil }
+        guard let x = read(v) else { throw bad(key, expected, v) }
+        return x
+    }
+
+    /// `optional(key)`'s value, or an error that the key is missing.
+    private func required<T>(_ key: String, _ optional: (String) throws -> T?) throws -> T {
+        guard let x = try optional(key) else { throw GGUFError.missing(file: file.url.path, what: "metadata '\(key)'") }
+        return x
+    }
+
     public func optionalInt(_ key: String) throws -> Int? {
-        guard let v = file.metadata[key] else { return nil }
-        guard let n = v.int, n >= 0 else { throw bad(key, "a non-negative integer", v) }
-        return n
+        try optional(key, "a non-negative integer") { v in v.int.flatMap { $0 >= 0 ? $0 : nil } }
     }
 
-    public func int(_ key: String) throws -> Int {
-        guard let n = try optionalInt(key) else { throw GGUFError.missing(file: file.url.path, what: "metadata '\(key)'") }
-        return n
-    }
+    public func int(_ key: String) throws -> Int { try required(key, optionalInt) }
 
-    public func optionalDouble(_ key: String) throws -> Double? {
-        guard let v = file.metadata[key] else { return nil }
-        guard let x = v.double else { throw bad(key, "a number", v) }
-        return x
-    }
+    public func optionalDouble(_ key: String) throws -> Double? { try optional(key, "a number") { $0.double } }
 
-    public func double(_ key: String) throws -> Double {
-        let v = try value(key)
-        guard let x = v.double else { throw bad(key, "a number", v) }
-        return x
-    }
+    public func double(_ key: String) throws -> Double { try required(key, optionalDouble) }
 
-    public func optionalString(_ key: String) throws -> String? {
-        guard let v = file.metadata[key] else { return nil }
-        guard let s = v.string else { throw bad(key, "a string", v) }
-        return s
-    }
+    public func optionalString(_ key: String) throws -> String? { try optional(key, "a string") { $0.string } }
 
-    public func string(_ key: String) throws -> String {
-        guard let s = try optionalString(key) else { throw GGUFError.missing(file: file.url.path, what: "metadata '\(key)'") }
-        return s
-    }
+    public func string(_ key: String) throws -> String { try required(key, optionalString) }
 
-    public func optionalBool(_ key: String) throws -> Bool? {
-        guard let v = file.metadata[key] else { return nil }
-        guard let b = v.bool else { throw bad(key, "true or false", v) }
-        return b
-    }
+    public func optionalBool(_ key: String) throws -> Bool? { try optional(key, "true or false") { $0.bool } }
 
-    public func array(_ key: String) throws -> [GGUFValue] {
-        let v = try value(key)
-        guard let a = v.array else { throw bad(key, "an array", v) }
-        return a
-    }
+    public func array(_ key: String) throws -> [GGUFValue] { try required(key, optionalArray) }
 
-    public func optionalArray(_ key: String) throws -> [GGUFValue]? {
-        guard file.metadata[key] != nil else { return nil }
-        return try array(key)
-    }
+    public func optionalArray(_ key: String) throws -> [GGUFValue]? { try optional(key, "an array") { $0.array } }
 }

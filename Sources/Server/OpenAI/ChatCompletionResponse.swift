@@ -42,6 +42,17 @@ struct CompletionIdentity: Sendable {
         created = Int(Date().timeIntervalSince1970)
         self.model = model
     }
+
+    /// The top-level keys of a completion and of a chunk.
+    enum Keys: String, CodingKey { case id, object, created, model, choices, usage }
+
+    /// Writes `id`, `object`, `created` and `model`, the head of every completion and chunk.
+    func encode(object: String, into c: inout KeyedEncodingContainer<Keys>) throws {
+        try c.encode(id, forKey: .id)
+        try c.encode(object, forKey: .object)
+        try c.encode(created, forKey: .created)
+        try c.encode(model, forKey: .model)
+    }
 }
 
 /// The answer of a request without `stream`: `object: "chat.completion"`.
@@ -51,16 +62,12 @@ struct ChatCompletion: Encodable {
     let finishReason: FinishReason
     let usage: Usage
 
-    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage }
     enum ChoiceKeys: String, CodingKey { case index, message, finishReason = "finish_reason" }
     enum MessageKeys: String, CodingKey { case role, content }
 
     func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(identity.id, forKey: .id)
-        try c.encode("chat.completion", forKey: .object)
-        try c.encode(identity.created, forKey: .created)
-        try c.encode(identity.model, forKey: .model)
+        var c = encoder.container(keyedBy: CompletionIdentity.Keys.self)
+        try identity.encode(object: "chat.completion", into: &c)
         var choices = c.nestedUnkeyedContainer(forKey: .choices)
         var choice = choices.nestedContainer(keyedBy: ChoiceKeys.self)
         try choice.encode(0, forKey: .index)
@@ -88,16 +95,12 @@ struct ChatCompletionChunk: Encodable {
     /// Whether the client asked for `stream_options.include_usage` (then `usage` is always written).
     let includeUsage: Bool
 
-    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage }
     enum ChoiceKeys: String, CodingKey { case index, delta, finishReason = "finish_reason" }
     enum DeltaKeys: String, CodingKey { case role, content }
 
     func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(identity.id, forKey: .id)
-        try c.encode("chat.completion.chunk", forKey: .object)
-        try c.encode(identity.created, forKey: .created)
-        try c.encode(identity.model, forKey: .model)
+        var c = encoder.container(keyedBy: CompletionIdentity.Keys.self)
+        try identity.encode(object: "chat.completion.chunk", into: &c)
         var choices = c.nestedUnkeyedContainer(forKey: .choices)
         if case .usage(let usage) = payload {
             try c.encode(usage, forKey: .usage)

@@ -1,4 +1,6 @@
+import Checkpoint
 import Foundation
+import JSONText
 import Tokenizer
 
 /// A model's tokenizer files, copied into an exported model with `<image>` added when missing.
@@ -25,7 +27,7 @@ struct TokenizerFiles {
                                       source: source.path)
         if let id = tokenizer.id(of: token) { return id }
         let id = tokenizer.vocabularySize
-        let entry = "{\"id\": \(id), \"content\": \"\(token)\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
+        let entry = "{\"id\": \(id), \"content\": \(jsonString(token)), \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
         guard let r = tokenizerJSON.range(of: "\"added_tokens\"") ,
               let open = tokenizerJSON[r.upperBound...].firstIndex(of: "[") else {
             throw TrainingError.invalidArgument("\(source.path)/tokenizer.json: no added_tokens list to add \(token) to")
@@ -35,7 +37,7 @@ struct TokenizerFiles {
         tokenizerJSON.insert(contentsOf: entry + (empty ? "" : ","), at: tokenizerJSON.index(after: open))
         if var config = configJSON, let r = config.range(of: "\"added_tokens_decoder\""),
            let brace = config[r.upperBound...].firstIndex(of: "{") {
-            let decoderEntry = "\"\(id)\": {\"content\": \"\(token)\", \"lstrip\": false, \"normalized\": false, \"rstrip\": false, \"single_word\": false, \"special\": true}"
+            let decoderEntry = "\"\(id)\": {\"content\": \(jsonString(token)), \"lstrip\": false, \"normalized\": false, \"rstrip\": false, \"single_word\": false, \"special\": true}"
             let after = config[config.index(after: brace)...]
             let emptyMap = after.drop(while: { $0.isWhitespace }).first == "}"
             config.insert(contentsOf: decoderEntry + (emptyMap ? "" : ","), at: config.index(after: brace))
@@ -51,9 +53,9 @@ struct TokenizerFiles {
     }
 
     func write(to directory: URL) throws {
-        try DurableFile.writeAtomically(Data(tokenizerJSON.utf8), to: directory.appendingPathComponent("tokenizer.json"))
+        try AtomicFile.write(Data(tokenizerJSON.utf8), to: directory.appendingPathComponent("tokenizer.json"))
         if let configJSON {
-            try DurableFile.writeAtomically(Data(configJSON.utf8), to: directory.appendingPathComponent("tokenizer_config.json"))
+            try AtomicFile.write(Data(configJSON.utf8), to: directory.appendingPathComponent("tokenizer_config.json"))
         }
     }
 }

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 
 /// A loss-versus-step chart as a self-contained SVG (no dependencies, opens in any browser):
@@ -17,7 +18,7 @@ public enum LossCurve {
 
     public static func writeSVG(steps: [Int], losses: [Float], to url: URL, title: String,
                                 smoothing: Double = 0.9) throws {
-        try DurableFile.writeAtomically(Data(svg(steps: steps, losses: losses, title: title, smoothing: smoothing).utf8),
+        try AtomicFile.write(Data(svg(steps: steps, losses: losses, title: title, smoothing: smoothing).utf8),
                                         to: url)
     }
 

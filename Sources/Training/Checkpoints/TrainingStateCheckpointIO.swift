@@ -17,10 +17,10 @@ extension TrainingCheckpoint {
         if fm.fileExists(atPath: temp.path) { try fm.removeItem(at: temp) }
         try fm.createDirectory(at: temp, withIntermediateDirectories: false)
         try writeFiles(into: temp)
-        DurableFile.syncDirectory(temp)
+        AtomicFile.syncDirectory(temp)
         if fm.fileExists(atPath: final.path) { try Self.remove(final) }  // saving the same step again
-        try DurableFile.rename(temp, to: final)
-        DurableFile.syncDirectory(directory)
+        try AtomicFile.rename(temp, to: final)
+        AtomicFile.syncDirectory(directory)
         try prune(directory, keepLast: keepLast)
         return final
     }
@@ -40,13 +40,13 @@ extension TrainingCheckpoint {
         let scalars = OptimizerScalars(beta1: optimizer.beta1, beta2: optimizer.beta2, eps: optimizer.eps,
                                        weightDecay: optimizer.weightDecay,
                                        steps: optimizer.state.mapValues(\.step))
-        try DurableFile.write(Self.json(scalars), to: dir.appendingPathComponent(F.optimizer))
-        try DurableFile.write(Self.json(schedule), to: dir.appendingPathComponent(F.scheduler))
-        try DurableFile.write(Self.json(rng), to: dir.appendingPathComponent(F.rng))
-        try DurableFile.write(samplerState, to: dir.appendingPathComponent(F.sampler))
+        try AtomicFile.write(Self.json(scalars), to: dir.appendingPathComponent(F.optimizer))
+        try AtomicFile.write(Self.json(schedule), to: dir.appendingPathComponent(F.scheduler))
+        try AtomicFile.write(Self.json(rng), to: dir.appendingPathComponent(F.rng))
+        try AtomicFile.write(samplerState, to: dir.appendingPathComponent(F.sampler))
         // Last, so a directory holding it was fully written (`all(in:)` checks for it).
         let state = TrainerStateFile(formatVersion: 1, globalStep: step, extra: extra)
-        try DurableFile.write(Self.json(state), to: dir.appendingPathComponent(F.trainerState))
+        try AtomicFile.write(Self.json(state), to: dir.appendingPathComponent(F.trainerState))
     }
 
     /// Keeps the newest `keepLast` complete checkpoints up to this step.
@@ -61,7 +61,7 @@ extension TrainingCheckpoint {
     static func remove(_ url: URL) throws {
         let doomed = url.deletingLastPathComponent()
             .appendingPathComponent(url.lastPathComponent + ".deleting-\(UInt32.random(in: 0...UInt32.max)).tmp")
-        try DurableFile.rename(url, to: doomed)
+        try AtomicFile.rename(url, to: doomed)
         try FileManager.default.removeItem(at: doomed)
     }
 

@@ -1,15 +1,5 @@
+import Checkpoint
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-#if canImport(Glibc)
-private let posixWrite = Glibc.write
-#else
-private let posixWrite = Darwin.write
-#endif
 
 /// One optimizer step as logged: a line of `metrics.jsonl`.
 ///
@@ -82,7 +72,7 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
 /// ```
 public final class MetricsLog {
     public let url: URL
-    private let fd: Int32
+    private let sink: AtomicFile.Sink
 
     /// Opens the log. `keepingStepsThrough: nil` starts a new, empty log; a step number resumes
     /// one, keeping only the records up to that step (the ones after the checkpoint being
@@ -91,25 +81,13 @@ public final class MetricsLog {
         self.url = url
         let kept = resumedStep.map { step in ((try? Self.read(url)) ?? []).filter { $0.step <= step } } ?? []
         let text = kept.map { $0.jsonLine + "\n" }.joined()
-        try DurableFile.writeAtomically(Data(text.utf8), to: url)
-        fd = open(url.path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard fd >= 0 else { throw TrainingStateError.io(file: url.path, operation: "open for append", errno: errno) }
+        try AtomicFile.write(Data(text.utf8), to: url)
+        sink = try AtomicFile.Sink.appending(to: url)
     }
-
-    deinit { close(fd) }
 
     /// Writes `record` as one line, immediately.
     public func append(_ record: MetricsRecord) throws {
-        let line = Array((record.jsonLine + "\n").utf8)
-        var done = 0
-        while done < line.count {
-            let n = line.withUnsafeBytes { posixWrite(fd, $0.baseAddress! + done, line.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw TrainingStateError.io(file: url.path, operation: "write", errno: errno)
-            }
-            done += n
-        }
+        try sink.write(Array((record.jsonLine + "\n").utf8))
     }
 
     /// Every complete record of a log. A last line without its newline (a write cut short)

@@ -1,4 +1,5 @@
 import CImageCodecs
+import Checkpoint
 import Foundation
 import Vision
 
@@ -35,24 +36,14 @@ public enum ImageEncoder {
         return Data(bytes: buffer.data, count: buffer.size)
     }
 
-    /// Writes `image` as a PNG atomically: a temporary file in the same folder, then a rename,
-    /// so a reader never sees half an image.
+    /// Writes `image` as a PNG atomically (`AtomicFile`, without fsync: a data set holds
+    /// thousands of images), so a reader never sees half an image.
     public static func writePNG(_ image: RGBImage, to url: URL) throws {
         let data = try pngData(image, source: url.path)
-        let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
-            try data.write(to: temp)
-            // rename(2) replaces the destination in one step.
-            guard rename(temp.path, url.path) == 0 else {
-                throw ImageEncodingError.writeFailed(file: url.path, reason: String(cString: strerror(errno)))
-            }
-        } catch let error as ImageEncodingError {
-            try? FileManager.default.removeItem(at: temp)
-            throw error
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            throw ImageEncodingError.writeFailed(file: url.path, reason: error.localizedDescription)
+            try AtomicFile.write(data, to: url, durable: false)
+        } catch let CheckpointError.io(_, operation, code) {
+            throw ImageEncodingError.writeFailed(file: url.path, reason: "\(operation): \(String(cString: strerror(code)))")
         }
     }
 }

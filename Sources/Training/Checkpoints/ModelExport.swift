@@ -191,6 +191,6 @@ public enum ModelExport {
 
     static func writeJSON(_ object: [String: Any], to url: URL) throws {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        try DurableFile.writeAtomically(data + Data("\n".utf8), to: url)
+        try AtomicFile.write(data + Data("\n".utf8), to: url)
     }
 }
