@@ -65,7 +65,10 @@ let package = Package(
             // The default teacher prompts for COCO (`llava data generate --prompts` replaces them).
             .copy("Prompts"),
         ]),
-        .target(name: "Evaluation", dependencies: ["LLaVA", "DataGeneration", "Vision", "Language"]),
+        .target(name: "Evaluation", dependencies: [
+            "LLaVA", "DataGeneration", "Vision", "Language", "Checkpoint", "OpenAIClient",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The OpenAI-compatible HTTP server (`llava serve`) over the inference engine.
         .target(name: "Server", dependencies: [
             "LLaVA", "Language", "Vision",
@@ -109,7 +112,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LLaVA", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "DataGenerationTests", dependencies: ["DataGeneration", "OpenAIClient", "Vision", "TestSupport", "ScriptedOpenAIServer"]),
         .testTarget(name: "OpenAIClientTests", dependencies: ["OpenAIClient", "ScriptedOpenAIServer"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "DataGeneration", "LLaVA", "Language", "Vision", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "DataGeneration", "LLaVA", "Language", "Vision", "TestSupport", "OpenAIClient", "ScriptedOpenAIServer"]),
         .testTarget(name: "CommandTests", dependencies: ["TestSupport", "Checkpoint", "Tensor", "ScriptedOpenAIServer"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "LoadGenerator", "TestSupport",

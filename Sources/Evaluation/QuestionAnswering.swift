@@ -82,12 +82,16 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case missingFile(String)
     case badLine(file: String, line: Int, reason: String)
     case invalidArgument(String)
+    /// A record of a benchmark file lacks a field or holds a bad value; `location` says which
+    /// record ("line 3", "problem 12", "row 5").
+    case badField(file: String, location: String, field: String, reason: String)
 
     public var description: String {
         switch self {
         case .missingFile(let p): return "\(p): file not found"
         case .badLine(let f, let l, let r): return "\(f):\(l): \(r)"
         case .invalidArgument(let s): return s
+        case .badField(let f, let at, let field, let r): return "\(f): \(at): field '\(field)': \(r)"
         }
     }
 }
