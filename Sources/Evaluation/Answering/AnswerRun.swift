@@ -39,7 +39,7 @@ public struct AnswerRun {
             let pixels = maxImagePixels
             try await forEachConcurrently(remaining, limit: answerer.parallel, work: { item in
                 let text = try await answerer.answer(item.text, image: try item.decodeImage(maxPixels: pixels))
-                return EvaluationAnswer(questionID: item.id, prompt: item.text, text: text, answerID: UUID().uuidString,
+                return EvaluationAnswer(questionID: item.id, prompt: item.recordedPrompt ?? item.text, text: text, answerID: UUID().uuidString,
                                         modelID: answerer.modelID, metadata: item.metadata)
             }, record: { answer in
                 done[answer.questionID] = answer

@@ -17,12 +17,15 @@ public struct BenchmarkItem: Sendable, Equatable {
     public var text: String
     /// Copied into the answer's `metadata` (e.g. a POPE category, an MMBench round).
     public var metadata: [String: String]
+    /// The answers file's `prompt` when it differs from `text` (ScienceQA records "<image>\n" first).
+    public var recordedPrompt: String?
 
-    public init(id: String, image: Image?, text: String, metadata: [String: String] = [:]) {
+    public init(id: String, image: Image?, text: String, metadata: [String: String] = [:], recordedPrompt: String? = nil) {
         self.id = id
         self.image = image
         self.text = text
         self.metadata = metadata
+        self.recordedPrompt = recordedPrompt
     }
 
     /// Decodes the image, if any; errors name the file or the source.

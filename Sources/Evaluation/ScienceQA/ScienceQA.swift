@@ -25,7 +25,7 @@ public enum ScienceQA {
     public static func items(_ problems: [ScienceQAProblem], imageFolder: URL) -> [BenchmarkItem] {
         problems.map { p in
             BenchmarkItem(id: p.id, image: p.image.map { .file(imageFolder.appendingPathComponent(p.id).appendingPathComponent($0)) },
-                          text: prompt(p))
+                          text: prompt(p), recordedPrompt: p.image == nil ? prompt(p) : "<image>\n" + prompt(p))
         }
     }
 
