@@ -25,9 +25,7 @@ public struct EvaluationQuestion: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         // The reference's files use integer and string ids alike.
-        if let i = try? c.decode(Int.self, forKey: .questionID) { questionID = String(i) } else {
-            questionID = try c.decode(String.self, forKey: .questionID)
-        }
+        questionID = try c.decodeID(forKey: .questionID)
         image = try c.decodeIfPresent(String.self, forKey: .image)
         text = try c.decode(String.self, forKey: .text)
         answer = try c.decodeIfPresent(String.self, forKey: .answer)
@@ -55,6 +53,26 @@ public struct EvaluationAnswer: Codable, Sendable {
         self.answerID = answerID
         self.modelID = modelID
         self.metadata = metadata
+    }
+
+    /// Reads the reference's answers files too: integer ids, and metadata of any JSON values
+    /// (kept when they are strings).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        questionID = try c.decodeID(forKey: .questionID)
+        prompt = try c.decodeIfPresent(String.self, forKey: .prompt) ?? ""
+        text = try c.decode(String.self, forKey: .text)
+        answerID = (try? c.decodeID(forKey: .answerID)) ?? questionID
+        modelID = try c.decodeIfPresent(String.self, forKey: .modelID) ?? ""
+        metadata = (try? c.decodeIfPresent([String: String].self, forKey: .metadata)) ?? [:]
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An id written as a JSON integer or string (the reference's files use both).
+    func decodeID(forKey key: Key) throws -> String {
+        if let i = try? decode(Int.self, forKey: key) { return String(i) }
+        return try decode(String.self, forKey: key)
     }
 }
 

@@ -61,8 +61,11 @@ enum BenchmarkFile {
         guard let value = object[key], !(value is NSNull) else {
             throw EvaluationError.badField(file: file.path, location: location, field: key, reason: "missing")
         }
-        if T.self == String.self, let n = value as? NSNumber, !(value is Bool) { return "\(n)" as! T }
-        if T.self == Int.self, let n = value as? NSNumber, n.doubleValue == n.doubleValue.rounded() { return n.intValue as! T }
+        if T.self == String.self, !(value is String) {
+            if let i = value as? Int { return "\(i)" as! T }
+            if let d = value as? Double { return "\(d)" as! T }
+        }
+        if T.self == Int.self, !(value is Int), let d = value as? Double, d == d.rounded() { return Int(d) as! T }
         guard let typed = value as? T else {
             throw EvaluationError.badField(file: file.path, location: location, field: key, reason: "expected \(T.self), found \(value)")
         }

@@ -18,6 +18,24 @@ public struct LLaVABenchReview: Codable, Sendable, Equatable {
     }
 
     public var isParsed: Bool { tuple != [-1, -1] }
+
+    public init(id: Int, questionID: String, answer1ID: String, answer2ID: String, category: String, content: String, tuple: [Double], attempts: Int) {
+        self.id = id; self.questionID = questionID; self.answer1ID = answer1ID; self.answer2ID = answer2ID
+        self.category = category; self.content = content; self.tuple = tuple; self.attempts = attempts
+    }
+
+    /// Reads the reference's review files too (integer ids, no `attempts`).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(Int.self, forKey: .id) ?? 0
+        questionID = try c.decodeID(forKey: .questionID)
+        answer1ID = (try? c.decodeID(forKey: .answer1ID)) ?? ""
+        answer2ID = (try? c.decodeID(forKey: .answer2ID)) ?? ""
+        category = try c.decode(String.self, forKey: .category)
+        content = try c.decodeIfPresent(String.self, forKey: .content) ?? ""
+        tuple = try c.decode([Double].self, forKey: .tuple)
+        attempts = try c.decodeIfPresent(Int.self, forKey: .attempts) ?? 1
+    }
 }
 
 /// Asks the judge for every review not yet in the reviews file, retrying a reply whose first
