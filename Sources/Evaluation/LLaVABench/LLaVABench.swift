@@ -15,6 +15,10 @@ public enum LLaVABench {
         public var ruleKey: String
         /// The context as the review shows it.
         public var context: String
+
+        public init(questionID: String, image: String, text: String, ruleKey: String, context: String) {
+            self.questionID = questionID; self.image = image; self.text = text; self.ruleKey = ruleKey; self.context = context
+        }
     }
 
     /// The questions with their contexts; `references` by question id.
