@@ -5,10 +5,11 @@ import Foundation
 /// Instruction Tuning").
 public struct EvaluationReport {
     /// The paper's LLaVA-1.5-7B numbers, in its column order, with the name of the result file each comes from.
-    public static let paperRow: [(benchmark: String, column: String, value: Double)] = [
-        ("vqav2", "VQAv2", 78.5), ("gqa", "GQA", 62.0), ("vizwiz", "VizWiz", 50.0), ("scienceqa", "SQA-IMG", 66.8),
-        ("textvqa", "TextVQA", 58.2), ("pope", "POPE", 85.9), ("mme", "MME", 1510.7), ("mmbench", "MMBench", 64.3),
-        ("seed", "SEED", 58.6), ("llava-bench", "LLaVA-W", 65.4), ("mm-vet", "MM-Vet", 31.1),
+    public static let paperRow: [(benchmark: String, column: String, metric: String, value: Double)] = [
+        ("vqav2", "VQAv2", "accuracy", 78.5), ("gqa", "GQA", "accuracy", 62.0), ("vizwiz", "VizWiz", "accuracy", 50.0),
+        ("scienceqa", "SQA-IMG", "IMG", 66.8), ("textvqa", "TextVQA", "accuracy", 58.2), ("pope", "POPE", "f1", 85.9),
+        ("mme", "MME", "perception", 1510.7), ("mmbench", "MMBench", "circular accuracy", 64.3), ("seed", "SEED", "accuracy", 58.6),
+        ("llava-bench", "LLaVA-W", "overall", 65.4), ("mm-vet", "MM-Vet", "score", 31.1),
     ]
 
     public var results: [BenchmarkResult]
@@ -32,7 +33,7 @@ public struct EvaluationReport {
         func value(_ r: BenchmarkResult?) -> String { r?.headlineValue.map { String(format: "%.1f", $0) } ?? "—" }
         for p in Self.paperRow {
             let r = byName[p.benchmark]
-            lines.append("| \(p.column) | \(r?.headline ?? "") | \(value(r)) | \(String(format: "%.1f", p.value)) |")
+            lines.append("| \(p.column) | \(r?.headline ?? p.metric) | \(value(r)) | \(String(format: "%.1f", p.value)) |")
         }
         for r in results where !Self.paperRow.contains(where: { $0.benchmark == r.benchmark }) {
             lines.append("| \(r.benchmark) | \(r.headline) | \(value(r)) | — |")

@@ -92,7 +92,10 @@ public struct ScienceQAJudge {
         var replies: [String: String] = [:]
         for r in try file.load(logger: logger) { replies[r.questionID] = r.text }
         let todo = prompts.filter { replies[$0.0] == nil }
-        guard !todo.isEmpty else { return replies }
+        guard !todo.isEmpty else {
+            if !FileManager.default.fileExists(atPath: url.path) { try file.write([]) }
+            return replies
+        }
         logger.info("asking the judge for \(todo.count) \(what)")
         let handle = try file.appender()
         defer { try? handle.close() }

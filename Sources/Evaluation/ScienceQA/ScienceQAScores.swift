@@ -40,10 +40,10 @@ public struct ScienceQATable: Codable, Sendable, Equatable {
         }
     }
 
+    /// The paper's columns; "—" where no problem falls in one.
     public var markdown: String {
-        let present = Self.columns.filter { cells[$0] != nil }
-        return "| " + present.joined(separator: " | ") + " |\n|" + present.map { _ in "---|" }.joined() + "\n| "
-            + present.map { String(format: "%.2f", cells[$0]!.accuracy) }.joined(separator: " | ") + " |"
+        "| " + Self.columns.joined(separator: " | ") + " |\n|" + Self.columns.map { _ in "---|" }.joined() + "\n| "
+            + Self.columns.map { c in cells[c].map { String(format: "%.2f", $0.accuracy) } ?? "—" }.joined(separator: " | ") + " |"
     }
 
     public func result(model: String, benchmark: String = "scienceqa") -> BenchmarkResult {
