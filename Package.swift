@@ -66,7 +66,7 @@ let package = Package(
             .copy("Prompts"),
         ]),
         .target(name: "Evaluation", dependencies: [
-            "LLaVA", "DataGeneration", "Vision", "Language", "Checkpoint", "OpenAIClient",
+            "LLaVA", "DataGeneration", "Vision", "Language", "Checkpoint", "Tensor", "OpenAIClient",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The OpenAI-compatible HTTP server (`llava serve`) over the inference engine.

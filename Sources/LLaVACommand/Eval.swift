@@ -15,7 +15,8 @@ struct Eval: AsyncParsableCommand {
         See docs/evaluation.md.
         """,
         subcommands: [VQA.self, SynthEval.self, ScienceQACommand.self, LLaVABenchCommand.self, POPECommand.self, MMECommand.self,
-                      MMBenchCommand.self, VQAv2Command.self, TextVQACommand.self, VizWizCommand.self, GQACommand.self, ReportCommand.self])
+                      MMBenchCommand.self, VQAv2Command.self, TextVQACommand.self, VizWizCommand.self, GQACommand.self, SynthBenchmarksCommand.self,
+                      ReportCommand.self])
 }
 
 /// The flags every benchmark shares: the model, the answers file, sharding and batching.

@@ -143,3 +143,27 @@ struct SynthReport: Codable {
         return lines.joined(separator: "\n")
     }
 }
+
+struct SynthBenchmarksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth-benchmarks",
+        abstract: "Turn the synthetic world's held-out questions into POPE, MME and ScienceQA layouts (for the built-in model).",
+        discussion: """
+        Writes <out>/pope/coco_pope_synth.json (existence questions), <out>/mme/existence/ (each image with its \
+        yes and its no question) and <out>/scienceqa/ (problems.json, pid_splits.json, images/<split>/<id>/image.png: \
+        colour, shape and count questions as multiple choice). Then run e.g. \
+        `llava eval pope --annotation-dir <out>/pope --image-folder <data>/images`.
+        """)
+    @Option(help: "A `llava data synth` output folder (eval_<split>.jsonl and images/).") var data: String
+    @Option(help: "The split whose questions to use.") var split = "test"
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Seed of the multiple-choice order.") var seed: UInt64 = 0
+
+    func run() throws {
+        let base = URL(fileURLWithPath: data)
+        let questions = try EvalQuestions.readJSONL(from: base.appendingPathComponent("eval_\(split).jsonl"))
+        let n = try SynthBenchmarks.write(questions: questions, imageFolder: base.appendingPathComponent("images"),
+                                          output: URL(fileURLWithPath: out), split: split, seed: seed)
+        print("POPE: \(n.pope) questions; MME existence: \(n.mme) images; ScienceQA: \(n.scienceqa) problems → \(out)")
+    }
+}
