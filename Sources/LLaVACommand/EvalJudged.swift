@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluation
 import Foundation
+import DataGeneration
 import Logging
 import OpenAIClient
 
@@ -19,12 +20,12 @@ struct JudgeOptions: ParsableArguments {
     }
 
     /// The judge and its client (shut the client down when done), or nil without --judge-url.
-    func makeJudge() throws -> (OpenAIJudge, ChatCompletionsClient)? {
+    func makeJudge() throws -> (TeacherJudge, ChatCompletionsClient)? {
         guard let judgeURL else { return nil }
         let key = judgeAPIKey ?? ProcessInfo.processInfo.environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let client = try ChatCompletionsClient(configuration: .init(baseURL: judgeURL, apiKey: key, maxConnections: judgeParallel),
                                                logger: Logger(label: "llava.eval.judge"))
-        return (OpenAIJudge(client: client, model: judgeModel, temperature: judgeTemperature, maxTokens: judgeMaxTokens), client)
+        return (TeacherJudge(OpenAITeacher(client: client, model: judgeModel, temperature: judgeTemperature, maxTokens: judgeMaxTokens)), client)
     }
 }
 
@@ -62,7 +63,7 @@ struct ScienceQACommand: AsyncParsableCommand {
         try? await client.shutdown()
     }
 
-    func runEnsemble(_ problems: [ScienceQAProblem], answers texts: [String: String], judge: OpenAIJudge, model: String) async throws {
+    func runEnsemble(_ problems: [ScienceQAProblem], answers texts: [String: String], judge: TeacherJudge, model: String) async throws {
         var ensemble = ScienceQAJudge(judge: judge)
         ensemble.parallel = judgeOptions.judgeParallel
         let outcome = try await ensemble.run(problems, modelAnswers: texts, second: try secondAnswers.map(readSecondAnswers) ?? [:],
@@ -74,7 +75,7 @@ struct ScienceQACommand: AsyncParsableCommand {
         result.counts["disagreements"] = outcome.disagreements
         result.counts["unreadable judge replies"] = outcome.unreadable
         result.counts["second model correct"] = outcome.secondModelCorrect
-        print("\nwith the judge ensemble (\(judge.model)):")
+        print("\nwith the judge ensemble (\(judgeOptions.judgeModel)):")
         try options.report(result, table: judged.table.markdown)
     }
 

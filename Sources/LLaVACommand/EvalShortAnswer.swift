@@ -2,70 +2,61 @@ import ArgumentParser
 import Evaluation
 import Foundation
 
-/// Answers a short-answer set, writes its submission file, and scores it where the split has answers.
-private func runShortAnswer(_ benchmark: ShortAnswerBenchmark, _ questions: [ShortAnswerQuestion], imageFolder: String,
-                            submissionName: String, options: BenchmarkOptions) async throws {
-    let images = try existingFolder(imageFolder, flag: "--image-folder")
-    guard let (answers, model) = try await options.answer(benchmark.items(questions, imageFolder: images), benchmark: benchmark.rawValue) else { return }
-    let upload = options.resultsFolder.appendingPathComponent(submissionName)
-    try ResultFile.writeData(try benchmark.submission(questions, answers: answers), to: upload)
-    print("submission: \(upload.path)")
-    if let result = benchmark.result(questions, answers: answers, model: model) {
-        try options.report(result)
-    } else {
-        print("this split has no answers: submit \(upload.lastPathComponent) to the evaluation server")
+/// The question file and image folder of a short-answer benchmark, with the shared flags.
+struct ShortAnswerArguments: ParsableArguments {
+    @Option(help: "The benchmark's question file (see the command's description).") var questionFile: String
+    @Option(help: "Folder of the images the questions name.") var imageFolder: String
+    @OptionGroup var options: BenchmarkOptions
+    @OptionGroup var runtime: RuntimeOptions
+
+    /// Answers the questions, writes the submission file, and scores where the split has answers.
+    func run(_ benchmark: ShortAnswerBenchmark, load: (URL) throws -> [ShortAnswerQuestion]) async throws {
+        try runtime.apply(level: .info)
+        let questions = try load(URL(fileURLWithPath: questionFile))
+        let images = try existingFolder(imageFolder, flag: "--image-folder")
+        guard let (answers, model) = try await options.answer(benchmark.items(questions, imageFolder: images), benchmark: benchmark.rawValue) else { return }
+        let upload = options.resultsFolder.appendingPathComponent("\(benchmark.rawValue)_submission.json")
+        try ResultFile.writeData(try benchmark.submission(questions, answers: answers), to: upload)
+        print("submission: \(upload.path)")
+        if let result = benchmark.result(questions, answers: answers, model: model) {
+            try options.report(result)
+        } else {
+            print("this split has no answers: submit \(upload.lastPathComponent) to the evaluation server")
+        }
     }
 }
 
 struct VQAv2Command: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vqav2",
-        abstract: "VQAv2 from its questions JSON: the EvalAI submission file, and the VQA accuracy when an annotations file is given (val).")
-    @Option(help: "v2_OpenEnded_mscoco_<subtype>_questions.json.") var questionFile: String
+        abstract: "VQAv2 from v2_OpenEnded_mscoco_<subtype>_questions.json (images test2015 or val2014): the EvalAI submission file, and the VQA accuracy with --annotation-file (val).")
     @Option(help: "v2_mscoco_<subtype>_annotations.json (val only): score locally.") var annotationFile: String?
-    @Option(help: "Folder of the COCO images (test2015 or val2014).") var imageFolder: String
     @Option(help: "Image file prefix (default: COCO_<subtype>_ from the questions file; test-dev uses COCO_test2015_).") var imagePrefix: String?
-    @OptionGroup var options: BenchmarkOptions
-    @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var arguments: ShortAnswerArguments
 
     func run() async throws {
-        try runtime.apply(level: .info)
-        let questions = try ShortAnswerBenchmark.loadVQAv2(questions: URL(fileURLWithPath: questionFile),
-                                                           annotations: annotationFile.map { URL(fileURLWithPath: $0) }, imagePrefix: imagePrefix)
-        try await runShortAnswer(.vqav2, questions, imageFolder: imageFolder, submissionName: "vqav2_submission.json", options: options)
+        try await arguments.run(.vqav2) {
+            try ShortAnswerBenchmark.loadVQAv2(questions: $0, annotations: annotationFile.map { URL(fileURLWithPath: $0) }, imagePrefix: imagePrefix)
+        }
     }
 }
 
 struct TextVQACommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "textvqa",
-        abstract: "TextVQA from TextVQA_0.5.1_<split>.json: VQA accuracy as LLaVA's m4c evaluator (without OCR tokens in the prompt).")
-    @Option(help: "TextVQA_0.5.1_val.json (or test).") var questionFile: String
-    @Option(help: "Folder of the images (train_images).") var imageFolder: String
-    @OptionGroup var options: BenchmarkOptions
-    @OptionGroup var runtime: RuntimeOptions
+        abstract: "TextVQA from TextVQA_0.5.1_<split>.json (images train_images): VQA accuracy as LLaVA's m4c evaluator (without OCR tokens in the prompt).")
+    @OptionGroup var arguments: ShortAnswerArguments
 
-    func run() async throws {
-        try runtime.apply(level: .info)
-        let questions = try ShortAnswerBenchmark.loadTextVQA(URL(fileURLWithPath: questionFile))
-        try await runShortAnswer(.textvqa, questions, imageFolder: imageFolder, submissionName: "textvqa_submission.json", options: options)
-    }
+    func run() async throws { try await arguments.run(.textvqa, load: ShortAnswerBenchmark.loadTextVQA) }
 }
 
 struct VizWizCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vizwiz",
-        abstract: "VizWiz from val.json or test.json: the EvalAI submission file ([{image, answer}]), VQA accuracy on val.")
-    @Option(help: "VizWiz Annotations/test.json or val.json.") var questionFile: String
-    @Option(help: "Folder of the images (test or val).") var imageFolder: String
-    @OptionGroup var options: BenchmarkOptions
-    @OptionGroup var runtime: RuntimeOptions
+        abstract: "VizWiz from Annotations/test.json or val.json: the EvalAI submission file ([{image, answer}]), VQA accuracy on val.")
+    @OptionGroup var arguments: ShortAnswerArguments
 
-    func run() async throws {
-        try runtime.apply(level: .info)
-        let questions = try ShortAnswerBenchmark.loadVizWiz(URL(fileURLWithPath: questionFile))
-        try await runShortAnswer(.vizwiz, questions, imageFolder: imageFolder, submissionName: "vizwiz_submission.json", options: options)
-    }
+    func run() async throws { try await arguments.run(.vizwiz, load: ShortAnswerBenchmark.loadVizWiz) }
 }
 
 struct GQACommand: AsyncParsableCommand {

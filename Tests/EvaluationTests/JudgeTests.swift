@@ -1,3 +1,4 @@
+import DataGeneration
 import Evaluation
 import Foundation
 import OpenAIClient
@@ -14,9 +15,9 @@ final class JudgeTests: XCTestCase {
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    func judge(_ server: ScriptedOpenAIServer) throws -> (OpenAIJudge, ChatCompletionsClient) {
+    func judge(_ server: ScriptedOpenAIServer) throws -> (TeacherJudge, ChatCompletionsClient) {
         let client = try ChatCompletionsClient(configuration: .init(baseURL: server.baseURL, retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(10))))
-        return (OpenAIJudge(client: client, model: "judge", temperature: 0), client)
+        return (TeacherJudge(OpenAITeacher(client: client, model: "judge", temperature: 0)), client)
     }
 
     func benchQuestions() -> ([LLaVABench.Question], [String: (text: String, id: String)], [String: EvaluationAnswer]) {

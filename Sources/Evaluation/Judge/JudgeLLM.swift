@@ -1,4 +1,5 @@
 import Foundation
+import DataGeneration
 import OpenAIClient
 
 /// A text-only LLM that judges answers: GPT-4 in the papers, here any OpenAI-compatible
@@ -7,26 +8,25 @@ public protocol JudgeLLM: Sendable {
     func reply(system: String, user: String) async throws -> String
 }
 
-/// A judge behind an OpenAI-compatible `chat/completions` API. Transport errors, 429 and 5xx
-/// are retried by the client; the reply's text is returned as is.
-public struct OpenAIJudge: JudgeLLM {
-    public let client: ChatCompletionsClient
-    public var model: String
-    /// The reference's review temperature is 0.2; 0 makes a run repeatable.
-    public var temperature: Double
-    public var maxTokens: Int
+/// A judge that is any chat teacher of the data engine: `OpenAITeacher` for an
+/// OpenAI-compatible endpoint (its client retries transport errors, 429 and 5xx).
+///
+/// ```swift
+/// let judge = TeacherJudge(OpenAITeacher(client: client, model: "gpt-4-0314", temperature: 0.2))
+/// let review = try await judge.reply(system: LLaVABench.judgeSystem, user: content)
+/// ```
+public struct TeacherJudge: JudgeLLM {
+    public let teacher: any ChatTeacher
+    /// Sent with every request (servers that honour it repeat their replies).
+    public var seed: Int
 
-    public init(client: ChatCompletionsClient, model: String, temperature: Double = 0.2, maxTokens: Int = 1024) {
-        self.client = client
-        self.model = model
-        self.temperature = temperature
-        self.maxTokens = maxTokens
+    public init(_ teacher: any ChatTeacher, seed: Int = 0) {
+        self.teacher = teacher
+        self.seed = seed
     }
 
     public func reply(system: String, user: String) async throws -> String {
-        let request = ChatCompletionRequest(model: model, messages: [.system(system), .user(user)],
-                                            temperature: temperature, maxTokens: maxTokens)
-        return try await client.complete(request).text ?? ""
+        try await teacher.reply(to: [.system(system), .user(user)], seed: seed).text
     }
 }
 
