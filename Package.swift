@@ -67,7 +67,10 @@ let package = Package(
             // The default teacher prompts for COCO (`llava data generate --prompts` replaces them).
             .copy("Prompts"),
         ]),
-        .target(name: "Evaluation", dependencies: ["LLaVA", "DataGeneration", "Vision", "Language"]),
+        .target(name: "Evaluation", dependencies: [
+            "LLaVA", "DataGeneration", "Vision", "Language", "Checkpoint", "Tensor", "OpenAIClient",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The OpenAI-compatible HTTP server (`llava serve`) over the inference engine.
         .target(name: "Server", dependencies: [
             "LLaVA", "Language", "Vision",
@@ -111,7 +114,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LLaVA", "Language", "Tokenizer", "Tensor", "Checkpoint", "TestSupport"]),
         .testTarget(name: "DataGenerationTests", dependencies: ["DataGeneration", "OpenAIClient", "Vision", "TestSupport", "ScriptedOpenAIServer"]),
         .testTarget(name: "OpenAIClientTests", dependencies: ["OpenAIClient", "ScriptedOpenAIServer"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "DataGeneration", "LLaVA", "Language", "Vision", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "DataGeneration", "LLaVA", "Language", "Vision", "TestSupport", "OpenAIClient", "ScriptedOpenAIServer"]),
         // The doc comments' examples, compiled, and checked to be the ones the docs show.
         .testTarget(name: "DocExamplesTests", dependencies: ["LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TestSupport", "Checkpoint", "Tensor", "ScriptedOpenAIServer"]),

@@ -25,9 +25,7 @@ public struct EvaluationQuestion: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         // The reference's files use integer and string ids alike.
-        if let i = try? c.decode(Int.self, forKey: .questionID) { questionID = String(i) } else {
-            questionID = try c.decode(String.self, forKey: .questionID)
-        }
+        questionID = try c.decodeID(forKey: .questionID)
         image = try c.decodeIfPresent(String.self, forKey: .image)
         text = try c.decode(String.self, forKey: .text)
         answer = try c.decodeIfPresent(String.self, forKey: .answer)
@@ -56,6 +54,26 @@ public struct EvaluationAnswer: Codable, Sendable {
         self.modelID = modelID
         self.metadata = metadata
     }
+
+    /// Reads the reference's answers files too: integer ids, and metadata of any JSON values
+    /// (kept when they are strings).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        questionID = try c.decodeID(forKey: .questionID)
+        prompt = try c.decodeIfPresent(String.self, forKey: .prompt) ?? ""
+        text = try c.decode(String.self, forKey: .text)
+        answerID = (try? c.decodeID(forKey: .answerID)) ?? questionID
+        modelID = try c.decodeIfPresent(String.self, forKey: .modelID) ?? ""
+        metadata = (try? c.decodeIfPresent([String: String].self, forKey: .metadata)) ?? [:]
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An id written as a JSON integer or string (the reference's files use both).
+    func decodeID(forKey key: Key) throws -> String {
+        if let i = try? decode(Int.self, forKey: key) { return String(i) }
+        return try decode(String.self, forKey: key)
+    }
 }
 
 /// Reads and writes JSONL, one object per line; errors name the file and line.
@@ -82,12 +100,16 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case missingFile(String)
     case badLine(file: String, line: Int, reason: String)
     case invalidArgument(String)
+    /// A record of a benchmark file lacks a field or holds a bad value; `location` says which
+    /// record ("line 3", "problem 12", "row 5").
+    case badField(file: String, location: String, field: String, reason: String)
 
     public var description: String {
         switch self {
         case .missingFile(let p): return "\(p): file not found"
         case .badLine(let f, let l, let r): return "\(f):\(l): \(r)"
         case .invalidArgument(let s): return s
+        case .badField(let f, let at, let field, let r): return "\(f): \(at): field '\(field)': \(r)"
         }
     }
 }

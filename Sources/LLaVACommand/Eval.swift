@@ -1,163 +1,109 @@
 import ArgumentParser
-import DataGeneration
 import Evaluation
 import Foundation
 import LLaVA
+import Logging
 
-struct Eval: ParsableCommand {
+struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a model: LLaVA's JSONL question answering, and the synthetic world's held-out questions.",
-        subcommands: [VQA.self, SynthEval.self])
+        abstract: "Evaluate a model on LLaVA's benchmarks from their original files, and on the synthetic world.",
+        discussion: """
+        Each benchmark command answers its questions with greedy decoding (several in flight at once), \
+        appending to a resumable answers file, then scores them as the benchmark's reference code does, \
+        prints the scores, writes <results-dir>/<benchmark>.json and, where the benchmark has one, the file \
+        its evaluation server takes. `llava eval report` puts every result beside the paper's LLaVA-1.5-7B row. \
+        See docs/evaluation.md.
+        """,
+        subcommands: [VQA.self, SynthEval.self, ScienceQACommand.self, LLaVABenchCommand.self, POPECommand.self, MMECommand.self,
+                      MMBenchCommand.self, VQAv2Command.self, TextVQACommand.self, VizWizCommand.self, GQACommand.self, SynthBenchmarksCommand.self,
+                      ReportCommand.self])
 }
 
-/// Flags shared by the evaluation commands.
-struct EvalOptions: ParsableArguments {
-    @Option(help: "Model directory.") var model: String
-    @Option(help: "CLIP tower directory (original-layout checkpoints).") var visionTower: String?
-    @Option(help: "Questions, JSONL: {question_id, image, text[, answer, type]}.") var questionFile: String
-    @Option(help: "Folder the questions' image paths are relative to.") var imageFolder: String = "."
-    @Option(help: "Answers, JSONL (LLaVA's answers-file format).") var answersFile: String?
-    @Option(help: "Conversation template (default: the model's).") var convMode: String?
-    @Option(help: "Split the questions into this many chunks…") var numChunks = 1
-    @Option(help: "…and answer this one.") var chunkIdx = 0
-    @Option(help: "Longest answer.") var maxNewTokens = 64
+/// The flags every benchmark shares: the model, the answers file, sharding and batching.
+struct BenchmarkOptions: ParsableArguments {
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "Answers, JSONL (the reference's answers-file format); an existing file is resumed (default: <results-dir>/<benchmark>.answers.jsonl).")
+    var answersFile: String?
+
+    @Option(help: "Folder for the answers, results and submission files.")
+    var resultsDir = "eval-results"
+
+    @Option(help: "Split the questions into this many contiguous chunks (the reference's split_list)…")
+    var numChunks = 1
+
+    @Option(help: "…and answer only this one (scoring needs every chunk: concatenate the chunks' answers files and run again with --answers-file).")
+    var chunkIdx = 0
+
+    @Option(help: "Questions decoded together in one batch.")
+    var parallel = 4
+
+    @Option(help: "Longest answer, in tokens.")
+    var maxNewTokens = 128
 
     func validate() throws {
-        guard numChunks > 0, (0..<numChunks).contains(chunkIdx) else { throw ValidationError("--chunk-idx must be in 0..<--num-chunks") }
+        guard numChunks > 0, (0..<numChunks).contains(chunkIdx) else {
+            throw ValidationError("--chunk-idx must be in 0..<--num-chunks, got \(chunkIdx) of \(numChunks)")
+        }
+        guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
+        guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1, got \(maxNewTokens)") }
+        guard model.convMode != "raw" else { throw ValidationError("--conv-mode raw cannot wrap a question: use auto or a template name") }
     }
 
-    /// Answers every question of the chunk (each followed by "\n" + `instruction` if given),
-    /// appending to the answers file as it goes; returns the questions with the model's answers.
-    func run(instruction: String? = nil) throws -> [(EvaluationQuestion, String)] {
-        guard case .llava(let llava) = try LoadedModel(directory: model, visionTower: visionTower, logger: .init(label: "llava.eval")) else {
-            throw ValidationError("\(model) is a text-only model")
-        }
-        var questions = QuestionAnswering.chunk(try JSONLines.read(URL(fileURLWithPath: questionFile), as: EvaluationQuestion.self),
-                                                count: numChunks, index: chunkIdx)
-        if let instruction {
-            for i in questions.indices { questions[i].text += "\n" + instruction }
-        }
-        var qa = QuestionAnswering(model: llava, imageFolder: URL(fileURLWithPath: imageFolder),
-                                   template: try convMode.map { try ConversationTemplate.named($0) }, maxNewTokens: maxNewTokens)
-        var handle: FileHandle?
-        if let answersFile {
-            guard FileManager.default.createFile(atPath: answersFile, contents: nil),
-                  let opened = FileHandle(forWritingAtPath: answersFile) else {
-                throw ValidationError("\(answersFile): cannot write the answers file")
-            }
-            handle = opened
-        }
-        defer { try? handle?.close() }
-        var out: [(EvaluationQuestion, String)] = []
-        let meter = ProgressMeter(quiet: false)
-        for (i, q) in questions.enumerated() {
-            let (prompt, text) = try qa.answer(q)
-            out.append((q, text))
-            if let handle {
-                var meta: [String: String] = [:]
-                if let t = q.type { meta["type"] = t }
-                if let a = q.answer { meta["reference"] = a }
-                try JSONLines.append(EvaluationAnswer(questionID: q.questionID, prompt: prompt, text: text,
-                                                      answerID: UUID().uuidString, modelID: llava.name, metadata: meta), to: handle)
-            }
-            meter.update("question", i + 1, questions.count)
-        }
-        meter.finish()
-        return out
+    var resultsFolder: URL { URL(fileURLWithPath: resultsDir) }
+
+    func answersURL(_ benchmark: String) -> URL {
+        answersFile.map { URL(fileURLWithPath: $0) } ?? resultsFolder.appendingPathComponent("\(benchmark).answers.jsonl")
     }
-}
 
-struct VQA: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Answer a JSONL question file, as the reference's model_vqa does.")
-    @OptionGroup var eval: EvalOptions
-    @OptionGroup var runtime: RuntimeOptions
-
-    func run() throws {
-        try runtime.apply()
-        _ = try eval.run()
+    /// Answers this run's chunk of `items`; nil when the run is one chunk of several (nothing to score yet).
+    func answer(_ items: [BenchmarkItem], benchmark: String) async throws -> (answers: [String: EvaluationAnswer], model: String)? {
+        let logger = Logger(label: "llava.eval.\(benchmark)")
+        let chunk = Array(QuestionAnswering.chunk(items, count: numChunks, index: chunkIdx))
+        logger.info("\(benchmark): \(chunk.count) questions\(numChunks > 1 ? " (chunk \(chunkIdx) of \(numChunks))" : "")")
+        var modelID = "unknown"
+        var run = AnswerRun(answersFile: answersURL(benchmark), logger: logger)
+        run.maxImagePixels = Int(model.maxImageMegapixels * 1_000_000)
+        let answers = try await run.run(chunk) {
+            let answerer = try makeAnswerer(logger: logger)
+            modelID = answerer.modelID
+            return answerer
+        }
+        if let any = answers.values.first { modelID = any.modelID }
+        guard numChunks == 1 else {
+            logger.notice("chunk \(chunkIdx) of \(numChunks) answered into \(answersURL(benchmark).path); concatenate every chunk's file and run again with --answers-file to score")
+            return nil
+        }
+        return (answers, modelID)
     }
-}
 
-struct SynthEval: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "synth",
-        abstract: "Accuracy per question type on the synthetic world's held-out questions (llava data synth writes eval_test.jsonl).")
-    @OptionGroup var eval: EvalOptions
-    @Flag(help: "Print the report as JSON.") var json = false
-    @Option(help: "Also write the report as JSON to this file.") var reportFile: String?
-    @Flag(help: "Ask for one word, as LLaVA-1.5's VQAv2 and GQA evaluations do (\"\\nAnswer the question using a single word or phrase.\" after each question).")
-    var shortAnswer = false
-    @Option(help: "The questions' scenes_<split>.json: the report then also scores a baseline that answers without binding the question to an object (colour and shape questions get the image's most common colour or shape; other types the set's most common answer).")
-    var scenes: String?
-    @OptionGroup var runtime: RuntimeOptions
+    private func makeAnswerer(logger: Logger) throws -> Answerer {
+        guard case .llava(let llava) = try LoadedModel(directory: try model.modelDirectory(), visionTower: model.visionTower,
+                                                       mmproj: model.mmproj, logger: logger) else {
+            throw ValidationError("\(try model.modelDirectory()) is a text-only model; benchmarks need a LLaVA model")
+        }
+        let template = model.convMode == "auto" ? ConversationTemplate.automatic(for: llava) : try ConversationTemplate.named(model.convMode)
+        logger.info("answering with \(llava.name), template \(template.name), \(parallel) in flight")
+        let engine = InferenceEngine(model: llava, template: template, parallel: parallel, maxWaiting: max(64, parallel),
+                                     aspect: model.imageAspect.mode, logger: logger)
+        return EngineAnswerer(engine: engine, maxNewTokens: maxNewTokens)
+    }
 
-    func run() throws {
-        try runtime.apply()
-        let scenesByID = try scenes.map { try ShortAnswerVQA.readScenes(from: URL(fileURLWithPath: $0)) }
-        if let scenesByID, let scenes {
-            // Checked before the model runs, so a wrong file fails at once.
-            for q in try JSONLines.read(URL(fileURLWithPath: eval.questionFile), as: EvaluationQuestion.self) {
-                guard let image = q.image, scenesByID[UnboundBaseline.sceneID(ofImage: image)] != nil else {
-                    throw ValidationError("\(scenes) has no scene for question \(q.questionID)'s image \(q.image ?? "(none)")")
-                }
-            }
-        }
-        let answered = try eval.run(instruction: shortAnswer ? ShortAnswerVQA.instruction : nil)
-        var questions: [EvalQuestion] = []
-        var report = SynthReport()
-        for (q, prediction) in answered {
-            guard let answer = q.answer, let type = q.type.flatMap(QuestionType.init(rawValue:)) else {
-                throw ValidationError("question \(q.questionID) has no answer or type: not a synthetic-world question file")
-            }
-            report.add(type: type.rawValue, correct: EvalQuestions.isCorrect(prediction: prediction, answer: answer, type: type))
-            questions.append(EvalQuestion(id: Int(q.questionID) ?? 0, image: q.image ?? "", type: type, question: q.text, answer: answer))
-        }
-        if let scenesByID {
-            let baseline = UnboundBaseline(questions: questions, scenes: scenesByID)
-            for q in questions {
-                let correct = baseline.answer(q).map { EvalQuestions.isCorrect(prediction: $0, answer: q.answer, type: q.type) } ?? false
-                report.addBaseline(type: q.type.rawValue, correct: correct)
-            }
-        }
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        let encoded = try e.encode(report)
-        if let reportFile { try encoded.write(to: URL(fileURLWithPath: reportFile), options: .atomic) }
-        print(json ? String(decoding: encoded, as: UTF8.self) : report.table)
+    /// Prints the result and writes `<results-dir>/<benchmark>.json`.
+    func report(_ result: BenchmarkResult, table: String? = nil) throws {
+        try result.write(toFolder: resultsFolder)
+        if let table { print(table) }
+        for key in result.metrics.keys.sorted() { print("\(key): \(String(format: "%.2f", result.metrics[key]!))") }
+        for key in result.counts.keys.sorted() { print("\(key): \(result.counts[key]!)") }
+        print("\(result.benchmark) \(result.headline): \(String(format: "%.2f", result.headlineValue ?? .nan))")
     }
 }
 
-/// Correct / total per question type, and the unbound baseline's when scenes were given.
-struct SynthReport: Codable {
-    struct Count: Codable { var correct = 0, total = 0 }
-    var types: [String: Count] = [:]
-    var baseline: [String: Count]?
-
-    mutating func add(type: String, correct: Bool) {
-        types[type, default: Count()].total += 1
-        if correct { types[type, default: Count()].correct += 1 }
+/// `--image-folder`, checked to exist.
+func existingFolder(_ path: String, flag: String) throws -> URL {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+        throw ValidationError("\(flag) \(path): no such folder")
     }
-
-    mutating func addBaseline(type: String, correct: Bool) {
-        var counts = baseline ?? [:]
-        counts[type, default: Count()].total += 1
-        if correct { counts[type, default: Count()].correct += 1 }
-        baseline = counts
-    }
-
-    var table: String {
-        let percent = { (c: Count) in String(format: "%.1f%%", 100 * Double(c.correct) / Double(max(1, c.total))) }
-        let sum = { (counts: [String: Count]) in
-            counts.values.reduce(Count()) { Count(correct: $0.correct + $1.correct, total: $0.total + $1.total) }
-        }
-        var lines = baseline == nil ? ["| question type | accuracy | correct / total |", "|---|---|---|"]
-            : ["| question type | accuracy | correct / total | unbound baseline |", "|---|---|---|---|"]
-        let order = QuestionType.allCases.map(\.rawValue)
-        var rows = order.filter { types[$0] != nil }.map { ($0, types[$0]!, baseline?[$0]) }
-        rows.append(("all", sum(types), baseline.map(sum)))
-        for (name, c, b) in rows {
-            lines.append("| \(name) | \(percent(c)) | \(c.correct) / \(c.total) |" + (b.map { " \(percent($0)) |" } ?? ""))
-        }
-        return lines.joined(separator: "\n")
-    }
+    return URL(fileURLWithPath: path)
 }

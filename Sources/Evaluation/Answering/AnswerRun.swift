@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+
+/// The one answering loop every benchmark uses, as the reference's `model_vqa*` scripts do:
+/// greedy answers to each item, written to the answers file as they come, several items in
+/// flight at once, progress with an ETA in the log; a run that finds answers already in the
+/// file asks only the rest. At the end the file is rewritten in item order, so order-reading
+/// scripts of the reference (POPE's labels, LLaVA-Bench's review) line up.
+public struct AnswerRun {
+    public var answersFile: AnswersFile?
+    public var logger: Logger
+    /// Seconds between two progress lines.
+    public var progressInterval: Double = 5
+    public var maxImagePixels = 64_000_000
+
+    public init(answersFile: URL?, logger: Logger = Logger(label: "llava.eval")) {
+        self.answersFile = answersFile.map(AnswersFile.init)
+        self.logger = logger
+    }
+
+    /// Answers every item not answered yet; returns all answers by item id. `answerer` is
+    /// called only when something is left to answer (so a complete file needs no model).
+    public func run(_ items: [BenchmarkItem], answerer makeAnswerer: () throws -> Answerer) async throws -> [String: EvaluationAnswer] {
+        var seen = Set<String>()
+        for item in items where !seen.insert(item.id).inserted {
+            throw EvaluationError.invalidArgument("two questions share the id '\(item.id)'; answers are keyed by id")
+        }
+        var done: [String: EvaluationAnswer] = [:]
+        for a in try answersFile?.load(logger: logger) ?? [] where seen.contains(a.questionID) { done[a.questionID] = a }
+        let remaining = items.filter { done[$0.id] == nil }
+        if !done.isEmpty { logger.info("resuming: \(done.count) of \(items.count) questions already answered") }
+        if !remaining.isEmpty {
+            let answerer = try makeAnswerer()
+            // Rewrite what is kept (drops a cut-off line), then append.
+            try answersFile?.write(items.compactMap { done[$0.id] })
+            let handle = try answersFile?.appender()
+            defer { try? handle?.close() }
+            var progress = ProgressLog(total: remaining.count, logger: logger, interval: progressInterval)
+            let pixels = maxImagePixels
+            try await forEachConcurrently(remaining, limit: answerer.parallel, work: { item in
+                let text = try await answerer.answer(item.text, image: try item.decodeImage(maxPixels: pixels))
+                return EvaluationAnswer(questionID: item.id, prompt: item.recordedPrompt ?? item.text, text: text, answerID: UUID().uuidString,
+                                        modelID: answerer.modelID, metadata: item.metadata)
+            }, record: { answer in
+                done[answer.questionID] = answer
+                if let handle { try JSONLines.append(answer, to: handle) }
+                progress.step()
+            })
+            progress.finish()
+        }
+        try answersFile?.write(items.compactMap { done[$0.id] })
+        return done
+    }
+}
+
+/// "answered N/M, R/s, ETA S" lines through swift-log, at most one per interval.
+struct ProgressLog {
+    let total: Int
+    let logger: Logger
+    let interval: Double
+    let start = Date()
+    var last = Date()
+    var count = 0
+
+    init(total: Int, logger: Logger, interval: Double) {
+        self.total = total
+        self.logger = logger
+        self.interval = interval
+    }
+
+    mutating func step() {
+        count += 1
+        let now = Date()
+        guard now.timeIntervalSince(last) >= interval || count == total else { return }
+        last = now
+        let rate = Double(count) / max(now.timeIntervalSince(start), 1e-9)
+        let eta = Double(total - count) / max(rate, 1e-9)
+        logger.info("answered \(count)/\(total)", metadata: [
+            "rate": "\(String(format: "%.2f/s", rate))", "eta": "\(String(format: "%.0fs", eta))"])
+    }
+
+    func finish() {
+        logger.info("answered \(count) questions in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import LLaVA
+import Language
+import Vision
+
+/// Something that answers a benchmark question: the model behind the inference engine, or (in
+/// tests) a script. Called from several tasks at once.
+public protocol Answerer: Sendable {
+    /// Recorded as `model_id` in the answers file.
+    var modelID: String { get }
+    /// Questions worth keeping in flight at once.
+    var parallel: Int { get }
+    /// The answer's text, trimmed as the reference's `batch_decode(...).strip()`.
+    func answer(_ text: String, image: RGBImage?) async throws -> String
+}
+
+/// Greedy answers from `InferenceEngine`: `parallel` questions decode together in one batch
+/// (each row bit-identical to decoding alone, so answers do not depend on the batch).
+public final class EngineAnswerer: Answerer {
+    public let engine: InferenceEngine
+    public let maxNewTokens: Int
+    public var modelID: String { engine.model.name }
+    public var parallel: Int { engine.parallel }
+
+    public init(engine: InferenceEngine, maxNewTokens: Int) {
+        self.engine = engine
+        self.maxNewTokens = maxNewTokens
+    }
+
+    public func answer(_ text: String, image: RGBImage?) async throws -> String {
+        let request = CompletionRequest(messages: [ChatMessage(role: .user, text: text, images: image.map { [$0] } ?? [])],
+                                        parameters: GenerationParameters(maxNewTokens: maxNewTokens))
+        // The queue may be full when more tasks submit than it holds: wait and resubmit.
+        while true {
+            do {
+                for try await event in try engine.submit(request) {
+                    if case .finished(let summary) = event { return summary.text.trimmingCharacters(in: .whitespacesAndNewlines) }
+                }
+                return ""
+            } catch EngineError.queueFull {
+                try await Task.sleep(nanoseconds: 20_000_000)
+            }
+        }
+    }
+}

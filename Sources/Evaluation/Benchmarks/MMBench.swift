@@ -1,0 +1,139 @@
+import Foundation
+
+/// MMBench from its TSV (`index, question, hint, A…D, answer, category, image` (base64), …):
+/// the reference's `model_vqa_mmbench.py` prompt (hint, question, "A. option" lines, the
+/// option-letter instruction) and circular evaluation: rows whose `index` agree modulo 10⁶ are
+/// one question with its options shifted (the official TSVs ship those copies), and with
+/// `rotate` every row is also asked once per option with the options rotated (the reference's
+/// `--all-rounds`); a question counts only if every one of its asks is right.
+public enum MMBench {
+    static let letters = ["A", "B", "C", "D"]
+
+    public struct Question: Sendable, Equatable {
+        public var index: Int
+        public var question: String
+        public var hint: String?
+        public var options: [String]
+        public var answer: String?
+        public var category: String?
+        public var image: Data
+        public var line: Int
+    }
+
+    /// The reference's `is_none`: missing, NaN, "nan" or "none" in any case.
+    static func isNone(_ value: String?) -> Bool {
+        guard let v = value?.trimmingCharacters(in: .whitespaces) else { return true }
+        return v.isEmpty || v.lowercased() == "nan" || v.lowercased() == "none"
+    }
+
+    public static func load(_ url: URL) throws -> (table: TSVTable, questions: [Question]) {
+        let table = try TSVTable(url: url)
+        for needed in ["index", "question", "A", "B", "image"] where !table.columns.contains(needed) {
+            throw EvaluationError.badField(file: url.path, location: "header", field: needed, reason: "missing column")
+        }
+        let questions = try table.rows.map { line, row -> Question in
+            let at = "line \(line)"
+            guard let index = Int(row["index"]!.trimmingCharacters(in: .whitespaces)) else {
+                throw EvaluationError.badField(file: url.path, location: at, field: "index", reason: "expected an integer, found '\(row["index"]!)'")
+            }
+            guard let image = Data(base64Encoded: row["image"]!, options: .ignoreUnknownCharacters), !image.isEmpty else {
+                throw EvaluationError.badField(file: url.path, location: at, field: "image", reason: "not base64")
+            }
+            var options: [String] = []
+            for l in letters { if isNone(row[l]) { break }; options.append(row[l]!) }
+            let answer = isNone(row["answer"]) ? nil : row["answer"]!.trimmingCharacters(in: .whitespaces)
+            if let answer, !letters.prefix(options.count).contains(answer) {
+                throw EvaluationError.badField(file: url.path, location: at, field: "answer", reason: "'\(answer)' is not one of the row's options \(letters.prefix(options.count).joined(separator: ", "))")
+            }
+            return Question(index: index, question: row["question"]!, hint: isNone(row["hint"]) ? nil : row["hint"],
+                            options: options, answer: answer, category: row["category"], image: image, line: line)
+        }
+        return (table, questions)
+    }
+
+    /// Hint, question, then "A. …" lines with the options in `options` order, then the instruction.
+    public static func prompt(_ q: Question, options: [String]) -> String {
+        var text = q.hint.map { $0 + "\n" + q.question } ?? q.question
+        for (l, o) in zip(letters, options) { text += "\n\(l). \(o)" }
+        return BenchmarkInstruction.append(BenchmarkInstruction.optionLetter, to: text)
+    }
+
+    /// One ask per row (round 0), or per option with `rotate`; the id is "index/round".
+    public static func items(_ questions: [Question], rotate: Bool, source: String) -> [BenchmarkItem] {
+        questions.flatMap { q in
+            (0..<(rotate ? q.options.count : 1)).map { r in
+                let rotated = Array(q.options[r...] + q.options[..<r])
+                return BenchmarkItem(id: "\(q.index)/\(r)", image: .encoded(q.image, source: "\(source):\(q.line) image"),
+                                     text: prompt(q, options: rotated), metadata: ["round_id": "\(r)", "index": "\(q.index)"])
+            }
+        }
+    }
+
+    /// The letter an answer names, as MMBench's `can_infer` reads it without an LLM: with
+    /// `.()[],:;!*#{}` turned into spaces, exactly one option letter among the words; else
+    /// exactly one option's text inside the answer (case-insensitive); else nil (wrong).
+    public static func extractLetter(_ answer: String, options: [String]) -> String? {
+        let choices = Array(letters.prefix(options.count))
+        var cleaned = answer
+        for c in ".()[],:;!*#{}" { cleaned = cleaned.replacingOccurrences(of: String(c), with: " ") }
+        let words = Set(cleaned.split(whereSeparator: { $0.isWhitespace }).map(String.init))
+        let named = choices.filter { words.contains($0) }
+        if named.count == 1 { return named[0] }
+        let lower = answer.lowercased()
+        let byText = zip(choices, options).filter { lower.contains($0.1.lowercased()) }.map(\.0)
+        return byText.count == 1 ? byText[0] : nil
+    }
+
+    /// The correct letter in round `round` (options rotated left by `round`).
+    static func rotatedAnswer(_ answer: String, optionCount: Int, round: Int) -> String {
+        let k = letters.firstIndex(of: answer)!
+        return letters[((k - round) % optionCount + optionCount) % optionCount]
+    }
+
+    public struct Scores: Codable, Sendable, Equatable {
+        /// Circular: every ask of a question right.
+        public var circularCorrect = 0, questions = 0
+        /// Each ask on its own (what a single pass would score).
+        public var singleCorrect = 0, asks = 0
+        public var unreadable = 0
+        public var byCategory: [String: [Int]] = [:]   // [correct, total], circular
+    }
+
+    public static func score(_ questions: [Question], answers: [String: EvaluationAnswer], rotate: Bool) throws -> Scores {
+        var groups: [Int: (correct: Bool, category: String)] = [:]
+        var order: [Int] = []
+        var s = Scores()
+        for q in questions {
+            guard let answer = q.answer else { continue }
+            for r in 0..<(rotate ? q.options.count : 1) {
+                guard let a = answers["\(q.index)/\(r)"] else { throw EvaluationError.invalidArgument("MMBench index \(q.index) round \(r) has no answer") }
+                let rotated = Array(q.options[r...] + q.options[..<r])
+                let letter = extractLetter(a.text, options: rotated)
+                if letter == nil { s.unreadable += 1 }
+                let right = letter == rotatedAnswer(answer, optionCount: q.options.count, round: r)
+                s.asks += 1
+                if right { s.singleCorrect += 1 }
+                let key = q.index % 1_000_000
+                if groups[key] == nil { order.append(key); groups[key] = (true, q.category ?? "") }
+                if !right { groups[key]!.correct = false }
+            }
+        }
+        for key in order {
+            let g = groups[key]!
+            s.questions += 1
+            if g.correct { s.circularCorrect += 1 }
+            var c = s.byCategory[g.category, default: [0, 0]]
+            c[0] += g.correct ? 1 : 0
+            c[1] += 1
+            s.byCategory[g.category] = c
+        }
+        return s
+    }
+
+    public static func result(_ s: Scores, model: String) -> BenchmarkResult {
+        var metrics = ["circular accuracy": percent(s.circularCorrect, s.questions), "single-pass accuracy": percent(s.singleCorrect, s.asks)]
+        for (c, v) in s.byCategory where !c.isEmpty { metrics["\(c) accuracy"] = percent(v[0], v[1]) }
+        return BenchmarkResult(benchmark: "mmbench", model: model, headline: "circular accuracy", metrics: metrics,
+                               counts: ["questions": s.questions, "asks": s.asks, "unreadable answers": s.unreadable])
+    }
+}

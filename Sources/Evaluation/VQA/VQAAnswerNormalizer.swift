@@ -1,0 +1,70 @@
+import Foundation
+
+/// The answer normalisation of the VQA challenge's evaluation (EvalAI's processor, which
+/// LLaVA's `m4c_evaluator.EvalAIAnswerProcessor` and its VQAv2/VizWiz submission scripts use):
+/// lower case; drop "," and "?" and split "'s"; punctuation removed or turned into a space;
+/// periods not followed by a digit removed; number words to digits; articles dropped;
+/// contractions restored.
+///
+/// ```swift
+/// VQAAnswerNormalizer.normalize("Two dogs.")  // "2 dogs"
+/// ```
+public enum VQAAnswerNormalizer {
+    public static func normalize(_ answer: String) -> String {
+        var item = answer.lowercased()
+            .replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "?", with: "")
+            .replacingOccurrences(of: "'s", with: " 's")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        item = item.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " ")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return digitsAndArticles(punctuation(item))
+    }
+
+    static let punctuationMarks: [String] = [";", "/", "[", "]", "\"", "{", "}", "(", ")", "=", "+", "\\", "_", "-",
+                                             ">", "<", "@", "`", ",", "?", "!"]
+
+    /// A mark next to a space (or any text with a comma between digits) is deleted; otherwise it
+    /// becomes a space. The checks read the input, the edits apply to the running output, as
+    /// the original does.
+    static func punctuation(_ text: String) -> String {
+        let commaBetweenDigits = text.range(of: #"(?<=\d),+(?=\d)"#, options: .regularExpression) != nil
+        var out = text
+        for p in punctuationMarks {
+            let deleted = text.contains(p + " ") || text.contains(" " + p) || commaBetweenDigits
+            out = out.replacingOccurrences(of: p, with: deleted ? "" : " ")
+        }
+        return stripPeriods(out)
+    }
+
+    /// Removes "." not followed by a digit. The original calls `re.sub(pattern, "", text,
+    /// re.UNICODE)`, which passes the flag as `count` (32): only the first 32 such periods go.
+    static func stripPeriods(_ text: String) -> String {
+        var chars = Array(text)
+        var removed = 0
+        var i = 0
+        while i < chars.count {
+            if chars[i] == ".", removed < 32, !(i + 1 < chars.count && chars[i + 1].isASCII && chars[i + 1].isNumber) {
+                chars.remove(at: i)
+                removed += 1
+            } else {
+                i += 1
+            }
+        }
+        return String(chars)
+    }
+
+    static func digitsAndArticles(_ text: String) -> String {
+        var words: [String] = []
+        for word in text.lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init) {
+            let mapped = numberWords[word] ?? word
+            if !articles.contains(mapped) { words.append(mapped) }
+        }
+        return words.map { contractions[$0] ?? $0 }.joined(separator: " ")
+    }
+
+    static let articles: Set<String> = ["a", "an", "the"]
+    static let numberWords: [String: String] = [
+        "none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+        "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
+    ]
+}

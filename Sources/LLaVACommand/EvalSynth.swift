@@ -1,0 +1,169 @@
+import ArgumentParser
+import DataGeneration
+import Evaluation
+import Foundation
+import LLaVA
+import Logging
+
+/// Flags shared by the evaluation commands.
+struct EvalOptions: ParsableArguments {
+    @Option(help: "Model directory.") var model: String
+    @Option(help: "CLIP tower directory (original-layout checkpoints).") var visionTower: String?
+    @Option(help: "Questions, JSONL: {question_id, image, text[, answer, type]}.") var questionFile: String
+    @Option(help: "Folder the questions' image paths are relative to.") var imageFolder: String = "."
+    @Option(help: "Answers, JSONL (LLaVA's answers-file format).") var answersFile: String?
+    @Option(help: "Conversation template (default: the model's).") var convMode: String?
+    @Option(help: "Split the questions into this many chunks…") var numChunks = 1
+    @Option(help: "…and answer this one.") var chunkIdx = 0
+    @Option(help: "Longest answer.") var maxNewTokens = 64
+    @Option(help: "Questions decoded together in one batch.") var parallel = 4
+
+    func validate() throws {
+        guard numChunks > 0, (0..<numChunks).contains(chunkIdx) else { throw ValidationError("--chunk-idx must be in 0..<--num-chunks") }
+    }
+
+    /// Answers every question of the chunk (each followed by "\n" + `instruction` if given)
+    /// through the shared answering loop (batched, resumable); returns the questions with the
+    /// model's answers.
+    func run(instruction: String? = nil) async throws -> [(EvaluationQuestion, String)] {
+        let logger = Logger(label: "llava.eval")
+        let questions = QuestionAnswering.chunk(try JSONLines.read(URL(fileURLWithPath: questionFile), as: EvaluationQuestion.self),
+                                                count: numChunks, index: chunkIdx)
+        let folder = URL(fileURLWithPath: imageFolder)
+        let items = questions.map { q in
+            var meta: [String: String] = [:]
+            if let t = q.type { meta["type"] = t }
+            if let a = q.answer { meta["reference"] = a }
+            return BenchmarkItem(id: q.questionID, image: q.image.map { .file(folder.appendingPathComponent($0)) },
+                                 text: instruction.map { q.text + "\n" + $0 } ?? q.text, metadata: meta)
+        }
+        let answers = try await AnswerRun(answersFile: answersFile.map { URL(fileURLWithPath: $0) }, logger: logger).run(items) {
+            guard case .llava(let llava) = try LoadedModel(directory: model, visionTower: visionTower, logger: logger) else {
+                throw ValidationError("\(model) is a text-only model")
+            }
+            let template = try convMode.map { try ConversationTemplate.named($0) }
+            return EngineAnswerer(engine: InferenceEngine(model: llava, template: template, parallel: parallel, logger: logger),
+                                  maxNewTokens: maxNewTokens)
+        }
+        return questions.map { ($0, answers[$0.questionID]?.text ?? "") }
+    }
+}
+
+struct VQA: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Answer a JSONL question file, as the reference's model_vqa does.")
+    @OptionGroup var eval: EvalOptions
+    @OptionGroup var runtime: RuntimeOptions
+
+    func run() async throws {
+        try runtime.apply()
+        _ = try await eval.run()
+    }
+}
+
+struct SynthEval: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth",
+        abstract: "Accuracy per question type on the synthetic world's held-out questions (llava data synth writes eval_test.jsonl).")
+    @OptionGroup var eval: EvalOptions
+    @Flag(help: "Print the report as JSON.") var json = false
+    @Option(help: "Also write the report as JSON to this file.") var reportFile: String?
+    @Flag(help: "Ask for one word, as LLaVA-1.5's VQAv2 and GQA evaluations do (\"\\nAnswer the question using a single word or phrase.\" after each question).")
+    var shortAnswer = false
+    @Option(help: "The questions' scenes_<split>.json: the report then also scores a baseline that answers without binding the question to an object (colour and shape questions get the image's most common colour or shape; other types the set's most common answer).")
+    var scenes: String?
+    @OptionGroup var runtime: RuntimeOptions
+
+    func run() async throws {
+        try runtime.apply()
+        let scenesByID = try scenes.map { try ShortAnswerVQA.readScenes(from: URL(fileURLWithPath: $0)) }
+        if let scenesByID, let scenes {
+            // Checked before the model runs, so a wrong file fails at once.
+            for q in try JSONLines.read(URL(fileURLWithPath: eval.questionFile), as: EvaluationQuestion.self) {
+                guard let image = q.image, scenesByID[UnboundBaseline.sceneID(ofImage: image)] != nil else {
+                    throw ValidationError("\(scenes) has no scene for question \(q.questionID)'s image \(q.image ?? "(none)")")
+                }
+            }
+        }
+        let answered = try await eval.run(instruction: shortAnswer ? ShortAnswerVQA.instruction : nil)
+        var questions: [EvalQuestion] = []
+        var report = SynthReport()
+        for (q, prediction) in answered {
+            guard let answer = q.answer, let type = q.type.flatMap(QuestionType.init(rawValue:)) else {
+                throw ValidationError("question \(q.questionID) has no answer or type: not a synthetic-world question file")
+            }
+            report.add(type: type.rawValue, correct: EvalQuestions.isCorrect(prediction: prediction, answer: answer, type: type))
+            questions.append(EvalQuestion(id: Int(q.questionID) ?? 0, image: q.image ?? "", type: type, question: q.text, answer: answer))
+        }
+        if let scenesByID {
+            let baseline = UnboundBaseline(questions: questions, scenes: scenesByID)
+            for q in questions {
+                let correct = baseline.answer(q).map { EvalQuestions.isCorrect(prediction: $0, answer: q.answer, type: q.type) } ?? false
+                report.addBaseline(type: q.type.rawValue, correct: correct)
+            }
+        }
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        let encoded = try e.encode(report)
+        if let reportFile { try encoded.write(to: URL(fileURLWithPath: reportFile), options: .atomic) }
+        print(json ? String(decoding: encoded, as: UTF8.self) : report.table)
+    }
+}
+
+/// Correct / total per question type, and the unbound baseline's when scenes were given.
+struct SynthReport: Codable {
+    struct Count: Codable { var correct = 0, total = 0 }
+    var types: [String: Count] = [:]
+    var baseline: [String: Count]?
+
+    mutating func add(type: String, correct: Bool) {
+        types[type, default: Count()].total += 1
+        if correct { types[type, default: Count()].correct += 1 }
+    }
+
+    mutating func addBaseline(type: String, correct: Bool) {
+        var counts = baseline ?? [:]
+        counts[type, default: Count()].total += 1
+        if correct { counts[type, default: Count()].correct += 1 }
+        baseline = counts
+    }
+
+    var table: String {
+        let percent = { (c: Count) in String(format: "%.1f%%", 100 * Double(c.correct) / Double(max(1, c.total))) }
+        let sum = { (counts: [String: Count]) in
+            counts.values.reduce(Count()) { Count(correct: $0.correct + $1.correct, total: $0.total + $1.total) }
+        }
+        var lines = baseline == nil ? ["| question type | accuracy | correct / total |", "|---|---|---|"]
+            : ["| question type | accuracy | correct / total | unbound baseline |", "|---|---|---|---|"]
+        let order = QuestionType.allCases.map(\.rawValue)
+        var rows = order.filter { types[$0] != nil }.map { ($0, types[$0]!, baseline?[$0]) }
+        rows.append(("all", sum(types), baseline.map(sum)))
+        for (name, c, b) in rows {
+            lines.append("| \(name) | \(percent(c)) | \(c.correct) / \(c.total) |" + (b.map { " \(percent($0)) |" } ?? ""))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+struct SynthBenchmarksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth-benchmarks",
+        abstract: "Turn the synthetic world's held-out questions into POPE, MME and ScienceQA layouts (for the built-in model).",
+        discussion: """
+        Writes <out>/pope/coco_pope_synth.json (existence questions), <out>/mme/existence/ (each image with its \
+        yes and its no question) and <out>/scienceqa/ (problems.json, pid_splits.json, images/<split>/<id>/image.png: \
+        colour, shape and count questions as multiple choice). Then run e.g. \
+        `llava eval pope --annotation-dir <out>/pope --image-folder <data>/images`.
+        """)
+    @Option(help: "A `llava data synth` output folder (eval_<split>.jsonl and images/).") var data: String
+    @Option(help: "The split whose questions to use.") var split = "test"
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Seed of the multiple-choice order.") var seed: UInt64 = 0
+
+    func run() throws {
+        let base = URL(fileURLWithPath: data)
+        let questions = try EvalQuestions.readJSONL(from: base.appendingPathComponent("eval_\(split).jsonl"))
+        let n = try SynthBenchmarks.write(questions: questions, imageFolder: base.appendingPathComponent("images"),
+                                          output: URL(fileURLWithPath: out), split: split, seed: seed)
+        print("POPE: \(n.pope) questions; MME existence: \(n.mme) images; ScienceQA: \(n.scienceqa) problems → \(out)")
+    }
+}

@@ -1,0 +1,87 @@
+import Evaluation
+import Foundation
+import LLaVA
+import Language
+import TestSupport
+import Vision
+import XCTest
+
+/// A scripted answerer: answers "<text> #<calls>" and counts calls.
+final class CountingAnswerer: Answerer, @unchecked Sendable {
+    let lock = NSLock()
+    var asked: [String] = []
+    var modelID: String { "scripted" }
+    var parallel: Int { 3 }
+    func answer(_ text: String, image: RGBImage?) async throws -> String {
+        lock.withLock { asked.append(text) }
+        return "answer to \(text)" + (image == nil ? "" : " with \(image!.width)x\(image!.height)")
+    }
+}
+
+final class AnswerRunTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-answer-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func items(_ n: Int) -> [BenchmarkItem] {
+        (0..<n).map { BenchmarkItem(id: "q\($0)", image: $0 % 2 == 0 ? .file(Fixtures.url("images/gray.png")) : nil, text: "question \($0)") }
+    }
+
+    /// A run writes every answer in item order; a second run with a cut-off last line asks
+    /// only the lost question; a complete file needs no answerer at all.
+    func testResumesAfterACutOffLineAndAsksOnlyWhatIsMissing() async throws {
+        let file = dir.appendingPathComponent("answers.jsonl")
+        let first = CountingAnswerer()
+        let all = try await AnswerRun(answersFile: file).run(items(7)) { first }
+        XCTAssertEqual(all.count, 7)
+        XCTAssertEqual(all["q2"]?.text, "answer to question 2 with 45x31")
+        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 7)
+        let ids = try JSONLines.read(file, as: EvaluationAnswer.self).map(\.questionID)
+        XCTAssertEqual(ids, (0..<7).map { "q\($0)" })
+        // Kill mid-write: the last line is cut in half.
+        let cut = lines.dropLast().joined(separator: "\n") + "\n" + lines.last!.prefix(20)
+        try Data(cut.utf8).write(to: file)
+        let second = CountingAnswerer()
+        let resumed = try await AnswerRun(answersFile: file).run(items(7)) { second }
+        XCTAssertEqual(second.asked, ["question 6"])
+        XCTAssertEqual(resumed.count, 7)
+        XCTAssertEqual(try JSONLines.read(file, as: EvaluationAnswer.self).count, 7)
+        _ = try await AnswerRun(answersFile: file).run(items(7)) { XCTFail("no answerer needed"); return second }
+    }
+
+    func testABadLineInTheMiddleAndDuplicateIDsAreErrors() async throws {
+        let file = dir.appendingPathComponent("answers.jsonl")
+        try Data("{\"question_id\": \"q0\", \"text\": \"a\"}\nnot json\n{\"question_id\": \"q1\", \"text\": \"b\"}\n".utf8).write(to: file)
+        do {
+            _ = try await AnswerRun(answersFile: file).run(items(2)) { CountingAnswerer() }
+            XCTFail("expected an error")
+        } catch EvaluationError.badLine(let f, let line, _) {
+            XCTAssertEqual(line, 2)
+            XCTAssertTrue(f.hasSuffix("answers.jsonl"))
+        }
+        do {
+            _ = try await AnswerRun(answersFile: nil).run(items(2) + items(1)) { CountingAnswerer() }
+            XCTFail("expected an error")
+        } catch EvaluationError.invalidArgument(let message) {
+            XCTAssertTrue(message.contains("'q0'"), message)
+        }
+    }
+
+    /// The engine's batched answers equal one-at-a-time answers (greedy is batch-invariant).
+    func testEngineAnswersEqualOneAtATimeAnswers() async throws {
+        let model = try LLaVAModel(directory: Fixtures.url("llava/hf-mlp2x-default"))
+        let batch = items(4)
+        let together = try await AnswerRun(answersFile: nil).run(batch) {
+            EngineAnswerer(engine: InferenceEngine(model: model, template: .llavaHF, parallel: 4), maxNewTokens: 6)
+        }
+        let alone = EngineAnswerer(engine: InferenceEngine(model: model, template: .llavaHF, parallel: 1), maxNewTokens: 6)
+        for item in batch {
+            let single = try await alone.answer(item.text, image: try item.decodeImage())
+            XCTAssertEqual(together[item.id]?.text, single, item.id)
+        }
+    }
+}

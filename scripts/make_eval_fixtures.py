@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Writes small samples of each benchmark in its original file format, with model answers
+chosen to exercise every scoring rule, and the scores that the reference's scoring logic gives
+on them (re-implemented here from the public code of haotian-liu/LLaVA, lupantech/ScienceQA,
+MME's eval_tool, MMBench's can_infer and GQA's eval.py). Output: Tests/Fixtures/evaluation/.
+Run: python3 scripts/make_eval_fixtures.py   (standard library only; `swift test` needs no Python)."""
+import json, os, re, base64, statistics
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "evaluation")
+expected = {}
+
+
+def write(rel, text):
+    path = os.path.join(OUT, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def jsonl(rows):
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def answers_file(pairs):
+    return jsonl([{"question_id": q, "prompt": "", "text": t, "answer_id": f"a{q}", "model_id": "fixture", "metadata": {}} for q, t in pairs])
+
+
+# ---------------------------------------------------------------- ScienceQA
+def sqa():
+    problems = {
+        "1": dict(question="Which is a mammal?", choices=["cat", "trout", "frog"], answer=0, hint="", image="image.png", subject="natural science", grade="grade2"),
+        "2": dict(question="Which word is a noun?", choices=["run", "table"], answer=1, hint="Read the words.", image=None, subject="language science", grade="grade5"),
+        "3": dict(question="Which state is farthest north?", choices=["Ohio", "Texas", "Maine", "Utah"], answer=2, hint="Look at the map.", image="image.png", subject="social science", grade="grade8"),
+        "4": dict(question="What is the boiling point?", choices=["0 C", "100 C", "50 C"], answer=1, hint="", image=None, subject="natural science", grade="grade11"),
+        "5": dict(question="Which is a solid?", choices=["ice", "steam"], answer=0, hint="", image=None, subject="natural science", grade="grade3"),
+        "6": dict(question="Which is a fish?", choices=["shark", "whale", "seal"], answer=0, hint="A  sea  animal.", image="image.png", subject="natural science", grade="grade7"),
+        "7": dict(question="Which is an adjective?", choices=["blue", "jump"], answer=0, hint="", image=None, subject="language science", grade="grade9"),
+        "8": dict(question="Which colony is shown?", choices=["Maryland", "Georgia", "Virginia", "Delaware", "New York"], answer=4, hint="", image="image.png", subject="social science", grade="grade4"),
+        "9": dict(question="Not in the split", choices=["a", "b"], answer=0, hint="", image=None, subject="natural science", grade="grade1"),
+    }
+    for p in problems.values():
+        p.update(lecture="", solution="", split="test", task="closed choice")
+    problems["9"]["split"] = "train"
+    splits = {"test": ["1", "2", "3", "4", "5", "6", "7", "8"], "train": ["9"]}
+    answers = [("1", "A"), ("2", "B. table"), ("3", "The answer is C."), ("4", "The answer is B. The answer is A."),
+               ("5", "ice"), ("6", "D"), ("7", "A"), ("8", "The answer is E!")]  # problem 8 answer E; all 8 present
+    write("scienceqa/problems.json", json.dumps(problems, indent=1))
+    write("scienceqa/pid_splits.json", json.dumps(splits))
+    write("scienceqa/answers.jsonl", answers_file(answers))
+    preds = {q: t for q, t in answers}
+    options = ["A", "B", "C", "D", "E"]
+    results = {}
+    for pid in splits["test"]:
+        prob, text = problems[pid], preds.get(pid, "FAILED")
+        if text in options:
+            ans = text
+        elif len(text) >= 3 and text[0] in options and text[1:3] == ". ":
+            ans = text[0]
+        else:
+            found = re.findall(r"The answer is ([A-Z]).", text)
+            ans = found[0] if len(found) == 1 else "FAILED"
+        results[pid] = options.index(ans) if ans in options[:len(prob["choices"])] else -1
+    # evaluate_acc.py's categories
+    def acc(pred):
+        rows = [p for pid, p in ((pid, problems[pid]) for pid in splits["test"]) if pred(p)]
+        ids = [pid for pid in splits["test"] if pred(problems[pid])]
+        return round(100 * sum(results[i] == problems[i]["answer"] for i in ids) / len(ids), 2) if ids else None
+    table = {
+        "NAT": acc(lambda p: p["subject"] == "natural science"), "SOC": acc(lambda p: p["subject"] == "social science"),
+        "LAN": acc(lambda p: p["subject"] == "language science"), "TXT": acc(lambda p: bool(p["hint"])),
+        "IMG": acc(lambda p: bool(p["image"])), "NO": acc(lambda p: not p["hint"] and not p["image"]),
+        "G1-6": acc(lambda p: p["grade"] in [f"grade{i}" for i in range(1, 7)]),
+        "G7-12": acc(lambda p: p["grade"] in [f"grade{i}" for i in range(7, 13)]), "Avg": acc(lambda p: True)}
+    expected["scienceqa"] = {"results": results, "table": table,
+                             "prompt_3": "Context: Look at the map.\nQuestion: Which state is farthest north?\nOptions: (A) Ohio (B) Texas (C) Maine (D) Utah\nAnswer with the option's letter from the given choices directly.",
+                             "prompt_6_context": "Context: A sea animal."}
+
+
+# ---------------------------------------------------------------- POPE
+def pope():
+    def read_yes(text):
+        if text.find(".") != -1:
+            text = text.split(".")[0]
+        words = text.replace(",", "").split(" ")
+        return not ("No" in words or "not" in words or "no" in words)
+    samples = {
+        "random": [("Yes", "yes"), ("No", "no"), ("Yes, there is.", "no"), ("There is not a dog.", "yes"), ("yes", "yes"), ("no, none", "no")],
+        "popular": [("Yes. No.", "yes"), ("Nope", "no"), ("I see no cat", "yes"), ("Yes", "yes"), ("NO", "no"), ("Not sure", "no")],
+        "adversarial": [("No.", "no"), ("no", "no"), ("No", "yes"), ("yes", "no"), ("Yes", "yes"), ("there is no,dog", "no")],
+    }
+    result = {}
+    answers = []
+    for cat, rows in samples.items():
+        qs = [{"question_id": i + 1, "image": f"img{i % 2}.png", "text": f"Is there a thing {i} in the image?", "label": lab} for i, (_, lab) in enumerate(rows)]
+        write(f"pope/coco/coco_pope_{cat}.json", jsonl(qs))
+        answers += [(f"{cat}/{i + 1}", t) for i, (t, _) in enumerate(rows)]
+        TP = FP = TN = FN = 0
+        for (text, lab) in rows:
+            p, l = read_yes(text), lab == "yes"
+            TP += p and l; FP += p and not l; TN += (not p) and (not l); FN += (not p) and l
+        prec = TP / (TP + FP); rec = TP / (TP + FN); f1 = 2 * prec * rec / (prec + rec)
+        result[cat] = {"TP": TP, "FP": FP, "TN": TN, "FN": FN, "accuracy": (TP + TN) / len(rows), "precision": prec, "recall": rec,
+                       "f1": f1, "yes_ratio": sum(read_yes(t) for t, _ in rows) / len(rows)}
+    write("pope/answers.jsonl", answers_file(answers))
+    expected["pope"] = result
+
+
+# ---------------------------------------------------------------- MME
+def mme():
+    def parse(pred):
+        if pred in ["yes", "no"]:
+            return pred
+        prefix = pred[:4]
+        return "yes" if "yes" in prefix else ("no" if "no" in prefix else "other")
+    data = {  # subtask -> [(image, nested layout?, [(question, gt, prediction)] x2)]
+        "existence": [("000000006040.jpg", False, [("Is there a train in this image? Please answer yes or no.", "Yes", "Yes"), ("Is there a bed in this image? Please answer yes or no.", "No", "No")]),
+                      ("000000044279.jpg", False, [("Is there a dog? Please answer yes or no.", "Yes", "Yes, there is"), ("Is there a cat? Please answer yes or no.", "No", "Yes")])],
+        "artwork": [("10002.jpg", True, [("Is this artwork created by Hals? Please answer yes or no.", "Yes", "Nope"), ("Is this artwork created by Monet?  Please answer yes or no.", "No", "no")]),
+                    ("10049.jpg", True, [("Is this a painting? Please answer yes or no.", "Yes", "Maybe"), ("Is this a photo? Please answer yes or no.", "No", "NO.")])],
+        "code_reasoning": [("0020.png", False, [("Is a c++ code shown? Please answer yes or no.", "No", "no"), ("Is a python code shown? Please answer yes or no.", "Yes", "yes")])],
+    }
+    answers, scores = [], {}
+    for sub, images in data.items():
+        gts, preds, plus = [], [], 0
+        for image, nested, qs in images:
+            stem = image.rsplit(".", 1)[0]
+            txt = "".join(f"{q}\t{gt}\n" for q, gt, _ in qs)
+            if nested:
+                write(f"mme/{sub}/questions_answers_YN/{stem}.txt", txt); write(f"mme/{sub}/images/{image}", "")
+                path = f"{sub}/images/{image}"
+            else:
+                write(f"mme/{sub}/{stem}.txt", txt); write(f"mme/{sub}/{image}", "")
+            both = 0
+            for q, gt, pred in qs:
+                answers.append((f"{sub}/{image}/{q}", pred))
+                g, p = gt.lower(), parse(pred.lower())
+                gts.append(g); preds.append(p); both += g == p
+            plus += both == 2
+        acc = sum(g == p for g, p in zip(gts, preds)) / len(gts)
+        scores[sub] = {"acc": acc * 100, "acc_plus": plus / len(images) * 100, "score": acc * 100 + plus / len(images) * 100}
+    write("mme/answers.jsonl", answers_file(answers))
+    perception = ["existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark", "artwork", "OCR"]
+    expected["mme"] = {"subtasks": scores, "perception": sum(v["score"] for k, v in scores.items() if k in perception),
+                       "cognition": sum(v["score"] for k, v in scores.items() if k not in perception),
+                       "prompt_artwork_2": "Is this artwork created by Monet?\nAnswer the question using a single word or phrase."}
+
+
+# ---------------------------------------------------------------- MMBench
+def mmbench():
+    png = base64.b64encode(open(os.path.join(OUT, "..", "images", "gray.png"), "rb").read()).decode()
+    rows = [  # index, question, hint, options, answer
+        (1, "What color is the sky?", "nan", ["blue", "red", "green", "black"], "A"),
+        (2, "How many legs does a cat have?", "Count them.", ["two", "four", "six"], "B"),
+        (3, "Which is a fruit?", "nan", ["apple", "carrot"], "A"),
+        (1000001, "What color is the sky?", "nan", ["red", "green", "black", "blue"], "D"),
+    ]
+    header = ["index", "question", "hint", "A", "B", "C", "D", "answer", "category", "source", "l2-category", "comment", "split", "image"]
+    lines = ["\t".join(header)]
+    for idx, q, hint, opts, ans in rows:
+        o = opts + ["nan"] * (4 - len(opts))
+        lines.append("\t".join([str(idx), q, hint] + o + [ans, "attribute", "src", "l2", "nan", "dev", png]))
+    write("mmbench/mmbench_dev.tsv", "\n".join(lines) + "\n")
+    # rotated asks (--all-rounds): id index/round
+    texts = {
+        "1/0": "A", "1/1": "The answer is D.", "1/2": "C. blue", "1/3": "B",          # all right (blue rotates A, D, C, B)
+        "2/0": "B", "2/1": "(A) four", "2/2": "four legs",                          # right: B, A, then text "four" -> C
+        "3/0": "A", "3/1": "A and B",                                              # round 1 ambiguous -> wrong
+        "1000001/0": "D", "1000001/1": "C", "1000001/2": "b", "1000001/3": "A",   # round 2 "b" has no letter/text -> wrong
+    }
+    write("mmbench/answers.jsonl", answers_file(list(texts.items())))
+
+    def can_infer(answer, choices):  # MMBench's option then text matching, without the LLM step
+        mod = answer
+        for c in ".()[],:;!*#{}":
+            mod = mod.replace(c, " ")
+        splits = [x.strip() for x in mod.split()]
+        hits = [c for c in choices if c in splits]
+        if len(hits) == 1:
+            return hits[0]
+        low = answer.lower()
+        cands = [k for k, v in choices.items() if v.lower() in low]
+        return cands[0] if len(cands) == 1 else None
+    letters = ["A", "B", "C", "D"]
+    groups, single, asks = {}, 0, 0
+    for idx, q, hint, opts, ans in rows:
+        n = len(opts)
+        for r in range(n):
+            rot = opts[r:] + opts[:r]
+            pred = can_infer(texts[f"{idx}/{r}"], dict(zip(letters, rot)))
+            gold = letters[(letters.index(ans) - r) % n]
+            ok = pred == gold
+            single += ok; asks += 1
+            groups.setdefault(idx % 1000000, []).append(ok)
+    expected["mmbench"] = {"circular": 100 * sum(all(v) for v in groups.values()) / len(groups), "single": 100 * single / asks,
+                           "questions": len(groups), "asks": asks,
+                           "prompt_2_0": "Count them.\nHow many legs does a cat have?\nA. two\nB. four\nC. six\nAnswer with the option's letter from the given choices directly."}
+
+
+# ---------------------------------------------------------------- VQA accuracy (m4c / EvalAI normalisation)
+CONTRACTIONS = {"dont": "don't", "isnt": "isn't", "cant": "can't", "whats": "what's", "youre": "you're", "wont": "won't"}
+NUMBERS = {"none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
+PUNCT = [";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!"]
+
+
+def normalize(a):
+    a = a.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
+    a = a.replace("\n", " ").replace("\t", " ").strip()
+    out = a
+    digit_comma = re.search(r"(?<=\d)(\,)+(?=\d)", a) is not None
+    for p in PUNCT:
+        out = out.replace(p, "") if (p + " " in a or " " + p in a or digit_comma) else out.replace(p, " ")
+    out = re.sub(r"\.(?!\d)", "", out, count=32)
+    words = [NUMBERS.get(w, w) for w in out.lower().split()]
+    words = [CONTRACTIONS.get(w, w) for w in words if w not in ("a", "an", "the")]
+    return " ".join(words)
+
+
+def vqa_score(pred, gts):
+    p, g = normalize(pred), [normalize(x) for x in gts]
+    return sum(min(1, sum(1 for j, y in enumerate(g) if j != i and y == p) / 3) for i in range(len(g))) / len(g)
+
+
+def vqa():
+    cases = [
+        ("Two", ["2"] * 4 + ["two"] * 2 + ["3"] * 4),
+        ("the dog.", ["dog"] * 2 + ["puppy"] * 8),
+        ("Dont know", ["don't know"] * 1 + ["no idea"] * 9),
+        ("yes!", ["yes"] * 10),
+        ("Coca-Cola", ["coca cola"] * 5 + ["coke"] * 5),
+        ("3.5", ["3.5"] * 3 + ["3"] * 7),
+        ("red, white", ["red white"] * 3 + ["red"] * 7),
+        ("Unanswerable", ["unanswerable"] * 6 + ["blue"] * 4),
+    ]
+    qs = {"data_subtype": "val2014", "questions": [{"image_id": 100 + i, "question": f"Q{i}?", "question_id": 5000 + i} for i in range(len(cases))]}
+    ann = {"annotations": [{"question_id": 5000 + i, "image_id": 100 + i, "answers": [{"answer": g, "answer_confidence": "yes", "answer_id": j + 1} for j, g in enumerate(gts)],
+                            "multiple_choice_answer": gts[0], "answer_type": "other"} for i, (_, gts) in enumerate(cases)]}
+    write("vqav2/questions.json", json.dumps(qs))
+    write("vqav2/annotations.json", json.dumps(ann))
+    write("vqav2/answers.jsonl", answers_file([(str(5000 + i), p) for i, (p, _) in enumerate(cases)]))
+    per = [vqa_score(p, g) for p, g in cases]
+    expected["vqa"] = {"scores": per, "accuracy": 100 * sum(per) / len(per), "normalized": [normalize(p) for p, _ in cases]}
+
+
+# ---------------------------------------------------------------- GQA
+def gqa():
+    qs = {"201": ("Is the cat black?", "yes", "verify", "Yes."), "202": ("What color is the car?", "red", "query", "Red"),
+          "203": ("Which side is the dog on?", "left", "query", "left.."), "204": ("Are there both cups and plates?", "no", "logical", "No, there are not."),
+          "205": ("What is on the table?", "cup", "query", "a cup")}
+    data = {k: {"imageId": f"n{k}", "question": q, "answer": a, "types": {"structural": s, "semantic": "attr", "detailed": "x"}, "isBalanced": True}
+            for k, (q, a, s, _) in qs.items()}
+    write("gqa/testdev_balanced_questions.json", json.dumps(data))
+    write("gqa/answers.jsonl", answers_file([(k, v[3]) for k, v in qs.items()]))
+    preds = {k: v[3].rstrip(".").lower() for k, v in qs.items()}
+    right = {k: preds[k] == v[1] for k, v in qs.items()}
+    openq = [k for k, v in qs.items() if v[2] == "query"]
+    expected["gqa"] = {"predictions": preds, "accuracy": 100 * sum(right.values()) / len(qs),
+                       "open": 100 * sum(right[k] for k in openq) / len(openq),
+                       "binary": 100 * sum(right[k] for k in qs if k not in openq) / (len(qs) - len(openq))}
+
+
+# ---------------------------------------------------------------- LLaVA-Bench
+def llava_bench():
+    def parse(review):
+        try:
+            sp = review.split("\n")[0].replace(",", " ").split(" ")
+            return [float(sp[0]), float(sp[1])] if len(sp) == 2 else [-1, -1]
+        except Exception:
+            return [-1, -1]
+    reviews = [("conv", "8 7\nGood."), ("conv", "9,6\nFine."), ("detail", "7 7"), ("detail", "6.5 3\nweak"),
+               ("complex", "10 9\nok"), ("complex", "8 8.5"), ("complex", "9 5\n")]
+    unparsable = ["Score: 8 7", "8  7", "8 7 6", "The scores are 8 and 7."]
+    tuples = [(c, parse(r)) for c, r in reviews]
+    scores = {}
+    for c, t in tuples:
+        scores.setdefault("llava_bench_" + c, []).append(t); scores.setdefault("all", []).append(t)
+    summary = {}
+    for k, v in sorted(scores.items()):
+        m = [round(statistics.fmean(x[i] for x in v), 3) for i in range(2)]
+        summary[k] = [round(m[1] / m[0] * 100, 1), round(m[0] * 10, 1), round(m[1] * 10, 1)]
+    write("llava-bench/reviews.jsonl", jsonl([{"id": i + 1, "question_id": i, "answer1_id": f"r{i}", "answer2_id": f"m{i}", "category": "llava_bench_" + c,
+                                               "content": r, "tuple": parse(r), "attempts": 1} for i, (c, r) in enumerate(reviews)]))
+    expected["llava_bench"] = {"summary": summary, "unparsable": [parse(u) for u in unparsable], "parsed": [parse(r) for _, r in reviews]}
+
+
+if __name__ == "__main__":
+    sqa(); pope(); mme(); mmbench(); vqa(); gqa(); llava_bench()
+    write("expected.json", json.dumps(expected, indent=1, sort_keys=True) + "\n")
+    print("wrote", os.path.normpath(OUT))
