@@ -154,15 +154,16 @@ LK_TARGET static void axpy_avx(float a, const float *x, float *y, size_t n) {
 // MARK: - dot products of weight rows with activation rows (AVX2 / AVX-512)
 //
 // One arithmetic for every decode path, so that a row's result never depends on how many
-// rows run beside it. A dot product keeps four accumulators of L lanes (L = 8 with AVX2,
-// 16 with AVX-512), each fed by one FMA per 4L elements in order (`accumulate`); then the
-// elements past the last multiple of 4L go into the first accumulator L at a time, the four
-// are summed pairwise, reduced across lanes and the last products added one by one
-// (`finish`). The single-row mat-vec, the several-row kernel and `lk_dot_f32` all run the
-// same pair of functions for the CPU; the several-row kernel only changes which loop is
-// outermost (weight rows in groups, k in tiles) so that each weight element is loaded and
-// widened once for up to four activation rows and the activation tile stays in L1.
-// Accumulators wait in memory between tiles; storing and reloading does not change a bit.
+// rows run beside it. With AVX2 a dot product keeps four 8-lane accumulators, each fed by one
+// FMA per 32 elements in order (`accumulate`); the elements past the last multiple of 32 go
+// into the first accumulator 8 at a time, the four are summed pairwise, reduced across lanes
+// and the last products added one by one (`finish`). With AVX-512 it keeps one 16-lane
+// accumulator (see the 512-bit bodies below). The single-row mat-vec, the several-row kernel
+// and `lk_dot_f32` all run the same pair of functions for the CPU; the several-row kernel only
+// changes which loop is outermost (weight rows in groups, k in tiles) so that each weight
+// element is loaded and widened once for several activation rows and the activation tile
+// stays in L1. Accumulators wait in memory between tiles; storing and reloading them does not
+// change a bit.
 
 LK_TARGET static inline __m256 load_f32x8_at(const void *w, size_t i) { return _mm256_loadu_ps((const float *)w + i); }
 LK_TARGET static inline __m256 load_f16x8_at(const void *w, size_t i) {
