@@ -68,7 +68,7 @@ let package = Package(
             .copy("Prompts"),
         ]),
         .target(name: "Evaluation", dependencies: [
-            "LLaVA", "DataGeneration", "Vision", "Language", "Checkpoint", "Tensor", "OpenAIClient",
+            "LLaVA", "DataGeneration", "Vision", "Language", "Checkpoint", "Tensor", "OpenAIClient", "JSONText",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The OpenAI-compatible HTTP server (`llava serve`) over the inference engine.

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// A one-sheet .xlsx (Office Open XML) of text cells: what MMBench's evaluation server takes
 /// (the reference writes it with pandas + openpyxl). The package is a ZIP with stored
@@ -32,7 +33,7 @@ public enum XLSXWriter {
         for (r, row) in rows.enumerated() {
             xml += "<row r=\"\(r + 1)\">"
             for (c, value) in row.enumerated() {
-                xml += "<c r=\"\(column(c))\(r + 1)\" t=\"inlineStr\"><is><t xml:space=\"preserve\">\(escape(value))</t></is></c>"
+                xml += "<c r=\"\(column(c))\(r + 1)\" t=\"inlineStr\"><is><t xml:space=\"preserve\">\(xmlText(value))</t></is></c>"
             }
             xml += "</row>"
         }
@@ -44,22 +45,6 @@ public enum XLSXWriter {
         var n = index + 1, name = ""
         while n > 0 { name = String(UnicodeScalar(UInt8(65 + (n - 1) % 26))) + name; n = (n - 1) / 26 }
         return name
-    }
-
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            // XML 1.0 forbids most control characters.
-            case _ where u.value < 0x20 && u != "\t" && u != "\n" && u != "\r": continue
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out
     }
 
     // MARK: - ZIP (stored entries)

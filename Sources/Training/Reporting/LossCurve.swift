@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import JSONText
 
 /// A loss-versus-step chart as a self-contained SVG (no dependencies, opens in any browser):
 /// axes with round-number ticks and grid lines, the raw loss as a faint line and an
@@ -29,7 +30,7 @@ public enum LossCurve {
         let points = zip(steps, losses).filter { $0.1.isFinite }.map { (x: Double($0.0), y: Double($0.1)) }
         var body = [
             "<rect width=\"\(width)\" height=\"\(height)\" fill=\"white\"/>",
-            "<text x=\"\(width / 2)\" y=\"28\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">\(escape(title))</text>",
+            "<text x=\"\(width / 2)\" y=\"28\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">\(xmlText(title))</text>",
         ]
         if points.isEmpty {
             body.append(frame())
@@ -129,7 +130,7 @@ public enum LossCurve {
     }
 
     private static func text(_ s: String, x: Double, y: Double, anchor: String) -> String {
-        "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\">\(escape(s))</text>"
+        "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\">\(xmlText(s))</text>"
     }
 
     private static func polyline(_ pts: [(Double, Double)], color: String, width: Double) -> String {
@@ -140,18 +141,4 @@ public enum LossCurve {
 
     private static func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case _ where c.value < 0x20 && c != "\t" && c != "\n": out += " "  // not allowed in XML 1.0
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
 }
