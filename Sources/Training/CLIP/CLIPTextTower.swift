@@ -159,14 +159,9 @@ public final class CLIPTextTowerTraining {
             for i in 0..<b { addInPlace(xs.baseAddress! + i * t * d, positionEmbedding.value.floats, count: t * d) }
         }
         let h = encoder.forward(x, sequences: b, tokens: t, hidden: d)
-        let rows = pooled.reserve(b * d), normed = pooledNorm.reserve(b * d)
-        // final_layer_norm is per row, so only the pooled rows need it.
-        for i in 0..<b { (rows + i * d).update(from: h + (i * t + positions[i]) * d, count: d) }
-        finalNorm.forward(normed, rows, rows: b)
-        let out = projected.reserve(b * projectionDim)
-        var rng = SplitMix64(seed: 0)
-        projection.forward(out, normed, rows: b, saved: projectionSaved, rng: &rng)
-        return UnsafePointer(out)
+        return projectPooledRows(of: h, sequences: b, hidden: d, row: { i in i * t + positions[i] },
+                                 norm: finalNorm, projection: projection, projectionDim: projectionDim,
+                                 saved: projectionSaved, pooled: pooled, pooledNorm: pooledNorm, projected: projected)
     }
 
     /// Backward from dEmbeddings (B, J) of the last forward; parameter gradients accumulate.

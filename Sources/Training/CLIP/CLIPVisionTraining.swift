@@ -86,13 +86,9 @@ public final class CLIPVisionTowerTraining {
         let x0 = normed.reserve(b * t * d)
         preNorm.forward(x0, x, rows: b * t)
         let h = encoder.forward(x0, sequences: b, tokens: t, hidden: d)
-        let cls = pooled.reserve(b * d), clsNorm = pooledNorm.reserve(b * d)
-        for i in 0..<b { (cls + i * d).update(from: h + i * t * d, count: d) }
-        postNorm.forward(clsNorm, cls, rows: b)
-        let out = projected.reserve(b * projectionDim)
-        var rng = SplitMix64(seed: 0)
-        projection.forward(out, clsNorm, rows: b, saved: projectionSaved, rng: &rng)
-        return UnsafePointer(out)
+        return projectPooledRows(of: h, sequences: b, hidden: d, row: { i in i * t },
+                                 norm: postNorm, projection: projection, projectionDim: projectionDim,
+                                 saved: projectionSaved, pooled: pooled, pooledNorm: pooledNorm, projected: projected)
     }
 
     /// Backward from dEmbeddings (B, J) of the last forward; parameter gradients accumulate.
