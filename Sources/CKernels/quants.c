@@ -71,15 +71,22 @@ static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m
     }
 }
 
+/// The scales and mins of a 64-value chunk of Q4_K/Q5_K: sub-blocks 2c (low nibbles) and 2c+1 (high).
+static void chunk_scales_k4(int chunk, float d, float dmin, const uint8_t *scales,
+                            float *d1, float *m1, float *d2, float *m2) {
+    uint8_t sc, m;
+    scale_min_k4(2 * chunk, scales, &sc, &m);
+    *d1 = d * (float)sc; *m1 = dmin * (float)m;
+    scale_min_k4(2 * chunk + 1, scales, &sc, &m);
+    *d2 = d * (float)sc; *m2 = dmin * (float)m;
+}
+
 static void q4_k(const uint8_t *b, float *y) {        // d, dmin, 12 scale bytes, 128 bytes of nibbles
     float d = h2f(b), dmin = h2f(b + 2);
     const uint8_t *scales = b + 4, *q = b + 16;
     for (int chunk = 0; chunk < 4; chunk++) {          // 32 bytes: sub-blocks 2c (low) and 2c+1 (high)
-        uint8_t sc, m;
-        scale_min_k4(2 * chunk, scales, &sc, &m);
-        float d1 = d * (float)sc, m1 = dmin * (float)m;
-        scale_min_k4(2 * chunk + 1, scales, &sc, &m);
-        float d2 = d * (float)sc, m2 = dmin * (float)m;
+        float d1, m1, d2, m2;
+        chunk_scales_k4(chunk, d, dmin, scales, &d1, &m1, &d2, &m2);
         for (int l = 0; l < 32; l++) {
             y[l] = d1 * (float)(q[l] & 0x0F) - m1;
             y[l + 32] = d2 * (float)(q[l] >> 4) - m2;
@@ -93,11 +100,8 @@ static void q5_k(const uint8_t *b, float *y) {        // as Q4_K, with 32 bytes 
     float d = h2f(b), dmin = h2f(b + 2);
     const uint8_t *scales = b + 4, *qh = b + 16, *q = b + 48;
     for (int chunk = 0; chunk < 4; chunk++) {
-        uint8_t sc, m;
-        scale_min_k4(2 * chunk, scales, &sc, &m);
-        float d1 = d * (float)sc, m1 = dmin * (float)m;
-        scale_min_k4(2 * chunk + 1, scales, &sc, &m);
-        float d2 = d * (float)sc, m2 = dmin * (float)m;
+        float d1, m1, d2, m2;
+        chunk_scales_k4(chunk, d, dmin, scales, &d1, &m1, &d2, &m2);
         for (int l = 0; l < 32; l++) {
             int lo = (q[l] & 0x0F) | (((qh[l] >> (2 * chunk)) & 1) << 4);
             int hi = (q[l] >> 4) | (((qh[l] >> (2 * chunk + 1)) & 1) << 4);
