@@ -7,8 +7,6 @@ import Tensor
 /// runs the steps (one engine loop), apart from the sequences' own caches.
 public final class BatchDecodeScratch: @unchecked Sendable {
     let run = LlamaRunState()
-    var cos: [Float] = []                  // (M, E/2)
-    var sin: [Float] = []                  // (M, E/2)
     public init() {}
 }
 
@@ -33,69 +31,85 @@ extension LlamaModel {
             throw ModelError.tokenOutOfRange(id: id, vocabularySize: config.vocabularySize)
         }
         for cache in caches { try cache.reserve(cache.count + 1) }
-        let c = config, d = c.hiddenSize, half = c.headDim / 2
+        let c = config
         let s = scratch.run
-        let longest = caches.map(\.count).max()! + 1
-        s.prepare(config: c, tokens: m, positions: longest)
-        if scratch.cos.count != m * half {
-            scratch.cos = [Float](repeating: 0, count: m * half)
-            scratch.sin = scratch.cos
-        }
-        var cos: [Float] = [], sin: [Float] = []
-        for (i, cache) in caches.enumerated() {
-            rope.table(start: cache.count, count: 1, cos: &cos, sin: &sin)
-            scratch.cos.replaceSubrange(i * half..<(i + 1) * half, with: cos)
-            scratch.sin.replaceSubrange(i * half..<(i + 1) * half, with: sin)
-        }
+        s.prepare(config: c, tokens: m, positions: caches.map(\.count).max()! + 1, attentionRows: 1)
+        let sequences = caches.enumerated().map { SequenceRows(rows: $0.offset..<($0.offset + 1), start: $0.element.count, cache: $0.element) }
+        fillRotaryTables(s, sequences: sequences)
         embed(tokens, into: s.x)
-        for l in 0..<c.layerCount { batchBlock(l, caches: caches, scratch: scratch) }
+        // One row per sequence: every linear reads its weight once for all of them.
+        let linear: LinearRun = { y, x, weight, bias in linearForwardBatchInvariant(y, x, weight: weight, bias: bias, rows: m) }
+        for l in 0..<c.layerCount { block(l, sequences: sequences, state: s, linear: linear) }
         for cache in caches { cache.count += 1 }
-        let v = c.vocabularySize
-        rmsNormForward(s.xb, s.x, weight: weights.finalNorm.floats, rows: m, dim: d, eps: c.rmsNormEps)
-        var out = [Float](repeating: 0, count: m * v)
-        out.withUnsafeMutableBufferPointer { o in
-            linearForwardBatchInvariant(o.baseAddress!, s.xb, weight: weights.lmHead, rows: m)
-        }
-        return (0..<m).map { Array(out[$0 * v..<($0 + 1) * v]) }
+        return headLogits(s, rows: Array(0..<m))
     }
 
-    /// One decoder block over the step's M rows: the linears batched, attention per sequence.
-    private func batchBlock(_ l: Int, caches: [KVCache], scratch: BatchDecodeScratch) {
-        let c = config, w = weights.layers[l], s = scratch.run, m = caches.count
-        let d = c.hiddenSize, e = c.headDim, h = c.headCount, g = c.kvHeadCount
-        let qd = h * e, kvd = g * e, half = e / 2
-
-        rmsNormForward(s.xb, s.x, weight: w.attentionNorm.floats, rows: m, dim: d, eps: c.rmsNormEps)
-        linearForwardBatchInvariant(s.q, s.xb, weight: w.wq, bias: w.bq, rows: m)
-        linearForwardBatchInvariant(s.k, s.xb, weight: w.wk, bias: w.bk, rows: m)
-        linearForwardBatchInvariant(s.v, s.xb, weight: w.wv, bias: w.bv, rows: m)
-        scratch.cos.withUnsafeBufferPointer { cos in
-            scratch.sin.withUnsafeBufferPointer { sin in
-                for i in 0..<m {
-                    rope.apply(s.q + i * qd, heads: h, cos: cos.baseAddress! + i * half, sin: sin.baseAddress! + i * half)
-                    rope.apply(s.k + i * kvd, heads: g, cos: cos.baseAddress! + i * half, sin: sin.baseAddress! + i * half)
-                }
-            }
+    /// Prefills several prompts at once: `embeddings[i]` (T_i, D) goes at the next positions of
+    /// `caches[i]`, and row i of the result is the (V) logits of that prompt's last token.
+    ///
+    /// The prompts' rows run through each layer together, so a half-precision or quantised
+    /// weight is widened once for all of them, and the caller can start their decoding in the
+    /// same step. Each prompt's logits and cache are bit-identical to
+    /// `forward(embeddings: embeddings[i], cache: caches[i])` alone: every linear runs a
+    /// prompt's rows with the same calls as alone (`linearForward(segments:)`), and attention
+    /// reads each prompt's own cache.
+    ///
+    /// ```swift
+    /// let logits = try model.prefill(embeddings: [prompt1, prompt2], caches: [cache1, cache2], scratch: scratch)
+    /// ```
+    public func prefill(embeddings: [[Float]], caches: [KVCache], scratch: BatchDecodeScratch) throws -> [[Float]] {
+        let m = embeddings.count, d = config.hiddenSize
+        guard m > 0, caches.count == m else { throw ModelError.emptyPrompt }
+        precondition(Set(caches.map(ObjectIdentifier.init)).count == m, "each prompt needs its own cache")
+        var sequences: [SequenceRows] = []
+        var t = 0
+        for (x, cache) in zip(embeddings, caches) {
+            let n = x.count / d
+            guard n > 0, x.count == n * d else { throw ModelError.emptyPrompt }
+            try cache.reserve(cache.count + n)
+            sequences.append(SequenceRows(rows: t..<(t + n), start: cache.count, cache: cache))
+            t += n
         }
-        for (i, cache) in caches.enumerated() {
-            let position = cache.count
-            cache.keys[l].withUnsafeMutableBufferPointer { keys in
-                cache.values[l].withUnsafeMutableBufferPointer { values in
-                    (keys.baseAddress! + position * kvd).update(from: s.k + i * kvd, count: kvd)
-                    (values.baseAddress! + position * kvd).update(from: s.v + i * kvd, count: kvd)
-                    causalAttention(out: s.att + i * qd, q: s.q + i * qd, keys: keys.baseAddress!, values: values.baseAddress!,
-                                    start: position, tokens: 1, heads: h, kvHeads: g, headDim: e, scores: s.scores)
-                }
-            }
+        let s = scratch.run
+        s.prepare(config: config, tokens: t, positions: sequences.map { $0.start + $0.rows.count }.max()!,
+                  attentionRows: sequences.map(\.rows.count).max()!)
+        fillRotaryTables(s, sequences: sequences)
+        for (sequence, x) in zip(sequences, embeddings) {
+            x.withUnsafeBufferPointer { (s.x + sequence.rows.lowerBound * d).update(from: $0.baseAddress!, count: x.count) }
         }
-        linearForwardBatchInvariant(s.xb2, s.att, weight: w.wo, bias: w.bo, rows: m)
-        addInPlace(s.x, s.xb2, count: m * d)
+        for l in 0..<config.layerCount { block(l, sequences: sequences, state: s) }
+        for sequence in sequences { sequence.cache.count = sequence.start + sequence.rows.count }
+        // Each prompt's last row, as the one-prompt forward keeps it.
+        return headLogits(s, rows: sequences.map { $0.rows.upperBound - 1 })
+    }
 
-        rmsNormForward(s.xb, s.x, weight: w.mlpNorm.floats, rows: m, dim: d, eps: c.rmsNormEps)
-        linearForwardBatchInvariant(s.hb, s.xb, weight: w.gate, bias: w.bGate, rows: m)
-        linearForwardBatchInvariant(s.hb2, s.xb, weight: w.up, bias: w.bUp, rows: m)
-        swigluForward(s.hb, gate: s.hb, up: s.hb2, count: m * c.intermediateSize)
-        linearForwardBatchInvariant(s.xb2, s.hb, weight: w.down, bias: w.bDown, rows: m)
-        addInPlace(s.x, s.xb2, count: m * d)
+    /// The (V) logits of the given rows of the residual stream `s.x`: each normed on its own
+    /// (as a one-row forward does), then the head over all of them, its weight read once.
+    private func headLogits(_ s: LlamaRunState, rows: [Int]) -> [[Float]] {
+        let d = config.hiddenSize, v = config.vocabularySize
+        for (i, r) in rows.enumerated() {
+            rmsNormForward(s.xb + i * d, s.x + r * d, weight: weights.finalNorm.floats, rows: 1, dim: d, eps: config.rmsNormEps)
+        }
+        var out = [Float](repeating: 0, count: rows.count * v)
+        out.withUnsafeMutableBufferPointer { o in
+            linearForwardBatchInvariant(o.baseAddress!, s.xb, weight: weights.lmHead, rows: rows.count)
+        }
+        return (0..<rows.count).map { Array(out[$0 * v..<($0 + 1) * v]) }
+    }
+
+    /// Each row's rotary table row (`s.cos`, `s.sin`), at its sequence's positions.
+    private func fillRotaryTables(_ s: LlamaRunState, sequences: [SequenceRows]) {
+        let half = config.headDim / 2, t = sequences.last!.rows.upperBound
+        if s.cos.count < t * half {
+            s.cos = [Float](repeating: 0, count: t * half)
+            s.sin = s.cos
+        }
+        var cos: [Float] = [], sin: [Float] = []
+        for sequence in sequences {
+            let n = sequence.rows.count, r0 = sequence.rows.lowerBound
+            rope.table(start: sequence.start, count: n, cos: &cos, sin: &sin)
+            s.cos.replaceSubrange(r0 * half..<(r0 + n) * half, with: cos[..<(n * half)])
+            s.sin.replaceSubrange(r0 * half..<(r0 + n) * half, with: sin[..<(n * half)])
+        }
     }
 }

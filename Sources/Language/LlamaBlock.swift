@@ -21,26 +21,50 @@ final class LlamaRunState: @unchecked Sendable {
     var cos: [Float] = []                                          // (T, E/2)
     var sin: [Float] = []                                          // (T, E/2)
 
-    func prepare(config c: LlamaConfiguration, tokens t: Int, positions s: Int) {
+    /// Room for `t` rows, and attention scores for up to `attentionRows` (default `t`) rows of
+    /// one sequence over `s` positions.
+    func prepare(config c: LlamaConfiguration, tokens t: Int, positions s: Int, attentionRows: Int? = nil) {
         let qd = c.headCount * c.headDim, kvd = c.kvHeadCount * c.headDim
         let sizes = [t * c.hiddenSize, t * c.hiddenSize, t * c.hiddenSize, t * qd, t * kvd, t * kvd,
-                     t * qd, t * c.intermediateSize, t * c.intermediateSize, max(t, c.headCount) * s]
+                     t * qd, t * c.intermediateSize, t * c.intermediateSize, max(attentionRows ?? t, c.headCount) * s]
         for (b, n) in zip(buffers, sizes) { b.reserve(n) }
     }
 }
 
+/// Rows of the residual stream that belong to one sequence in a forward: its new tokens sit at
+/// positions `start ..< start + rows.count` of `cache`.
+/// Runs one linear layer over a forward's rows: (y, x, weight, bias).
+typealias LinearRun = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Tensor, Tensor?) -> Void
+
+struct SequenceRows {
+    let rows: Range<Int>
+    let start: Int
+    let cache: KVCache
+}
+
 extension LlamaModel {
-    /// One decoder block on the T rows of the residual stream, in place:
+    /// One decoder block on the rows of the residual stream `s.x`, in place:
     /// x += attention(norm(x)); x += mlp(norm(x)).
-    func block(_ l: Int, tokens t: Int, start: Int, cache: KVCache) {
-        let c = config, w = weights.layers[l], s = cache.scratch
+    ///
+    /// The rows may belong to several sequences (prompts prefilled together): norms, rotary
+    /// embeddings and the MLP are row-wise, each linear runs every sequence's rows exactly as it
+    /// would alone (`linearForward(segments:)`), and attention reads each sequence's own cache.
+    /// So a sequence's values never depend on the others. `s.cos`/`s.sin` hold each row's
+    /// rotary table row. `linear(y, x, weight, bias)` runs a linear over all the rows: by default
+    /// `linearForward(segments:)`; batched decode passes the several-row mat-vec.
+    func block(_ l: Int, sequences: [SequenceRows], state s: LlamaRunState, linear: LinearRun? = nil) {
+        let c = config, w = weights.layers[l]
         let d = c.hiddenSize, e = c.headDim, h = c.headCount, g = c.kvHeadCount
         let qd = h * e, kvd = g * e, half = e / 2
+        let t = sequences.last!.rows.upperBound, segments = sequences.map(\.rows)
+        let linear = linear ?? { y, x, weight, bias in
+            linearForward(y, x, weight: weight, bias: bias, segments: segments, scratch: s.widen)
+        }
 
         rmsNormForward(s.xb, s.x, weight: w.attentionNorm.floats, rows: t, dim: d, eps: c.rmsNormEps)
-        linearForward(s.q, s.xb, weight: w.wq, bias: w.bq, rows: t, scratch: s.widen)
-        linearForward(s.k, s.xb, weight: w.wk, bias: w.bk, rows: t, scratch: s.widen)
-        linearForward(s.v, s.xb, weight: w.wv, bias: w.bv, rows: t, scratch: s.widen)
+        linear(s.q, s.xb, w.wq, w.bq)
+        linear(s.k, s.xb, w.wk, w.bk)
+        linear(s.v, s.xb, w.wv, w.bv)
         s.cos.withUnsafeBufferPointer { cos in
             s.sin.withUnsafeBufferPointer { sin in
                 for i in 0..<t {
@@ -49,22 +73,26 @@ extension LlamaModel {
                 }
             }
         }
-        cache.keys[l].withUnsafeMutableBufferPointer { keys in
-            cache.values[l].withUnsafeMutableBufferPointer { values in
-                (keys.baseAddress! + start * kvd).update(from: s.k, count: t * kvd)
-                (values.baseAddress! + start * kvd).update(from: s.v, count: t * kvd)
-                causalAttention(out: s.att, q: s.q, keys: keys.baseAddress!, values: values.baseAddress!,
-                                start: start, tokens: t, heads: h, kvHeads: g, headDim: e, scores: s.scores)
+        for sequence in sequences {
+            let r0 = sequence.rows.lowerBound, n = sequence.rows.count, start = sequence.start
+            sequence.cache.keys[l].withUnsafeMutableBufferPointer { keys in
+                sequence.cache.values[l].withUnsafeMutableBufferPointer { values in
+                    (keys.baseAddress! + start * kvd).update(from: s.k + r0 * kvd, count: n * kvd)
+                    (values.baseAddress! + start * kvd).update(from: s.v + r0 * kvd, count: n * kvd)
+                    causalAttention(out: s.att + r0 * qd, q: s.q + r0 * qd, keys: keys.baseAddress!,
+                                    values: values.baseAddress!, start: start, tokens: n, heads: h, kvHeads: g,
+                                    headDim: e, scores: s.scores)
+                }
             }
         }
-        linearForward(s.xb2, s.att, weight: w.wo, bias: w.bo, rows: t, scratch: s.widen)
+        linear(s.xb2, s.att, w.wo, w.bo)
         addInPlace(s.x, s.xb2, count: t * d)
 
         rmsNormForward(s.xb, s.x, weight: w.mlpNorm.floats, rows: t, dim: d, eps: c.rmsNormEps)
-        linearForward(s.hb, s.xb, weight: w.gate, bias: w.bGate, rows: t, scratch: s.widen)
-        linearForward(s.hb2, s.xb, weight: w.up, bias: w.bUp, rows: t, scratch: s.widen)
+        linear(s.hb, s.xb, w.gate, w.bGate)
+        linear(s.hb2, s.xb, w.up, w.bUp)
         swigluForward(s.hb, gate: s.hb, up: s.hb2, count: t * c.intermediateSize)
-        linearForward(s.xb2, s.hb, weight: w.down, bias: w.bDown, rows: t, scratch: s.widen)
+        linear(s.xb2, s.hb, w.down, w.bDown)
         addInPlace(s.x, s.xb2, count: t * d)
     }
 }

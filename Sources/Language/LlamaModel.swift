@@ -75,8 +75,9 @@ public final class LlamaModel: @unchecked Sendable {
         state.prepare(config: config, tokens: t, positions: start + t)
         rope.table(start: start, count: t, cos: &state.cos, sin: &state.sin)
         embeddings.withUnsafeBufferPointer { state.x.update(from: $0.baseAddress!, count: t * d) }
+        let rows = [SequenceRows(rows: 0..<t, start: start, cache: cache)]
         for l in 0..<config.layerCount {
-            block(l, tokens: t, start: start, cache: cache)
+            block(l, sequences: rows, state: state)
             observe?(l, state.x)
         }
         cache.count = start + t

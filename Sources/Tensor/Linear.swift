@@ -13,17 +13,44 @@ import CKernels
 public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                           weight: Tensor, bias: Tensor? = nil, rows t: Int,
                           scratch: ScratchBuffer) {
+    linearForward(y, x, weight: weight, bias: bias, segments: [0..<t], scratch: scratch)
+}
+
+/// `linearForward` over rows that form independent segments (the prompts of several sequences
+/// prefilled together): y[T, N] = x[T, K] · Wᵀ (+ bias) with T = the segments' total rows.
+///
+/// Every segment goes through exactly the calls `linearForward` makes for it alone (the
+/// mat-vec for one row, one SGEMM per widened block of weight rows otherwise, with the same
+/// shapes), so its values are bit-identical to running it alone, whatever runs beside it. What
+/// the segments share is the widening: a half-precision or quantised weight is expanded once
+/// for all of them.
+///
+///     linearForward(y, x, weight: w, segments: [0..<42, 42..<90], scratch: scratch)
+public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                          weight: Tensor, bias: Tensor? = nil, segments: [Range<Int>],
+                          scratch: ScratchBuffer) {
     precondition(weight.rank == 2, "linear weight must be 2-D, got \(weight.shape)")
     let n = weight.shape[0], k = weight.shape[1]
-    if t == 1 {
-        matvec(y, x, weight: weight)
-    } else if weight.dtype == .f32 {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(n), Int32(k),
-                    1, x, Int32(k), weight.floats, Int32(k), 0, y, Int32(n))
-    } else {
-        gemmWidening(y, x, weight: weight, rows: t, scratch: scratch)
+    for rows in segments where rows.count == 1 {
+        matvec(y + rows.lowerBound * n, x + rows.lowerBound * k, weight: weight)
     }
-    if let bias { addBias(y, bias: bias, rows: t, columns: n) }
+    let many = segments.filter { $0.count > 1 }
+    func gemm(_ rows: Range<Int>, _ w: UnsafePointer<Float>, _ n0: Int, _ nb: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(nb), Int32(k),
+                    1, x + rows.lowerBound * k, Int32(k), w, Int32(k), 0, y + rows.lowerBound * n + n0, Int32(n))
+    }
+    if !many.isEmpty {
+        if weight.dtype == .f32 {
+            for rows in many { gemm(rows, weight.floats, 0, n) }
+        } else {
+            forEachWidenedBlock(weight, scratch: scratch) { n0, nb, w in
+                for rows in many { gemm(rows, w, n0, nb) }
+            }
+        }
+    }
+    if let bias {
+        for rows in segments { addBias(y + rows.lowerBound * n, bias: bias, rows: rows.count, columns: n) }
+    }
 }
 
 /// y[N] = W[N, K] · x[K], rows split across threads.
@@ -88,15 +115,6 @@ func quantizedMatvecRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Fl
 /// Rows of widened weights per SGEMM call: large enough to keep BLAS efficient,
 /// small enough that the f32 block stays a few MB.
 private let wideningBlockBytes = 8 << 20
-
-private func gemmWidening(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                          weight: Tensor, rows t: Int, scratch: ScratchBuffer) {
-    let n = weight.shape[0], k = weight.shape[1]
-    forEachWidenedBlock(weight, scratch: scratch) { n0, nb, w in
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(nb), Int32(k),
-                    1, x, Int32(k), w, Int32(k), 0, y + n0, Int32(n))
-    }
-}
 
 /// y[t, :] += bias for every row t.
 public func addBias(_ y: UnsafeMutablePointer<Float>, bias: Tensor, rows t: Int, columns n: Int) {

@@ -35,21 +35,25 @@ final class EngineSequence: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Encodes the images, prefills the prompt into a new cache and takes the first token.
-    func prefill(model: LLaVAModel, aspect: ImageAspectMode, context: Int, stopTokens: Set<Int>) throws {
+    /// Encodes the images and returns the prompt's input embeddings (T, D), with a new cache
+    /// sized for the prompt and the answer; the engine then prefills them (with others').
+    func prepare(model: LLaVAModel, aspect: ImageAspectMode, context: Int) throws -> [Float] {
         var features: [Int: [Float]] = [:]
         for (k, image) in prompt.images.enumerated() { features[k] = try model.encode(image, aspect: aspect) }
         let items = prompt.items
         let embeddings = try model.embeddings(for: items[...], images: features)
         let capacity = min(context, items.count + max(1, parameters.maxNewTokens))
-        let cache = KVCache(config: model.language.config, capacity: capacity, maxCapacity: context)
-        var logits = try model.language.forward(embeddings: embeddings, cache: cache)
-        self.cache = cache
+        cache = KVCache(config: model.language.config, capacity: capacity, maxCapacity: context)
+        return embeddings
+    }
+
+    /// Starts decoding from the prefilled prompt's last logits: takes the first token.
+    func begin(model: LLaVAModel, logits: inout [Float], stopTokens: Set<Int>) {
         let imageToken = model.configuration.layout == .llavaHF ? model.configuration.imageTokenID : -1
         state = DecodingState(tokenizer: model.tokenizer, parameters: parameters, stopTokens: stopTokens,
-                              history: items.map { $0.historyID(imageToken: imageToken) })
+                              history: prompt.items.map { $0.historyID(imageToken: imageToken) })
         firstToken = seconds(ContinuousClock.now - submitted)
-        continuation.yield(.started(promptTokens: items.count))
+        continuation.yield(.started(promptTokens: prompt.items.count))
         accept(logits: &logits)
     }
 

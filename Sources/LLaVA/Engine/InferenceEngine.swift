@@ -6,9 +6,10 @@ import Tokenizer
 /// Continuous batching: one loop owns the model and serves many requests at once.
 ///
 /// Requests wait in a queue; up to `parallel` of them are active sequences, each with its own
-/// KV cache and decoding state. Every step of the loop admits at most one waiting request
-/// (encodes its images and prefills its prompt, between two decode steps of the others), then
-/// runs one batched decode step for all active sequences (`LlamaModel.decodeStep`: the weights
+/// KV cache and decoding state. Every step of the loop admits the waiting requests that fit
+/// (encodes their images and prefills their prompts together, between two decode steps of the
+/// others, so requests that arrive together also decode together), then runs one batched
+/// decode step for all active sequences (`LlamaModel.decodeStep`: the weights
 /// read once for every row, each row bit-identical to decoding alone), streams each new
 /// piece of text and retires finished or cancelled sequences, freeing their slots at once.
 ///
@@ -143,11 +144,12 @@ public final class InferenceEngine: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let admitted = active.count < parallel && !waiting.isEmpty ? waiting.removeFirst() : nil
-            activeCount = active.count + (admitted == nil ? 0 : 1)
+            let admitted = Array(waiting.prefix(parallel - active.count))
+            waiting.removeFirst(admitted.count)
+            activeCount = active.count + admitted.count
             condition.unlock()
 
-            if let admitted, start(admitted) { active.append(admitted) }
+            if !admitted.isEmpty { active += start(admitted, scratch: scratch) }
             active = step(active, scratch: scratch)
             condition.lock()
             activeCount = active.count
@@ -155,16 +157,31 @@ public final class InferenceEngine: @unchecked Sendable {
         }
     }
 
-    /// Encodes the images and prefills the prompt; false when the sequence already ended.
-    private func start(_ s: EngineSequence) -> Bool {
-        do {
-            try s.prefill(model: model, aspect: aspect, context: contextLength, stopTokens: defaultStopTokens)
-            return !s.isFinished
-        } catch {
-            logger.warning("request failed before decoding: \(error)")
-            s.fail(error)
-            return false
+    /// Encodes the images and prefills the prompts together (each exactly as alone); returns
+    /// the sequences that go on decoding. A request that fails here fails alone.
+    private func start(_ admitted: [EngineSequence], scratch: BatchDecodeScratch) -> [EngineSequence] {
+        var ready: [EngineSequence] = [], embeddings: [[Float]] = []
+        for s in admitted where !s.isCancelled {
+            do {
+                embeddings.append(try s.prepare(model: model, aspect: aspect, context: contextLength))
+                ready.append(s)
+            } catch {
+                logger.warning("request failed before decoding: \(error)")
+                s.fail(error)
+            }
         }
+        for s in admitted where s.isCancelled { s.finish() }
+        guard !ready.isEmpty else { return [] }
+        do {
+            let logits = try model.language.prefill(embeddings: embeddings, caches: ready.map(\.cache!), scratch: scratch)
+            let stopTokens = defaultStopTokens
+            for (s, var l) in zip(ready, logits) { s.begin(model: model, logits: &l, stopTokens: stopTokens) }
+        } catch {
+            logger.warning("prefill failed: \(error)")
+            for s in ready { s.fail(error) }
+            return []
+        }
+        return ready.filter { !$0.isFinished }
     }
 
     /// One batched decode step over the sequences that have a next token; returns those still running.
