@@ -216,29 +216,93 @@ def normalize(a):
 
 
 def vqa_score(pred, gts):
+    """m4c's TextVQAAccuracyEvaluator (eval_textvqa.py): EvalAI processing of both sides."""
     p, g = normalize(pred), [normalize(x) for x in gts]
     return sum(min(1, sum(1 for j, y in enumerate(g) if j != i and y == p) / 3) for i in range(len(g))) / len(g)
 
 
+def vqaeval_norm(a):
+    """vqaEval.py's processPunctuation (one comma between digits) then processDigitArticle."""
+    out = a
+    digit_comma = re.search(r"(\d)(\,)(\d)", a) is not None
+    for p in PUNCT:
+        out = out.replace(p, "") if (p + " " in a or " " + p in a or digit_comma) else out.replace(p, " ")
+    out = re.sub(r"\.(?!\d)", "", out, count=32)
+    words = [NUMBERS.get(w, w) for w in out.lower().split()]
+    words = [CONTRACTIONS.get(w, w) for w in words if w not in ("a", "an", "the")]
+    return " ".join(words)
+
+
+def vqaeval_score(res, gts):
+    """GT-Vision-Lab/VQA vqaEval.py (VQAEval.evaluate, 2021): strip; normalise only when the
+    human answers differ; mean over leave-one-out subsets of min(matches / 3, 1)."""
+    clean = lambda x: x.replace("\n", " ").replace("\t", " ").strip()
+    res, gts = clean(res), [clean(g) for g in gts]
+    if len(set(gts)) > 1:
+        gts = [vqaeval_norm(g) for g in gts]
+        res = vqaeval_norm(res)
+    return sum(min(1, sum(1 for j, y in enumerate(gts) if j != i and y == res) / 3) for i in range(len(gts))) / len(gts)
+
+
 def vqa():
-    cases = [
-        ("Two", ["2"] * 4 + ["two"] * 2 + ["3"] * 4),
-        ("the dog.", ["dog"] * 2 + ["puppy"] * 8),
-        ("Dont know", ["don't know"] * 1 + ["no idea"] * 9),
-        ("yes!", ["yes"] * 10),
-        ("Coca-Cola", ["coca cola"] * 5 + ["coke"] * 5),
-        ("3.5", ["3.5"] * 3 + ["3"] * 7),
-        ("red, white", ["red white"] * 3 + ["red"] * 7),
-        ("Unanswerable", ["unanswerable"] * 6 + ["blue"] * 4),
+    cases = [  # (prediction, ten human answers, answer_type)
+        ("Two", ["2"] * 4 + ["two"] * 2 + ["3"] * 4, "number"),
+        ("the dog.", ["dog"] * 2 + ["puppy"] * 8, "other"),
+        ("Dont know", ["don't know"] * 1 + ["no idea"] * 9, "other"),
+        ("yes!", ["yes"] * 10, "yes/no"),
+        ("Coca-Cola", ["coca cola"] * 5 + ["coke"] * 5, "other"),
+        ("3.5", ["3.5"] * 3 + ["3"] * 7, "number"),
+        ("red, white", ["red white"] * 3 + ["red"] * 7, "other"),
+        ("Unanswerable", ["unanswerable"] * 6 + ["blue"] * 4, "other"),
+        # All ten agree: vqaEval matches exactly, so "2 dogs" (after the submission's EvalAI pass) misses "two dogs".
+        ("Two dogs", ["two dogs"] * 10, "other"),
+        # Humans differ: vqaEval normalises both sides ("1,000" has one comma between digits: marks deleted).
+        ("1,000", ["1,000"] * 4 + ["1000"] * 2 + ["one thousand"] * 4, "number"),
+        ("  left\n", ["left"] * 2 + ["Left"] * 1 + ["right"] * 7, "other"),
     ]
     qs = {"data_subtype": "val2014", "questions": [{"image_id": 100 + i, "question": f"Q{i}?", "question_id": 5000 + i} for i in range(len(cases))]}
     ann = {"annotations": [{"question_id": 5000 + i, "image_id": 100 + i, "answers": [{"answer": g, "answer_confidence": "yes", "answer_id": j + 1} for j, g in enumerate(gts)],
-                            "multiple_choice_answer": gts[0], "answer_type": "other"} for i, (_, gts) in enumerate(cases)]}
+                            "multiple_choice_answer": gts[0], "answer_type": t} for i, (_, gts, t) in enumerate(cases)]}
     write("vqav2/questions.json", json.dumps(qs))
     write("vqav2/annotations.json", json.dumps(ann))
-    write("vqav2/answers.jsonl", answers_file([(str(5000 + i), p) for i, (p, _) in enumerate(cases)]))
-    per = [vqa_score(p, g) for p, g in cases]
-    expected["vqa"] = {"scores": per, "accuracy": 100 * sum(per) / len(per), "normalized": [normalize(p) for p, _ in cases]}
+    write("vqav2/answers.jsonl", answers_file([(str(5000 + i), p) for i, (p, _, _) in enumerate(cases)]))
+    per = [vqa_score(p, g) for p, g, _ in cases]
+    # VQAv2 locally: vqaEval.py on the submission file's answers (convert_vqav2_for_submission.py's EvalAI pass).
+    official = [vqaeval_score(normalize(p), g) for p, g, _ in cases]
+    types = {}
+    for (_, _, t), v in zip(cases, official):
+        types.setdefault(t, []).append(v)
+    expected["vqa"] = {"scores": per, "vqaeval_scores": official, "accuracy": 100 * sum(official) / len(official),
+                       "per_type": {t: 100 * sum(v) / len(v) for t, v in types.items()},
+                       "normalized": [normalize(p) for p, _, _ in cases], "submission": [normalize(p) for p, _, _ in cases]}
+
+
+def textvqa():
+    """LLaVA-1.5's TextVQA: the llava_textvqa_val_v051_ocr.jsonl prompt, scored by eval_textvqa.py (m4c)."""
+    rows = [  # question_id, image_id, question, ocr tokens (None: from the Rosetta file), prediction, answers
+        (34602, "003a8ae2ef43b901", "What is the brand of this camera?", ["DAKOTA", "DIGITAL", "Single-Use"], "Dakota", ["dakota"] * 9 + ["dakota digital"]),
+        (34603, "b9dc400eb20bad64", "What does the small white text spell?", None, "copenhagen", ["copenhagen"] * 3 + ["rupalcon"] * 7),
+        (34604, "97b1112b17015396", "Whats the lowest number yard line that you can see?", [], "ten", ["10"] * 8 + ["20"] * 2),
+    ]
+    rosetta = {"b9dc400eb20bad64": ["D", "RUPALCON", "COPENHAGEN"]}
+    data = []
+    for qid, img, q, toks, _, answers in rows:
+        entry = {"question_id": qid, "image_id": img, "question": q, "answers": answers, "set_name": "val"}
+        if toks is not None:
+            entry["ocr_tokens"] = toks
+        data.append(entry)
+    write("textvqa/TextVQA_0.5.1_val.json", json.dumps({"dataset_type": "val", "dataset_name": "textvqa", "data": data}))
+    write("textvqa/TextVQA_Rosetta_OCR_v0.2_val.json", json.dumps({"data": [{"image_id": k, "ocr_tokens": v} for k, v in rosetta.items()]}))
+    write("textvqa/answers.jsonl", answers_file([(str(r[0]), r[4]) for r in rows]))
+    prompts = {}
+    for qid, img, q, toks, _, _ in rows:
+        toks = toks if toks is not None else rosetta[img]
+        prompt = q + "\nReference OCR token: " + ", ".join(toks) + "\nAnswer the question using a single word or phrase."
+        # eval_textvqa.py's prompt_processor reads the question back from the first of three lines.
+        assert "Reference OCR token: " in prompt and len(prompt.split("\n")) == 3 and prompt.split("\n")[0] == q
+        prompts[str(qid)] = prompt
+    scores = [vqa_score(r[4], r[5]) for r in rows]
+    expected["textvqa"] = {"prompts": prompts, "accuracy": 100 * sum(scores) / len(scores)}
 
 
 # ---------------------------------------------------------------- GQA
@@ -266,8 +330,9 @@ def llava_bench():
             return [float(sp[0]), float(sp[1])] if len(sp) == 2 else [-1, -1]
         except Exception:
             return [-1, -1]
-    reviews = [("conv", "8 7\nGood."), ("conv", "9,6\nFine."), ("detail", "7 7"), ("detail", "6.5 3\nweak"),
-               ("complex", "10 9\nok"), ("complex", "8 8.5"), ("complex", "9 5\n")]
+    # summarize_gpt_review.py averages every tuple, an unparsable review's [-1, -1] included.
+    reviews = [("conv", "8 7\nGood."), ("conv", "9,6\nFine."), ("conv", "The scores are 8 and 7."), ("detail", "7 7"), ("detail", "6.5 3\nweak"),
+               ("complex", "10 9\nok"), ("complex", "8 8.5"), ("complex", "9 5\n"), ("complex", "Score: 8 7")]
     unparsable = ["Score: 8 7", "8  7", "8 7 6", "The scores are 8 and 7."]
     tuples = [(c, parse(r)) for c, r in reviews]
     scores = {}
@@ -279,10 +344,11 @@ def llava_bench():
         summary[k] = [round(m[1] / m[0] * 100, 1), round(m[0] * 10, 1), round(m[1] * 10, 1)]
     write("llava-bench/reviews.jsonl", jsonl([{"id": i + 1, "question_id": i, "answer1_id": f"r{i}", "answer2_id": f"m{i}", "category": "llava_bench_" + c,
                                                "content": r, "tuple": parse(r), "attempts": 1} for i, (c, r) in enumerate(reviews)]))
-    expected["llava_bench"] = {"summary": summary, "unparsable": [parse(u) for u in unparsable], "parsed": [parse(r) for _, r in reviews]}
+    expected["llava_bench"] = {"summary": summary, "unparsable": [parse(u) for u in unparsable], "parsed": [parse(r) for _, r in reviews],
+                               "unparsable_reviews": sum(parse(r) == [-1, -1] for _, r in reviews)}
 
 
 if __name__ == "__main__":
-    sqa(); pope(); mme(); mmbench(); vqa(); gqa(); llava_bench()
+    sqa(); pope(); mme(); mmbench(); vqa(); textvqa(); gqa(); llava_bench()
     write("expected.json", json.dumps(expected, indent=1, sort_keys=True) + "\n")
     print("wrote", os.path.normpath(OUT))

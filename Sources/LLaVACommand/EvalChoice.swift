@@ -24,6 +24,6 @@ struct MMBenchCommand: AsyncParsableCommand {
             print("no answers in \(url.lastPathComponent): submit \(upload.lastPathComponent) to the evaluation server")
             return
         }
-        try options.report(MMBench.result(try MMBench.score(questions, answers: answers, rotate: allRounds), model: model))
+        try options.report(MMBench.result(try MMBench.score(questions, answers: answers, rotate: allRounds), model: model), answers: answers)
     }
 }

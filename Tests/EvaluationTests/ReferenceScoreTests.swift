@@ -13,9 +13,12 @@ final class ReferenceScoreTests: XCTestCase {
         struct MMESub: Decodable { let acc, acc_plus, score: Double }
         struct MME: Decodable { let subtasks: [String: MMESub]; let perception, cognition: Double; let prompt_artwork_2: String }
         struct MMB: Decodable { let circular, single: Double; let questions, asks: Int; let prompt_2_0: String }
-        struct VQA: Decodable { let scores: [Double]; let accuracy: Double; let normalized: [String] }
+        struct VQA: Decodable {
+            let scores, vqaeval_scores: [Double]; let accuracy: Double; let per_type: [String: Double]; let normalized, submission: [String]
+        }
+        struct TextVQA: Decodable { let prompts: [String: String]; let accuracy: Double }
         struct GQA: Decodable { let predictions: [String: String]; let accuracy, open, binary: Double }
-        struct Bench: Decodable { let summary: [String: [Double]]; let unparsable: [[Double]]; let parsed: [[Double]] }
+        struct Bench: Decodable { let summary: [String: [Double]]; let unparsable: [[Double]]; let parsed: [[Double]]; let unparsable_reviews: Int }
         let scienceqa: SQA, pope: [String: POPECat], mme: MME, mmbench: MMB, vqa: VQA, gqa: GQA, llava_bench: Bench
     }
 
@@ -98,20 +101,44 @@ final class ReferenceScoreTests: XCTestCase {
 
     func percent(_ a: Int, _ b: Int) -> Double { 100 * Double(a) / Double(b) }
 
+    /// VQAv2's local score is vqaEval.py's on the submission's (EvalAI-processed) answers; the
+    /// m4c accuracy (TextVQA, VizWiz) normalises both sides always. The sample has human answers
+    /// that all agree (vqaEval then matches exactly) and a comma between digits.
     func testVQAAccuracyWithTheOfficialNormalisation() throws {
         let questions = try ShortAnswerBenchmark.loadVQAv2(questions: fixture("vqav2/questions.json"), annotations: fixture("vqav2/annotations.json"))
         XCTAssertEqual(questions[0].image, "COCO_val2014_000000000100.jpg")
+        XCTAssertEqual(questions[0].answerType, "number")
         let answers = try answers("vqav2")
         for (i, q) in questions.enumerated() {
             let prediction = answers[q.questionID]!.text
             XCTAssertEqual(VQAAnswerNormalizer.normalize(prediction), expected.vqa.normalized[i], prediction)
             XCTAssertEqual(VQAAccuracy.score(prediction: prediction, humanAnswers: q.humanAnswers!), expected.vqa.scores[i], accuracy: 1e-12, prediction)
+            XCTAssertEqual(VQAEval.accuracy(prediction: VQAAnswerNormalizer.normalize(prediction), humanAnswers: q.humanAnswers!),
+                           expected.vqa.vqaeval_scores[i], accuracy: 1e-12, prediction)
         }
+        XCTAssertNotEqual(expected.vqa.scores, expected.vqa.vqaeval_scores, "the sample tells the two scorers apart")
         let result = try XCTUnwrap(ShortAnswerBenchmark.vqav2.result(questions, answers: answers, model: "m"))
         XCTAssertEqual(result.metrics["accuracy"]!, expected.vqa.accuracy, accuracy: 1e-9)
-        let submission = try JSONSerialization.jsonObject(with: ShortAnswerBenchmark.vqav2.submission(questions, answers: answers)) as! [[String: Any]]
-        XCTAssertEqual(submission[0]["question_id"] as? Int, 5000)
-        XCTAssertEqual(submission[0]["answer"] as? String, "2")
+        for (type, value) in expected.vqa.per_type { XCTAssertEqual(result.metrics["\(type) accuracy"] ?? -1, value, accuracy: 1e-9, type) }
+        let all = questions.map(\.questionID) + ["9999"]
+        let submission = try JSONSerialization.jsonObject(with: ShortAnswerBenchmark.vqav2.submission(questions, answers: answers, allQuestionIDs: all)) as! [[String: Any]]
+        XCTAssertEqual(submission.map { $0["question_id"] as? Int }, all.map { Int($0) })
+        XCTAssertEqual(submission.map { $0["answer"] as? String }, expected.vqa.submission + [""])
+    }
+
+    /// TextVQA asked with OCR tokens (its own, or the Rosetta file's, or none) in the
+    /// `llava_textvqa_val_v051_ocr.jsonl` form, scored as eval_textvqa.py.
+    func testTextVQAPromptWithOCRTokensAndM4CAccuracy() throws {
+        let url = fixture("textvqa/TextVQA_0.5.1_val.json")
+        XCTAssertThrowsError(try ShortAnswerBenchmark.loadTextVQA(url, ocr: true))   // one question has no ocr_tokens
+        let questions = try ShortAnswerBenchmark.loadTextVQA(url, ocr: true, ocrFile: fixture("textvqa/TextVQA_Rosetta_OCR_v0.2_val.json"))
+        let items = ShortAnswerBenchmark.textvqa.items(questions, imageFolder: URL(fileURLWithPath: "/images"))
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.text) }), expected.textvqa.prompts)
+        XCTAssertEqual(items[0].image, .file(URL(fileURLWithPath: "/images/003a8ae2ef43b901.jpg")))
+        let plain = try ShortAnswerBenchmark.loadTextVQA(url)
+        XCTAssertEqual(ShortAnswerBenchmark.textvqa.prompt(plain[0]), "What is the brand of this camera?\nAnswer the question using a single word or phrase.")
+        let result = try XCTUnwrap(ShortAnswerBenchmark.textvqa.result(questions, answers: try answers("textvqa"), model: "m"))
+        XCTAssertEqual(result.metrics["accuracy"]!, expected.textvqa.accuracy, accuracy: 1e-9)
     }
 
     func testGQAExactMatchOpenAndBinary() throws {
@@ -132,8 +159,14 @@ final class ReferenceScoreTests: XCTestCase {
             XCTAssertNil(LLaVABench.parseScores(["Score: 8 7", "8  7", "8 7 6", "The scores are 8 and 7."][i]))
         }
         let reviews = try JSONLines.read(fixture("llava-bench/reviews.jsonl"), as: LLaVABenchReview.self)
-        for (r, tuple) in zip(reviews, expected.llava_bench.parsed) { XCTAssertEqual(LLaVABench.parseScores(r.content), tuple) }
+        for (r, tuple) in zip(reviews, expected.llava_bench.parsed) {
+            XCTAssertEqual(LLaVABench.parseScores(r.content) ?? [-1, -1], tuple)
+            XCTAssertEqual(r.tuple, tuple)
+        }
+        // Unparsable reviews ([-1, -1]) are averaged in, as summarize_gpt_review.py does.
         let summary = LLaVABenchSummary(reviews)
+        XCTAssertEqual(summary.unparsable, expected.llava_bench.unparsable_reviews)
+        XCTAssertGreaterThan(summary.unparsable, 0)
         for (key, e) in expected.llava_bench.summary {
             let row = try XCTUnwrap(summary.rows[key], key)
             XCTAssertEqual([row.relative, row.reference, row.model], e, key)
