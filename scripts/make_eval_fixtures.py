@@ -146,12 +146,63 @@ def mme():
 
 
 # ---------------------------------------------------------------- MMBench
+# MMBench's evaluator as of VLMEvalKit c6bdffd3 (vlmeval/utils/matching_util.py, vlmeval/evaluate/multiple_choice.py).
+REFUSALS = ["Sorry, I can't help with images of people yet.", "I can't process this file.",
+            "I'm sorry, but without the image provided", "Cannot determine the answer"]
+
+
+def can_infer_option(answer, choices):
+    if "Failed to obtain answer via API" in answer:
+        return False
+    for err in REFUSALS:
+        if err in answer:
+            return "Z"
+    mod = answer
+    for c in ".()[],:;!*#{}":
+        mod = mod.replace(c, " ")
+    splits = [x.strip() for x in mod.split()]
+    count = sum(1 for c in choices if c in splits)
+    if count == 1:
+        for ch in choices:
+            if ch in splits:
+                return ch
+    elif count == 0 and sum(1 for c in {"Z", ""} if c in splits) == 1:
+        return "Z"
+    return False
+
+
+def can_infer_text(answer, choices):
+    answer = answer.lower()
+    cands = [k for k in choices if str(choices[k]).lower() in answer]
+    return cands[0] if len(cands) == 1 else False
+
+
+def can_infer(answer, choices):
+    return can_infer_option(str(answer), choices) or can_infer_text(str(answer), choices)
+
+
+def build_prompt(question, choices, prediction):
+    options = "There are several options: \n" + "".join(f"{c}. {v}\n" for c, v in choices.items())
+    tmpl = ("You are an AI assistant who will help me to match an answer with several options of a single-choice question. "
+            "You are provided with a question, several options, and an answer, and you need to find which option is most similar to the answer. "
+            "If the meaning of all options are significantly different from the answer, output Z. "
+            "Your should output a single uppercase character in A, B, C, D (if they are valid options), and Z. \n"
+            "Example 1: \nQuestion: What is the main object in image?\nOptions: A. teddy bear B. rabbit C. cat D. dog\n"
+            "Answer: a cute teddy bear\nYour output: A\nExample 2: \n"
+            "Question: What is the main object in image?\nOptions: A. teddy bear B. rabbit C. cat D. dog\nAnswer: Spider\nYour output: Z\n"
+            "Example 3: \nQuestion: {}?\nOptions: {}\nAnswer: {}\nYour output: ")
+    return tmpl.format(question, options, prediction)
+
+
 def mmbench():
     png = base64.b64encode(open(os.path.join(OUT, "..", "images", "gray.png"), "rb").read()).decode()
     rows = [  # index, question, hint, options, answer
         (1, "What color is the sky?", "nan", ["blue", "red", "green", "black"], "A"),
         (2, "How many legs does a cat have?", "Count them.", ["two", "four", "six"], "B"),
         (3, "Which is a fruit?", "nan", ["apple", "carrot"], "A"),
+        (4, "Which animal barks?", "nan", ["cat", "dog"], "B"),
+        (5, "What is shown?", "nan", ["a tree", "a car"], "A"),
+        (6, "What is the weather?", "It is outdoors.", ["sunny", "rainy", "snowy"], "A"),
         (1000001, "What color is the sky?", "nan", ["red", "green", "black", "blue"], "D"),
     ]
     header = ["index", "question", "hint", "A", "B", "C", "D", "answer", "category", "source", "l2-category", "comment", "split", "image"]
@@ -164,35 +215,56 @@ def mmbench():
     texts = {
         "1/0": "A", "1/1": "The answer is D.", "1/2": "C. blue", "1/3": "B",          # all right (blue rotates A, D, C, B)
         "2/0": "B", "2/1": "(A) four", "2/2": "four legs",                          # right: B, A, then text "four" -> C
-        "3/0": "A", "3/1": "A and B",                                              # round 1 ambiguous -> wrong
-        "1000001/0": "D", "1000001/1": "C", "1000001/2": "b", "1000001/3": "A",   # round 2 "b" has no letter/text -> wrong
+        "3/0": "A", "3/1": "A and B",                                              # round 1 unread: the judge says B (right)
+        "4/0": "Z", "4/1": "A",                                                    # "Z" is read, and wrong
+        "5/0": "Cannot determine the answer", "5/1": "B",                          # a refusal reads as Z
+        "6/0": "It looks bright and warm", "6/1": "C", "6/2": "B",                # round 0 unread: the judge says A (right)
+        "1000001/0": "D", "1000001/1": "C", "1000001/2": "b", "1000001/3": "A",   # round 2 "b" unread: the judge never names an option
     }
+    judge_replies = {"A and B": ["The answer is B"], "It looks bright and warm": ["A"], "b": ["I cannot tell", "none", "hmm"]}
     write("mmbench/answers.jsonl", answers_file(list(texts.items())))
-
-    def can_infer(answer, choices):  # MMBench's option then text matching, without the LLM step
-        mod = answer
-        for c in ".()[],:;!*#{}":
-            mod = mod.replace(c, " ")
-        splits = [x.strip() for x in mod.split()]
-        hits = [c for c in choices if c in splits]
-        if len(hits) == 1:
-            return hits[0]
-        low = answer.lower()
-        cands = [k for k, v in choices.items() if v.lower() in low]
-        return cands[0] if len(cands) == 1 else None
     letters = ["A", "B", "C", "D"]
-    groups, single, asks = {}, 0, 0
-    for idx, q, hint, opts, ans in rows:
+    groups = {}
+    for idx, q, hint, opts, ans in sorted(rows):
         n = len(opts)
         for r in range(n):
             rot = opts[r:] + opts[:r]
-            pred = can_infer(texts[f"{idx}/{r}"], dict(zip(letters, rot)))
-            gold = letters[(letters.index(ans) - r) % n]
-            ok = pred == gold
-            single += ok; asks += 1
-            groups.setdefault(idx % 1000000, []).append(ok)
-    expected["mmbench"] = {"circular": 100 * sum(all(v) for v in groups.values()) / len(groups), "single": 100 * single / asks,
-                           "questions": len(groups), "asks": asks,
+            choices = dict(zip(letters, rot))
+            groups.setdefault(idx % 1000000, []).append(dict(id=f"{idx}/{r}", question=q, choices=choices, prediction=texts[f"{idx}/{r}"],
+                                                             GT=letters[(letters.index(ans) - r) % n]))
+
+    def gpt(item):  # extract_answer_from_item's loop with the scripted judge; None after three unread replies
+        for reply in judge_replies.get(item["prediction"], [])[:3]:
+            ret = can_infer(reply, item["choices"])
+            if ret:
+                return ret
+        return None
+
+    def eval_group(sub, with_judge):  # prefetch_sub_data then eval_sub_data
+        pred = [can_infer(it["prediction"], it["choices"]) for it in sub]
+        for it, p in zip(sub, pred):
+            if p and p != it["GT"]:
+                return 0
+        if all(p == it["GT"] for it, p in zip(sub, pred)):
+            return 1
+        if not with_judge:
+            return 0   # exact_matching policy
+        for it, p in zip(sub, pred):
+            if not p and gpt(it) != it["GT"]:
+                return 0
+        return 1
+    no_judge = [eval_group(g, False) for g in groups.values()]
+    judged = [eval_group(g, True) for g in groups.values()]
+    needs = sum(1 for g in groups.values() if not any(can_infer(i["prediction"], i["choices"]) and can_infer(i["prediction"], i["choices"]) != i["GT"] for i in g)
+                and any(not can_infer(i["prediction"], i["choices"]) for i in g))
+    asks = sum(len(g) for g in groups.values())
+    single = sum(can_infer(i["prediction"], i["choices"]) == i["GT"] for g in groups.values() for i in g)
+    unmatched = sum(not can_infer(i["prediction"], i["choices"]) for g in groups.values() for i in g)
+    ask31 = groups[3][1]
+    expected["mmbench"] = {"circular": 100 * sum(no_judge) / len(groups), "circular_judged": 100 * sum(judged) / len(groups),
+                           "single": 100 * single / asks, "questions": len(groups), "asks": asks, "unmatched": unmatched,
+                           "failed_without_judge": needs, "judge_replies": judge_replies,
+                           "matching_prompt_3_1": build_prompt(ask31["question"], ask31["choices"], ask31["prediction"]),
                            "prompt_2_0": "Count them.\nHow many legs does a cat have?\nA. two\nB. four\nC. six\nAnswer with the option's letter from the given choices directly."}
 
 

@@ -12,7 +12,10 @@ final class ReferenceScoreTests: XCTestCase {
         struct POPECat: Decodable { let TP, FP, TN, FN: Int; let accuracy, precision, recall, f1, yes_ratio: Double }
         struct MMESub: Decodable { let acc, acc_plus, score: Double }
         struct MME: Decodable { let subtasks: [String: MMESub]; let perception, cognition: Double; let prompt_artwork_2: String }
-        struct MMB: Decodable { let circular, single: Double; let questions, asks: Int; let prompt_2_0: String }
+        struct MMB: Decodable {
+            let circular, circular_judged, single: Double; let questions, asks, unmatched, failed_without_judge: Int
+            let judge_replies: [String: [String]]; let matching_prompt_3_1, prompt_2_0: String
+        }
         struct VQA: Decodable {
             let scores, vqaeval_scores: [Double]; let accuracy: Double; let per_type: [String: Double]; let normalized, submission: [String]
         }
@@ -83,20 +86,55 @@ final class ReferenceScoreTests: XCTestCase {
 
     func testMMBenchCircularOverShiftedCopiesAndRotations() throws {
         let (table, questions) = try MMBench.load(fixture("mmbench/mmbench_dev.tsv"))
-        XCTAssertEqual(questions.map(\.options.count), [4, 3, 2, 4])
+        XCTAssertEqual(questions.map(\.options.count), [4, 3, 2, 2, 2, 3, 4])
         XCTAssertNil(questions[0].hint)
         let items = MMBench.items(questions, rotate: true, source: "tsv")
         XCTAssertEqual(items.count, expected.mmbench.asks)
         XCTAssertEqual(items.first { $0.id == "2/0" }?.text, expected.mmbench.prompt_2_0)
+        // Without a judge: "Z" and refusals are read (and wrong); a question with an unread answer fails.
         let s = try MMBench.score(questions, answers: try answers("mmbench"), rotate: true)
         XCTAssertEqual(s.questions, expected.mmbench.questions)
         XCTAssertEqual(percent(s.circularCorrect, s.questions), expected.mmbench.circular, accuracy: 1e-9)
         XCTAssertEqual(percent(s.singleCorrect, s.asks), expected.mmbench.single, accuracy: 1e-9)
+        XCTAssertEqual(s.unmatched, expected.mmbench.unmatched)
+        XCTAssertEqual(s.failedWithoutJudge, expected.mmbench.failed_without_judge)
         // The upload sheet is a ZIP holding the worksheet with a prediction column.
         let xlsx = try MMBench.submission(table, answers: try answers("mmbench"))
         XCTAssertEqual(Array(xlsx.prefix(4)), [0x50, 0x4b, 0x03, 0x04])
         let text = String(decoding: xlsx, as: UTF8.self)
         XCTAssertTrue(text.contains(">prediction<") && text.contains(">The answer is D.<") == false && text.contains(">A<"), "sheet content")
+    }
+
+    /// A scripted judge: MMBench's matching prompt, no system message, three tries, resumable.
+    final class ScriptedMatcher: JudgeLLM, @unchecked Sendable {
+        let replies: [String: [String]]
+        let lock = NSLock()
+        var asked: [(system: String, user: String)] = []
+        init(_ replies: [String: [String]]) { self.replies = replies }
+        func reply(system: String, user: String) async throws -> String {
+            lock.withLock {
+                asked.append((system, user))
+                let prediction = user.components(separatedBy: "\nAnswer: ").last!.components(separatedBy: "\nYour output: ")[0]
+                let earlier = asked.filter { $0.user == user }.count - 1
+                return replies[prediction]![earlier]
+            }
+        }
+    }
+
+    func testMMBenchJudgeMatchesUnreadAnswersAsMMBenchsEvaluator() async throws {
+        let (_, questions) = try MMBench.load(fixture("mmbench/mmbench_dev.tsv"))
+        let judge = ScriptedMatcher(expected.mmbench.judge_replies)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("mmbench-matching-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let s = try await MMBenchMatcher(judge: judge).score(questions, answers: try answers("mmbench"), rotate: true, log: log)
+        XCTAssertEqual(percent(s.circularCorrect, s.questions), expected.mmbench.circular_judged, accuracy: 1e-9)
+        XCTAssertEqual([s.judgeMatched, s.judgeFailed, s.failedWithoutJudge], [2, 1, 0])
+        XCTAssertEqual(judge.asked.count, 1 + 1 + 3)   // the last one three times, then counted as failed
+        XCTAssertTrue(judge.asked.allSatisfy { $0.system.isEmpty })
+        XCTAssertTrue(judge.asked.contains { $0.user == expected.mmbench.matching_prompt_3_1 })
+        let again = try await MMBenchMatcher(judge: judge).score(questions, answers: try answers("mmbench"), rotate: true, log: log)
+        XCTAssertEqual(again, s)
+        XCTAssertEqual(judge.asked.count, 5, "a second run reads the log")
     }
 
     func percent(_ a: Int, _ b: Int) -> Double { 100 * Double(a) / Double(b) }
