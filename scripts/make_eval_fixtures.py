@@ -381,17 +381,20 @@ def textvqa():
 def gqa():
     qs = {"201": ("Is the cat black?", "yes", "verify", "Yes."), "202": ("What color is the car?", "red", "query", "Red"),
           "203": ("Which side is the dog on?", "left", "query", "left.."), "204": ("Are there both cups and plates?", "no", "logical", "No, there are not."),
-          "205": ("What is on the table?", "cup", "query", "a cup")}
-    data = {k: {"imageId": f"n{k}", "question": q, "answer": a, "types": {"structural": s, "semantic": "attr", "detailed": "x"}, "isBalanced": True}
+          "205": ("What is on the table?", "cup", "query", "a cup"), "206": ("Is it sunny?", "yes", "verify", "yes")}
+    # eval.py scores only the balanced questions.
+    data = {k: {"imageId": f"n{k}", "question": q, "answer": a, "types": {"structural": s, "semantic": "attr", "detailed": "x"}, "isBalanced": k != "206"}
             for k, (q, a, s, _) in qs.items()}
     write("gqa/testdev_balanced_questions.json", json.dumps(data))
     write("gqa/answers.jsonl", answers_file([(k, v[3]) for k, v in qs.items()]))
     preds = {k: v[3].rstrip(".").lower() for k, v in qs.items()}
-    right = {k: preds[k] == v[1] for k, v in qs.items()}
-    openq = [k for k, v in qs.items() if v[2] == "query"]
-    expected["gqa"] = {"predictions": preds, "accuracy": 100 * sum(right.values()) / len(qs),
+    balanced = [k for k in qs if data[k]["isBalanced"]]
+    right = {k: preds[k] == qs[k][1] for k in balanced}
+    openq = [k for k in balanced if qs[k][2] == "query"]
+    expected["gqa"] = {"predictions": preds, "accuracy": 100 * sum(right.values()) / len(balanced),
                        "open": 100 * sum(right[k] for k in openq) / len(openq),
-                       "binary": 100 * sum(right[k] for k in qs if k not in openq) / (len(qs) - len(openq))}
+                       "binary": 100 * sum(right[k] for k in balanced if k not in openq) / (len(balanced) - len(openq)),
+                       "balanced": len(balanced)}
 
 
 # ---------------------------------------------------------------- LLaVA-Bench

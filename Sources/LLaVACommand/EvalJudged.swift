@@ -76,6 +76,7 @@ struct ScienceQACommand: AsyncParsableCommand {
         result.counts["disagreements"] = outcome.disagreements
         result.counts["unreadable judge replies"] = outcome.unreadable
         result.counts["second model correct"] = outcome.secondModelCorrect
+        result.metrics["complement accuracy"] = 100 * Double(problems.filter { outcome.complement[$0.id] == $0.answer }.count) / Double(max(1, problems.count))
         print("\nwith the judge ensemble (\(judgeOptions.judgeModel)):")
         try options.report(result, table: judged.table.markdown, answers: answers)
     }

@@ -143,7 +143,7 @@ final class EvalBenchmarkCommandTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("| existence |") && r.stdout.contains("mme perception:"), r.stdout)
         let tool = try String(contentsOfFile: path("results/mme_results/artwork.txt"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(tool.count, 2)
-        XCTAssertEqual(tool[0].split(separator: "\t", omittingEmptySubsequences: false).prefix(3).joined(separator: "|"), "0002.jpg|Is this a painting? Please answer yes or no.|Yes")
+        XCTAssertEqual(tool[0].split(separator: "\t", omittingEmptySubsequences: false).prefix(3).joined(separator: "|"), "0002.txt|Is this a painting? Please answer yes or no.|Yes")
         let prompts = try lines("results/mme.answers.jsonl").map { $0["prompt"] as! String }
         XCTAssertTrue(prompts.contains("Is there a dog in this image?\nAnswer the question using a single word or phrase."), "\(prompts)")
     }

@@ -96,6 +96,8 @@ final class JudgeTests: XCTestCase {
         XCTAssertEqual(outcome.disagreements, 2)
         XCTAssertEqual(outcome.unreadable, 1)
         XCTAssertEqual(outcome.secondModelCorrect, 2)
+        // The complement (eval_science_qa_gpt4.py) takes the second model's letter wherever it gave one.
+        XCTAssertEqual(outcome.complement, ["1": 1, "2": 1, "3": 2])
         XCTAssertEqual(server.requests.count, 5)
         try await client.shutdown()
         await server.stop()

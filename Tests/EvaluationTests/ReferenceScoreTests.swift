@@ -20,7 +20,7 @@ final class ReferenceScoreTests: XCTestCase {
             let scores, vqaeval_scores: [Double]; let accuracy: Double; let per_type: [String: Double]; let normalized, submission: [String]
         }
         struct TextVQA: Decodable { let prompts: [String: String]; let accuracy: Double }
-        struct GQA: Decodable { let predictions: [String: String]; let accuracy, open, binary: Double }
+        struct GQA: Decodable { let predictions: [String: String]; let accuracy, open, binary: Double; let balanced: Int }
         struct Bench: Decodable { let summary: [String: [Double]]; let unparsable: [[Double]]; let parsed: [[Double]]; let unparsable_reviews: Int }
         let scienceqa: SQA, pope: [String: POPECat], mme: MME, mmbench: MMB, vqa: VQA, gqa: GQA, llava_bench: Bench
     }
@@ -187,6 +187,7 @@ final class ReferenceScoreTests: XCTestCase {
         XCTAssertEqual(r.metrics["accuracy"]!, expected.gqa.accuracy, accuracy: 1e-9)
         XCTAssertEqual(r.metrics["open"]!, expected.gqa.open, accuracy: 1e-9)
         XCTAssertEqual(r.metrics["binary"]!, expected.gqa.binary, accuracy: 1e-9)
+        XCTAssertEqual(r.counts["questions"], expected.gqa.balanced, "eval.py scores only balanced questions")
         let rows = try JSONSerialization.jsonObject(with: GQA.predictions(questions, answers: answers)) as! [[String: String]]
         XCTAssertEqual(rows.first, ["questionId": "201", "prediction": "yes"])
     }

@@ -160,8 +160,9 @@ public enum ShortAnswerBenchmark: String, Sendable, CaseIterable {
 
 /// GQA's `testdev_balanced_questions.json` (id → {imageId, question, answer, types}); images
 /// `<imageId>.jpg`. Predictions are written as `convert_gqa_for_eval.py` writes them
-/// (trailing periods dropped, lower case) and scored as GQA's `eval.py`: exact match, split
-/// into open ("query" questions) and binary.
+/// (trailing periods dropped, lower case) and scored as GQA's `eval.py`: exact match over the
+/// balanced questions (`isBalanced`; absent counts as balanced), split into open ("query"
+/// questions) and binary.
 public enum GQA {
     public struct Question: Sendable, Equatable {
         public var questionID: String
@@ -169,6 +170,7 @@ public enum GQA {
         public var question: String
         public var answer: String?
         public var structural: String?
+        public var isBalanced = true
     }
 
     public static func load(_ url: URL) throws -> [Question] {
@@ -180,7 +182,8 @@ public enum GQA {
             let at = "question \(id)"
             return Question(questionID: id, imageID: try BenchmarkFile.field(o, "imageId", in: url, at: at),
                             question: try BenchmarkFile.field(o, "question", in: url, at: at), answer: o["answer"] as? String,
-                            structural: (o["types"] as? [String: Any])?["structural"] as? String)
+                            structural: (o["types"] as? [String: Any])?["structural"] as? String,
+                            isBalanced: (o["isBalanced"] as? Bool) ?? true)
         }
     }
 
@@ -204,7 +207,7 @@ public enum GQA {
 
     public static func result(_ questions: [Question], answers: [String: EvaluationAnswer], model: String) -> BenchmarkResult? {
         var all = (0, 0), open = (0, 0), binary = (0, 0)
-        for q in questions {
+        for q in questions where q.isBalanced {
             guard let gold = q.answer else { continue }
             let right = prediction(answers[q.questionID]?.text ?? "") == gold
             all.0 += right ? 1 : 0; all.1 += 1
