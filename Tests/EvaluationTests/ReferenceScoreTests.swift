@@ -172,7 +172,7 @@ final class ReferenceScoreTests: XCTestCase {
         let questions = try ShortAnswerBenchmark.loadTextVQA(url, ocr: true, ocrFile: fixture("textvqa/TextVQA_Rosetta_OCR_v0.2_val.json"))
         let items = ShortAnswerBenchmark.textvqa.items(questions, imageFolder: URL(fileURLWithPath: "/images"))
         XCTAssertEqual(Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.text) }), expected.textvqa.prompts)
-        XCTAssertEqual(items[0].image, .file(URL(fileURLWithPath: "/images/003a8ae2ef43b901.jpg")))
+        XCTAssertEqual(items[0].image, BenchmarkItem.Image.file(URL(fileURLWithPath: "/images/003a8ae2ef43b901.jpg")))
         let plain = try ShortAnswerBenchmark.loadTextVQA(url)
         XCTAssertEqual(ShortAnswerBenchmark.textvqa.prompt(plain[0]), "What is the brand of this camera?\nAnswer the question using a single word or phrase.")
         let result = try XCTUnwrap(ShortAnswerBenchmark.textvqa.result(questions, answers: try answers("textvqa"), model: "m"))

@@ -46,21 +46,24 @@ extension MMBench {
     /// `build_option_str`'s "There are several options: \n" and one "X. option\n" line each.
     public static func matchingPrompt(question: String, options: [String], prediction: String) -> String {
         let optionText = "There are several options: \n" + zip(letters, options).map { "\($0). \($1)\n" }.joined()
-        if question.unicodeScalars.contains(where: { (0x4E00...0x9FFF).contains($0.value) }) {
-            return "你是一个帮助我匹配答案与单选题中多个选项的 AI 助手。你会被提供：一个问题，多个选项，一个答案。你的任务是找到与答案意义最相近的选项。"
-                + "如果所有选项的意义都与答案显著不同，则输出 Z。你应该输出一个单个的大写字母，例如 A, B, C, D（如果它们是有效选项），或 Z。例 1:"
-                + "问题: 图中最主要的物体是什么?\n选项: A. 泰迪熊 B. 兔子 C. 猫 D. 狗\n答案: 一只可爱的泰迪熊\n输出: A\n例 2: \n"
-                + "问题: 图中最主要的物体是什么?\n选项: A. 泰迪熊 B. 兔子 C. 猫 D. 狗\n答案: 蜘蛛\n输出: Z\n例 3: \n"
-                + "问题: \(question)?\n选项: \(optionText)\n答案: \(prediction)\n输出: "
-        }
-        return "You are an AI assistant who will help me to match an answer with several options of a single-choice question. "
-            + "You are provided with a question, several options, and an answer, and you need to find which option is most similar to the answer. "
-            + "If the meaning of all options are significantly different from the answer, output Z. "
-            + "Your should output a single uppercase character in A, B, C, D (if they are valid options), and Z. \n"
-            + "Example 1: \nQuestion: What is the main object in image?\nOptions: A. teddy bear B. rabbit C. cat D. dog\n"
-            + "Answer: a cute teddy bear\nYour output: A\nExample 2: \n"
-            + "Question: What is the main object in image?\nOptions: A. teddy bear B. rabbit C. cat D. dog\nAnswer: Spider\nYour output: Z\n"
-            + "Example 3: \nQuestion: \(question)?\nOptions: \(optionText)\nAnswer: \(prediction)\nYour output: "
+        let cjk = question.unicodeScalars.contains { (0x4E00...0x9FFF).contains($0.value) }
+        let lines: [String] = cjk ? [
+            "你是一个帮助我匹配答案与单选题中多个选项的 AI 助手。你会被提供：一个问题，多个选项，一个答案。你的任务是找到与答案意义最相近的选项。",
+            "如果所有选项的意义都与答案显著不同，则输出 Z。你应该输出一个单个的大写字母，例如 A, B, C, D（如果它们是有效选项），或 Z。例 1:",
+            "问题: 图中最主要的物体是什么?\n选项: A. 泰迪熊 B. 兔子 C. 猫 D. 狗\n答案: 一只可爱的泰迪熊\n输出: A\n例 2: \n",
+            "问题: 图中最主要的物体是什么?\n选项: A. 泰迪熊 B. 兔子 C. 猫 D. 狗\n答案: 蜘蛛\n输出: Z\n例 3: \n",
+            "问题: \(question)?\n选项: \(optionText)\n答案: \(prediction)\n输出: ",
+        ] : [
+            "You are an AI assistant who will help me to match an answer with several options of a single-choice question. ",
+            "You are provided with a question, several options, and an answer, and you need to find which option is most similar to the answer. ",
+            "If the meaning of all options are significantly different from the answer, output Z. ",
+            "Your should output a single uppercase character in A, B, C, D (if they are valid options), and Z. \n",
+            "Example 1: \nQuestion: What is the main object in image?\nOptions: A. teddy bear B. rabbit C. cat D. dog\n",
+            "Answer: a cute teddy bear\nYour output: A\nExample 2: \n",
+            "Question: What is the main object in image?\nOptions: A. teddy bear B. rabbit C. cat D. dog\nAnswer: Spider\nYour output: Z\n",
+            "Example 3: \nQuestion: \(question)?\nOptions: \(optionText)\nAnswer: \(prediction)\nYour output: ",
+        ]
+        return lines.joined()
     }
 
     public struct Scores: Codable, Sendable, Equatable {
@@ -98,7 +101,7 @@ extension MMBench {
                 groups[key]!.1.append(ask)
             }
         }
-        return order.map { groups[$0]! }
+        return order.map { (category: groups[$0]!.0, asks: groups[$0]!.1) }
     }
 
     /// Scores without a judge: a group that needs one fails.

@@ -17,22 +17,35 @@ public enum VQAAnswerNormalizer {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         item = item.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " ")
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        return digitsAndArticles(punctuation(item, digitComma: evalAIDigitComma))
+        return digitsAndArticles(punctuation(item, commaRun: true))
     }
 
     static let punctuationMarks: [String] = [";", "/", "[", "]", "\"", "{", "}", "(", ")", "=", "+", "\\", "_", "-",
                                              ">", "<", "@", "`", ",", "?", "!"]
 
-    /// EvalAI's `COMMA_STRIP`, `(?<=\d)(\,)+(?=\d)`: commas between digits.
-    static let evalAIDigitComma = try! NSRegularExpression(pattern: #"(?<=\d),+(?=\d)"#)
-    /// vqaEval.py's `commaStrip`, `(\d)(\,)(\d)`: one comma between digits.
-    static let officialDigitComma = try! NSRegularExpression(pattern: #"\d,\d"#)
+    /// Whether the text has a digit, commas, a digit (Python's `\d`: any decimal digit). EvalAI's
+    /// `COMMA_STRIP`, `(?<=\d)(\,)+(?=\d)`, takes a run of commas; vqaEval.py's `commaStrip`,
+    /// `(\d)(\,)(\d)`, exactly one.
+    static func hasDigitComma(_ text: String, commaRun: Bool) -> Bool {
+        let s = Array(text.unicodeScalars)
+        let isDigit = { (c: Unicode.Scalar) in c.properties.numericType == .decimal }
+        var i = 1
+        while i < s.count {
+            if s[i] == ",", isDigit(s[i - 1]) {
+                var j = i
+                while commaRun && j + 1 < s.count && s[j + 1] == "," { j += 1 }
+                if j + 1 < s.count && isDigit(s[j + 1]) { return true }
+            }
+            i += 1
+        }
+        return false
+    }
 
     /// A mark next to a space (or any text with a comma between digits) is deleted; otherwise it
     /// becomes a space. The checks read the input, the edits apply to the running output, as
     /// the original does.
-    static func punctuation(_ text: String, digitComma: NSRegularExpression) -> String {
-        let commaBetweenDigits = digitComma.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    static func punctuation(_ text: String, commaRun: Bool) -> String {
+        let commaBetweenDigits = hasDigitComma(text, commaRun: commaRun)
         var out = text
         for p in punctuationMarks {
             let deleted = text.contains(p + " ") || text.contains(" " + p) || commaBetweenDigits

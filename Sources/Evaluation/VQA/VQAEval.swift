@@ -35,7 +35,7 @@ public enum VQAEval {
 
     /// `processPunctuation` then `processDigitArticle`.
     public static func normalize(_ answer: String) -> String {
-        VQAAnswerNormalizer.digitsAndArticles(VQAAnswerNormalizer.punctuation(answer, digitComma: VQAAnswerNormalizer.officialDigitComma))
+        VQAAnswerNormalizer.digitsAndArticles(VQAAnswerNormalizer.punctuation(answer, commaRun: false))
     }
 
     static func stripped(_ s: String) -> String {
