@@ -22,7 +22,7 @@ final class ReferenceScoreTests: XCTestCase {
         struct TextVQA: Decodable { let prompts: [String: String]; let accuracy: Double }
         struct GQA: Decodable { let predictions: [String: String]; let accuracy, open, binary: Double; let balanced: Int }
         struct Bench: Decodable { let summary: [String: [Double]]; let unparsable: [[Double]]; let parsed: [[Double]]; let unparsable_reviews: Int }
-        let scienceqa: SQA, pope: [String: POPECat], mme: MME, mmbench: MMB, vqa: VQA, gqa: GQA, llava_bench: Bench
+        let scienceqa: SQA, pope: [String: POPECat], mme: MME, mmbench: MMB, vqa: VQA, textvqa: TextVQA, gqa: GQA, llava_bench: Bench
     }
 
     var expected: Expected!
