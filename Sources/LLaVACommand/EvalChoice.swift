@@ -13,6 +13,8 @@ struct MMBenchCommand: AsyncParsableCommand {
         """)
     @Option(help: "The MMBench TSV (e.g. mmbench_dev_20230712.tsv).") var questionFile: String
     @Flag(help: "Also ask every row once per option with the options rotated (the reference's --all-rounds).") var allRounds = false
+    @Option(help: "en, or cn for MMBench-CN (mmbench_dev_cn_20231003.tsv): the instruction \"请直接回答选项字母。\" as the reference's --lang cn.")
+    var lang = "en"
     @OptionGroup var judgeOptions: JudgeOptions
     @OptionGroup var options: BenchmarkOptions
     @OptionGroup var runtime: RuntimeOptions
@@ -21,7 +23,8 @@ struct MMBenchCommand: AsyncParsableCommand {
         try runtime.apply(level: .info)
         let url = URL(fileURLWithPath: questionFile)
         let (table, questions) = try MMBench.load(url)
-        let items = MMBench.items(questions, rotate: allRounds, source: url.path)
+        guard ["en", "cn"].contains(lang) else { throw ValidationError("--lang must be en or cn, got '\(lang)'") }
+        let items = MMBench.items(questions, rotate: allRounds, source: url.path, chinese: lang == "cn")
         guard let (answers, model) = try await options.answer(items, benchmark: "mmbench") else { return }
         let upload = options.resultsFolder.appendingPathComponent(url.deletingPathExtension().lastPathComponent + ".xlsx")
         try ResultFile.writeData(try MMBench.submission(table, answers: answers), to: upload)

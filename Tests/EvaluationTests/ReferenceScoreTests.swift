@@ -91,6 +91,9 @@ final class ReferenceScoreTests: XCTestCase {
         let items = MMBench.items(questions, rotate: true, source: "tsv")
         XCTAssertEqual(items.count, expected.mmbench.asks)
         XCTAssertEqual(items.first { $0.id == "2/0" }?.text, expected.mmbench.prompt_2_0)
+        let chinese = MMBench.items(questions, rotate: false, source: "tsv", chinese: true)
+        XCTAssertTrue(chinese[0].text.hasSuffix("\nD. black\n请直接回答选项字母。"), chinese[0].text)   // MMBench-CN (--lang cn)
+        XCTAssertTrue(MMBench.matchingPrompt(question: "图中是什么?", options: ["猫", "狗"], prediction: "猫").hasPrefix("你是一个帮助我匹配答案"))
         // Without a judge: "Z" and refusals are read (and wrong); a question with an unread answer fails.
         let s = try MMBench.score(questions, answers: try answers("mmbench"), rotate: true)
         XCTAssertEqual(s.questions, expected.mmbench.questions)

@@ -51,20 +51,24 @@ public enum MMBench {
         return (table, questions)
     }
 
-    /// Hint, question, then "A. …" lines with the options in `options` order, then the instruction.
-    public static func prompt(_ q: Question, options: [String]) -> String {
+    /// The instruction of `model_vqa_mmbench.py --single-pred-prompt` for `--lang en` and `--lang cn` (MMBench-CN).
+    public static let chineseOptionLetter = "请直接回答选项字母。"
+
+    /// Hint, question, then "A. …" lines with the options in `options` order, then the
+    /// instruction (English, or with `chinese` MMBench-CN's).
+    public static func prompt(_ q: Question, options: [String], chinese: Bool = false) -> String {
         var text = q.hint.map { $0 + "\n" + q.question } ?? q.question
         for (l, o) in zip(letters, options) { text += "\n\(l). \(o)" }
-        return BenchmarkInstruction.append(BenchmarkInstruction.optionLetter, to: text)
+        return BenchmarkInstruction.append(chinese ? chineseOptionLetter : BenchmarkInstruction.optionLetter, to: text)
     }
 
     /// One ask per row (round 0), or per option with `rotate`; the id is "index/round".
-    public static func items(_ questions: [Question], rotate: Bool, source: String) -> [BenchmarkItem] {
+    public static func items(_ questions: [Question], rotate: Bool, source: String, chinese: Bool = false) -> [BenchmarkItem] {
         questions.flatMap { q in
             (0..<(rotate ? q.options.count : 1)).map { r in
                 let rotated = Array(q.options[r...] + q.options[..<r])
                 return BenchmarkItem(id: "\(q.index)/\(r)", image: .encoded(q.image, source: "\(source):\(q.line) image"),
-                                     text: prompt(q, options: rotated), metadata: ["round_id": "\(r)", "index": "\(q.index)"])
+                                     text: prompt(q, options: rotated, chinese: chinese), metadata: ["round_id": "\(r)", "index": "\(q.index)"])
             }
         }
     }
