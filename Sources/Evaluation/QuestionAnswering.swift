@@ -35,6 +35,11 @@ public struct EvaluationQuestion: Codable, Sendable, Equatable {
 
 /// One model answer, in LLaVA's answers-file form.
 public struct EvaluationAnswer: Codable, Sendable {
+    /// The metadata key that marks a question whose prompt did not fit the context (its value
+    /// says by how much); such an answer is empty.
+    public static let overlongKey = "overlong"
+    public var isOverlong: Bool { metadata[Self.overlongKey] != nil }
+
     public var questionID: String
     public var prompt: String
     public var text: String

@@ -89,8 +89,11 @@ struct BenchmarkOptions: ParsableArguments {
         return EngineAnswerer(engine: engine, maxNewTokens: maxNewTokens)
     }
 
-    /// Prints the result and writes `<results-dir>/<benchmark>.json`.
-    func report(_ result: BenchmarkResult, table: String? = nil) throws {
+    /// Prints the result and writes `<results-dir>/<benchmark>.json`, with the count of
+    /// `answers` that did not fit the context (answered empty, scored as wrong).
+    func report(_ result: BenchmarkResult, table: String? = nil, answers: [String: EvaluationAnswer]) throws {
+        var result = result
+        result.counts["overlong questions"] = answers.values.filter(\.isOverlong).count
         try result.write(toFolder: resultsFolder)
         if let table { print(table) }
         for key in result.metrics.keys.sorted() { print("\(key): \(String(format: "%.2f", result.metrics[key]!))") }

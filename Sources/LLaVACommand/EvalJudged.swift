@@ -52,10 +52,10 @@ struct ScienceQACommand: AsyncParsableCommand {
         let texts = answers.mapValues(\.text)
         let (table, file) = ScienceQA.score(problems, answers: texts)
         try ResultFile.writeJSON(file, to: options.resultsFolder.appendingPathComponent("scienceqa_result.json"))
-        try options.report(table.result(model: model), table: table.markdown)
+        try options.report(table.result(model: model), table: table.markdown, answers: answers)
         guard let (judge, client) = try judgeOptions.makeJudge() else { return }
         do {
-            try await runEnsemble(problems, answers: texts, judge: judge, model: model)
+            try await runEnsemble(problems, answers: answers, judge: judge, model: model)
         } catch {
             try? await client.shutdown()
             throw error
@@ -63,7 +63,8 @@ struct ScienceQACommand: AsyncParsableCommand {
         try? await client.shutdown()
     }
 
-    func runEnsemble(_ problems: [ScienceQAProblem], answers texts: [String: String], judge: TeacherJudge, model: String) async throws {
+    func runEnsemble(_ problems: [ScienceQAProblem], answers: [String: EvaluationAnswer], judge: TeacherJudge, model: String) async throws {
+        let texts = answers.mapValues(\.text)
         var ensemble = ScienceQAJudge(judge: judge)
         ensemble.parallel = judgeOptions.judgeParallel
         let outcome = try await ensemble.run(problems, modelAnswers: texts, second: try secondAnswers.map(readSecondAnswers) ?? [:],
@@ -75,8 +76,9 @@ struct ScienceQACommand: AsyncParsableCommand {
         result.counts["disagreements"] = outcome.disagreements
         result.counts["unreadable judge replies"] = outcome.unreadable
         result.counts["second model correct"] = outcome.secondModelCorrect
+        result.metrics["complement accuracy"] = 100 * Double(problems.filter { outcome.complement[$0.id] == $0.answer }.count) / Double(max(1, problems.count))
         print("\nwith the judge ensemble (\(judgeOptions.judgeModel)):")
-        try options.report(result, table: judged.table.markdown)
+        try options.report(result, table: judged.table.markdown, answers: answers)
     }
 
     /// An answers JSONL ({question_id, text}) or a result JSON with "outputs".
@@ -130,12 +132,12 @@ struct LLaVABenchCommand: AsyncParsableCommand {
         }
         try? await client.shutdown()
         let summary = LLaVABenchSummary(reviews)
-        var table = ["| category | relative score | reference ×10 | model ×10 | reviews |", "|---|---|---|---|---|"]
+        var table = ["| category | relative score | reference ×10 | model ×10 | reviews | unparsable |", "|---|---|---|---|---|---|"]
         for key in summary.rows.keys.sorted() {
             let r = summary.rows[key]!
-            table.append("| \(key) | \(r.relative) | \(r.reference) | \(r.model) | \(r.count) |")
+            table.append("| \(key) | \(r.relative) | \(r.reference) | \(r.model) | \(r.count) | \(r.unparsable) |")
         }
-        table.append("\nunparsable reviews (after \(reviewAttempts) attempts each, left out): \(summary.unparsable)")
-        try options.report(summary.result(model: model), table: table.joined(separator: "\n"))
+        table.append("\nunparsable reviews (after \(reviewAttempts) attempts each, averaged in as [-1, -1]): \(summary.unparsable)")
+        try options.report(summary.result(model: model), table: table.joined(separator: "\n"), answers: answers)
     }
 }

@@ -10,16 +10,16 @@ struct ShortAnswerArguments: ParsableArguments {
     @OptionGroup var runtime: RuntimeOptions
 
     /// Answers the questions, writes the submission file, and scores where the split has answers.
-    func run(_ benchmark: ShortAnswerBenchmark, load: (URL) throws -> [ShortAnswerQuestion]) async throws {
+    func run(_ benchmark: ShortAnswerBenchmark, allQuestionIDs: [String]? = nil, load: (URL) throws -> [ShortAnswerQuestion]) async throws {
         try runtime.apply(level: .info)
         let questions = try load(URL(fileURLWithPath: questionFile))
         let images = try existingFolder(imageFolder, flag: "--image-folder")
         guard let (answers, model) = try await options.answer(benchmark.items(questions, imageFolder: images), benchmark: benchmark.rawValue) else { return }
         let upload = options.resultsFolder.appendingPathComponent("\(benchmark.rawValue)_submission.json")
-        try ResultFile.writeData(try benchmark.submission(questions, answers: answers), to: upload)
+        try ResultFile.writeData(try benchmark.submission(questions, answers: answers, allQuestionIDs: allQuestionIDs), to: upload)
         print("submission: \(upload.path)")
         if let result = benchmark.result(questions, answers: answers, model: model) {
-            try options.report(result)
+            try options.report(result, answers: answers)
         } else {
             print("this split has no answers: submit \(upload.lastPathComponent) to the evaluation server")
         }
@@ -29,13 +29,16 @@ struct ShortAnswerArguments: ParsableArguments {
 struct VQAv2Command: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vqav2",
-        abstract: "VQAv2 from v2_OpenEnded_mscoco_<subtype>_questions.json (images test2015 or val2014): the EvalAI submission file, and the VQA accuracy with --annotation-file (val).")
+        abstract: "VQAv2 from v2_OpenEnded_mscoco_<subtype>_questions.json (images test2015 or val2014): the EvalAI submission file, and with --annotation-file (val) the accuracy of the official vqaEval.py.")
     @Option(help: "v2_mscoco_<subtype>_annotations.json (val only): score locally.") var annotationFile: String?
     @Option(help: "Image file prefix (default: COCO_<subtype>_ from the questions file; test-dev uses COCO_test2015_).") var imagePrefix: String?
+    @Option(help: "A questions file listing every question the submission needs (test-dev: v2_OpenEnded_mscoco_test2015_questions.json); unanswered ones get \"\" as in convert_vqav2_for_submission.py.")
+    var submissionQuestions: String?
     @OptionGroup var arguments: ShortAnswerArguments
 
     func run() async throws {
-        try await arguments.run(.vqav2) {
+        let all = try submissionQuestions.map { try ShortAnswerBenchmark.loadVQAv2(questions: URL(fileURLWithPath: $0), annotations: nil).map(\.questionID) }
+        try await arguments.run(.vqav2, allQuestionIDs: all) {
             try ShortAnswerBenchmark.loadVQAv2(questions: $0, annotations: annotationFile.map { URL(fileURLWithPath: $0) }, imagePrefix: imagePrefix)
         }
     }
@@ -44,10 +47,14 @@ struct VQAv2Command: AsyncParsableCommand {
 struct TextVQACommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "textvqa",
-        abstract: "TextVQA from TextVQA_0.5.1_<split>.json (images train_images): VQA accuracy as LLaVA's m4c evaluator (without OCR tokens in the prompt).")
+        abstract: "TextVQA from TextVQA_0.5.1_<split>.json (images train_images), asked with its OCR tokens as LLaVA-1.5 does; VQA accuracy as LLaVA's m4c evaluator.")
+    @Option(help: "Rosetta OCR tokens (TextVQA_Rosetta_OCR_v0.2_<split>.json) for questions without ocr_tokens of their own.") var ocrFile: String?
+    @Flag(inversion: .prefixedNo, help: "Put the OCR tokens in the prompt (\"Reference OCR token: …\", llava_textvqa_val_v051_ocr.jsonl).") var ocrTokens = true
     @OptionGroup var arguments: ShortAnswerArguments
 
-    func run() async throws { try await arguments.run(.textvqa, load: ShortAnswerBenchmark.loadTextVQA) }
+    func run() async throws {
+        try await arguments.run(.textvqa) { try ShortAnswerBenchmark.loadTextVQA($0, ocr: ocrTokens, ocrFile: ocrFile.map { URL(fileURLWithPath: $0) }) }
+    }
 }
 
 struct VizWizCommand: AsyncParsableCommand {
@@ -76,7 +83,7 @@ struct GQACommand: AsyncParsableCommand {
         let predictions = options.resultsFolder.appendingPathComponent("testdev_balanced_predictions.json")
         try ResultFile.writeData(try GQA.predictions(questions, answers: answers), to: predictions)
         print("predictions: \(predictions.path)")
-        if let result = GQA.result(questions, answers: answers, model: model) { try options.report(result) }
+        if let result = GQA.result(questions, answers: answers, model: model) { try options.report(result, answers: answers) }
     }
 }
 

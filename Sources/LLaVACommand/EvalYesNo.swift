@@ -23,7 +23,7 @@ struct POPECommand: AsyncParsableCommand {
             table.append("| \(c) | " + [s.accuracy, s.precision, s.recall, s.f1, s.yesRatio].map { String(format: "%.3f", $0) }.joined(separator: " | ")
                          + " | \(s.truePositives) | \(s.falsePositives) | \(s.trueNegatives) | \(s.falseNegatives) |")
         }
-        try options.report(POPE.result(scores, model: model), table: table.joined(separator: "\n"))
+        try options.report(POPE.result(scores, model: model), table: table.joined(separator: "\n"), answers: answers)
     }
 }
 
@@ -52,6 +52,6 @@ struct MMECommand: AsyncParsableCommand {
             guard let s = scores[name] else { continue }
             table.append("| \(name) | \(String(format: "%.2f", s.accuracy)) | \(String(format: "%.2f", s.accuracyPlus)) | \(String(format: "%.2f", s.score)) |")
         }
-        try options.report(MME.result(scores, model: model), table: table.joined(separator: "\n"))
+        try options.report(MME.result(scores, model: model), table: table.joined(separator: "\n"), answers: answers)
     }
 }

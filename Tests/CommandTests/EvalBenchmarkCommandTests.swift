@@ -143,7 +143,7 @@ final class EvalBenchmarkCommandTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("| existence |") && r.stdout.contains("mme perception:"), r.stdout)
         let tool = try String(contentsOfFile: path("results/mme_results/artwork.txt"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(tool.count, 2)
-        XCTAssertEqual(tool[0].split(separator: "\t", omittingEmptySubsequences: false).prefix(3).joined(separator: "|"), "0002.jpg|Is this a painting? Please answer yes or no.|Yes")
+        XCTAssertEqual(tool[0].split(separator: "\t", omittingEmptySubsequences: false).prefix(3).joined(separator: "|"), "0002.txt|Is this a painting? Please answer yes or no.|Yes")
         let prompts = try lines("results/mme.answers.jsonl").map { $0["prompt"] as! String }
         XCTAssertTrue(prompts.contains("Is there a dog in this image?\nAnswer the question using a single word or phrase."), "\(prompts)")
     }
@@ -172,15 +172,21 @@ final class EvalBenchmarkCommandTests: XCTestCase {
         try write("{\"data_subtype\": \"val2014\", \"questions\": [{\"image_id\": 42, \"question\": \"What color?\", \"question_id\": 420}]}", "vqa_q.json")
         let tenGray = Array(repeating: "{\"answer\": \"gray\"}", count: 10).joined(separator: ",")
         try write("{\"annotations\": [{\"question_id\": 420, \"image_id\": 42, \"answers\": [\(tenGray)]}]}", "vqa_a.json")
-        _ = try run(["vqav2", "--question-file", path("vqa_q.json"), "--annotation-file", path("vqa_a.json"), "--image-folder", path("coco")] + model)
+        // The submission lists every question of --submission-questions ("" where unanswered).
+        try write("{\"data_subtype\": \"test2015\", \"questions\": [{\"image_id\": 42, \"question\": \"What color?\", \"question_id\": 420}, {\"image_id\": 43, \"question\": \"Why?\", \"question_id\": 421}]}", "vqa_all.json")
+        _ = try run(["vqav2", "--question-file", path("vqa_q.json"), "--annotation-file", path("vqa_a.json"), "--image-folder", path("coco"),
+                     "--submission-questions", path("vqa_all.json")] + model)
         let vqa = try json("results/vqav2_submission.json") as! [[String: Any]]
-        XCTAssertEqual(vqa.first?["question_id"] as? Int, 420)
+        XCTAssertEqual(vqa.map { $0["question_id"] as? Int }, [420, 421])
+        XCTAssertEqual(vqa.last?["answer"] as? String, "")
         XCTAssertNotNil(try json("results/vqav2.json"))
 
         try copyImage("gray.png", to: "textvqa/abc.jpg")
-        try write("{\"data\": [{\"question_id\": 7, \"image_id\": \"abc\", \"question\": \"What does it say?\", \"answers\": [\"stop\"]}]}", "textvqa.json")
+        try write("{\"data\": [{\"question_id\": 7, \"image_id\": \"abc\", \"question\": \"What does it say?\", \"answers\": [\"stop\"], \"ocr_tokens\": [\"STOP\", \"sign\"]}]}", "textvqa.json")
         _ = try run(["textvqa", "--question-file", path("textvqa.json"), "--image-folder", path("textvqa")] + model)
         XCTAssertNotNil(try json("results/textvqa.json"))
+        XCTAssertEqual(try lines("results/textvqa.answers.jsonl")[0]["prompt"] as? String,
+                       "What does it say?\nReference OCR token: STOP, sign\nAnswer the question using a single word or phrase.")
 
         try copyImage("rgba.png", to: "vizwiz/VizWiz_test_00000000.jpg")
         try write("[{\"image\": \"VizWiz_test_00000000.jpg\", \"question\": \"What is this?\"}]", "vizwiz.json")

@@ -51,7 +51,7 @@ final class EvalLLaVABenchCommandTests: XCTestCase {
                                                                                   "--rules", url("rule.json").path], timeout: 300)
         XCTAssertEqual(r.status, 0, r.stderr)
         guard r.status == 0 else { return }
-        XCTAssertTrue(r.stdout.contains("unparsable reviews (after 2 attempts each, left out): 4"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("unparsable reviews (after 2 attempts each, averaged in as [-1, -1]): 4"), r.stdout)
         let all = try reviews()
         XCTAssertEqual(all.map { $0["question_id"] as? String }, ["0", "1", "2", "3"])
         XCTAssertEqual(all.map { $0["attempts"] as? Int }, [2, 2, 2, 2])
@@ -60,6 +60,8 @@ final class EvalLLaVABenchCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("review 1/2 has no two scores"), r.stderr)
         let result = try JSONSerialization.jsonObject(with: Data(contentsOf: url("results/llava-bench.json"))) as! [String: Any]
         XCTAssertEqual((result["counts"] as! [String: Int])["unparsable reviews"], 4)
+        // Every tuple is [-1, -1]: both means are -1, so the relative score is 100 (as the reference computes it).
+        XCTAssertEqual((result["metrics"] as! [String: Double])["overall"], 100)
     }
 
     /// A run killed while the judge is slow keeps the reviews written so far; the next run

@@ -71,6 +71,36 @@ final class AnswerRunTests: XCTestCase {
         }
     }
 
+    /// A question too long for the context is recorded with an empty answer and marked in its
+    /// metadata; the run answers every other question (scripted, then through the engine).
+    func testAnOverlongQuestionIsRecordedEmptyAndTheRunGoesOn() async throws {
+        final class TooLong: Answerer, @unchecked Sendable {
+            var modelID: String { "scripted" }
+            var parallel: Int { 2 }
+            func answer(_ text: String, image: RGBImage?) async throws -> String {
+                if text == "question 1" { throw OverlongQuestion(reason: "the prompt takes 9000 positions of 4096") }
+                return "fine"
+            }
+        }
+        let file = dir.appendingPathComponent("answers.jsonl")
+        let all = try await AnswerRun(answersFile: file).run(items(3)) { TooLong() }
+        XCTAssertEqual(all.mapValues(\.text), ["q0": "fine", "q1": "", "q2": "fine"])
+        XCTAssertEqual(all.values.filter(\.isOverlong).map(\.questionID), ["q1"])
+        let saved = try JSONLines.read(file, as: EvaluationAnswer.self)
+        XCTAssertEqual(saved[1].metadata[EvaluationAnswer.overlongKey], "the prompt takes 9000 positions of 4096")
+        // A resumed run does not ask it again.
+        _ = try await AnswerRun(answersFile: file).run(items(3)) { XCTFail("no answerer needed"); return TooLong() }
+
+        let model = try LLaVAModel(directory: Fixtures.url("llava/hf-mlp2x-default"))
+        let long = BenchmarkItem(id: "long", image: nil, text: String(repeating: "word ", count: 2000))
+        let engine = try await AnswerRun(answersFile: nil).run([long] + items(1)) {
+            EngineAnswerer(engine: InferenceEngine(model: model, template: .llavaHF, parallel: 2), maxNewTokens: 2)
+        }
+        XCTAssertEqual(engine["long"]?.text, "")
+        XCTAssertTrue(engine["long"]?.metadata[EvaluationAnswer.overlongKey]?.contains("context") == true, "\(engine["long"]?.metadata ?? [:])")
+        XCTAssertEqual(engine["q0"]?.isOverlong, false)
+    }
+
     /// The engine's batched answers equal one-at-a-time answers (greedy is batch-invariant).
     func testEngineAnswersEqualOneAtATimeAnswers() async throws {
         let model = try LLaVAModel(directory: Fixtures.url("llava/hf-mlp2x-default"))

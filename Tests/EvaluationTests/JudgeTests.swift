@@ -34,7 +34,7 @@ final class JudgeTests: XCTestCase {
     }
 
     /// The review request is the reference's; a reply without two scores is retried; one that
-    /// never has them is counted as unparsable and left out; a second run asks nothing again.
+    /// never has them is counted as unparsable and averaged in as [-1, -1]; a second run asks nothing again.
     func testReviewsAreRetriedCountedAndResumed() async throws {
         let server = try await ScriptedOpenAIServer { request, _ in
             let user = request.chat?.messages.last?.content ?? ""
@@ -59,7 +59,11 @@ final class JudgeTests: XCTestCase {
         XCTAssertTrue(first.messages.last!.content.hasSuffix("does not affect your judgment.\n\n"))
         let summary = LLaVABenchSummary(reviews)
         XCTAssertEqual(summary.unparsable, 1)
-        XCTAssertEqual(summary.rows["all"]?.relative, 86.7)   // (6+7)/2 / ((8+7)/2) × 100
+        // The unparsable review is averaged in as [-1, -1], as summarize_gpt_review.py does:
+        // round((6+7-1)/3, 3) / round((8+7-1)/3, 3) × 100 = 4.0 / 4.667 × 100.
+        XCTAssertEqual(summary.rows["all"]?.relative, 85.7)
+        XCTAssertEqual(summary.rows["all"]?.count, 3)
+        XCTAssertEqual(summary.rows["all"]?.unparsable, 1)
         let requests = server.requests.count
         let again = try await reviewer.review(qs, references: refs, answers: answers, reviewsFile: file)
         XCTAssertEqual(again, reviews)
@@ -92,6 +96,8 @@ final class JudgeTests: XCTestCase {
         XCTAssertEqual(outcome.disagreements, 2)
         XCTAssertEqual(outcome.unreadable, 1)
         XCTAssertEqual(outcome.secondModelCorrect, 2)
+        // The complement (eval_science_qa_gpt4.py) takes the second model's letter wherever it gave one.
+        XCTAssertEqual(outcome.complement, ["1": 1, "2": 1, "3": 2])
         XCTAssertEqual(server.requests.count, 5)
         try await client.shutdown()
         await server.stop()

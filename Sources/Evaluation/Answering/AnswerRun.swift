@@ -36,11 +36,17 @@ public struct AnswerRun {
             let handle = try answersFile?.appender()
             defer { try? handle?.close() }
             var progress = ProgressLog(total: remaining.count, logger: logger, interval: progressInterval)
-            let pixels = maxImagePixels
+            let (pixels, logger) = (maxImagePixels, self.logger)
             try await forEachConcurrently(remaining, limit: answerer.parallel, work: { item in
-                let text = try await answerer.answer(item.text, image: try item.decodeImage(maxPixels: pixels))
+                var (text, metadata) = ("", item.metadata)
+                do {
+                    text = try await answerer.answer(item.text, image: try item.decodeImage(maxPixels: pixels))
+                } catch let overlong as OverlongQuestion {
+                    logger.warning("question \(item.id): \(overlong.reason); recorded with an empty answer")
+                    metadata[EvaluationAnswer.overlongKey] = overlong.reason
+                }
                 return EvaluationAnswer(questionID: item.id, prompt: item.recordedPrompt ?? item.text, text: text, answerID: UUID().uuidString,
-                                        modelID: answerer.modelID, metadata: item.metadata)
+                                        modelID: answerer.modelID, metadata: metadata)
             }, record: { answer in
                 done[answer.questionID] = answer
                 if let handle { try JSONLines.append(answer, to: handle) }
@@ -49,6 +55,8 @@ public struct AnswerRun {
             progress.finish()
         }
         try answersFile?.write(items.compactMap { done[$0.id] })
+        let overlong = done.values.filter(\.isOverlong).count
+        if overlong > 0 { logger.warning("\(overlong) of \(items.count) questions did not fit the context: answered empty, scored as wrong") }
         return done
     }
 }

@@ -14,6 +14,15 @@ public protocol Answerer: Sendable {
     func answer(_ text: String, image: RGBImage?) async throws -> String
 }
 
+/// A question whose prompt (image positions included) does not fit the model's context. The
+/// answering run records it with an empty answer (scored as wrong), marks it in the answer's
+/// metadata (`overlong`), counts it, and goes on with the other questions.
+public struct OverlongQuestion: Error, CustomStringConvertible {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
 /// Greedy answers from `InferenceEngine`: `parallel` questions decode together in one batch
 /// (each row bit-identical to decoding alone, so answers do not depend on the batch).
 public final class EngineAnswerer: Answerer {
@@ -39,6 +48,10 @@ public final class EngineAnswerer: Answerer {
                 return ""
             } catch EngineError.queueFull {
                 try await Task.sleep(nanoseconds: 20_000_000)
+            } catch let error as EngineError {
+                // Thrown at submit, or through the stream when the prefill finds it too long.
+                if case .contextLengthExceeded = error { throw OverlongQuestion(reason: error.description) }
+                throw error
             }
         }
     }

@@ -51,37 +51,26 @@ public enum MMBench {
         return (table, questions)
     }
 
-    /// Hint, question, then "A. …" lines with the options in `options` order, then the instruction.
-    public static func prompt(_ q: Question, options: [String]) -> String {
+    /// The instruction of `model_vqa_mmbench.py --single-pred-prompt` for `--lang en` and `--lang cn` (MMBench-CN).
+    public static let chineseOptionLetter = "请直接回答选项字母。"
+
+    /// Hint, question, then "A. …" lines with the options in `options` order, then the
+    /// instruction (English, or with `chinese` MMBench-CN's).
+    public static func prompt(_ q: Question, options: [String], chinese: Bool = false) -> String {
         var text = q.hint.map { $0 + "\n" + q.question } ?? q.question
         for (l, o) in zip(letters, options) { text += "\n\(l). \(o)" }
-        return BenchmarkInstruction.append(BenchmarkInstruction.optionLetter, to: text)
+        return BenchmarkInstruction.append(chinese ? chineseOptionLetter : BenchmarkInstruction.optionLetter, to: text)
     }
 
     /// One ask per row (round 0), or per option with `rotate`; the id is "index/round".
-    public static func items(_ questions: [Question], rotate: Bool, source: String) -> [BenchmarkItem] {
+    public static func items(_ questions: [Question], rotate: Bool, source: String, chinese: Bool = false) -> [BenchmarkItem] {
         questions.flatMap { q in
             (0..<(rotate ? q.options.count : 1)).map { r in
                 let rotated = Array(q.options[r...] + q.options[..<r])
                 return BenchmarkItem(id: "\(q.index)/\(r)", image: .encoded(q.image, source: "\(source):\(q.line) image"),
-                                     text: prompt(q, options: rotated), metadata: ["round_id": "\(r)", "index": "\(q.index)"])
+                                     text: prompt(q, options: rotated, chinese: chinese), metadata: ["round_id": "\(r)", "index": "\(q.index)"])
             }
         }
-    }
-
-    /// The letter an answer names, as MMBench's `can_infer` reads it without an LLM: with
-    /// `.()[],:;!*#{}` turned into spaces, exactly one option letter among the words; else
-    /// exactly one option's text inside the answer (case-insensitive); else nil (wrong).
-    public static func extractLetter(_ answer: String, options: [String]) -> String? {
-        let choices = Array(letters.prefix(options.count))
-        var cleaned = answer
-        for c in ".()[],:;!*#{}" { cleaned = cleaned.replacingOccurrences(of: String(c), with: " ") }
-        let words = Set(cleaned.split(whereSeparator: { $0.isWhitespace }).map(String.init))
-        let named = choices.filter { words.contains($0) }
-        if named.count == 1 { return named[0] }
-        let lower = answer.lowercased()
-        let byText = zip(choices, options).filter { lower.contains($0.1.lowercased()) }.map(\.0)
-        return byText.count == 1 ? byText[0] : nil
     }
 
     /// The correct letter in round `round` (options rotated left by `round`).
@@ -90,50 +79,12 @@ public enum MMBench {
         return letters[((k - round) % optionCount + optionCount) % optionCount]
     }
 
-    public struct Scores: Codable, Sendable, Equatable {
-        /// Circular: every ask of a question right.
-        public var circularCorrect = 0, questions = 0
-        /// Each ask on its own (what a single pass would score).
-        public var singleCorrect = 0, asks = 0
-        public var unreadable = 0
-        public var byCategory: [String: [Int]] = [:]   // [correct, total], circular
-    }
-
-    public static func score(_ questions: [Question], answers: [String: EvaluationAnswer], rotate: Bool) throws -> Scores {
-        var groups: [Int: (correct: Bool, category: String)] = [:]
-        var order: [Int] = []
-        var s = Scores()
-        for q in questions {
-            guard let answer = q.answer else { continue }
-            for r in 0..<(rotate ? q.options.count : 1) {
-                guard let a = answers["\(q.index)/\(r)"] else { throw EvaluationError.invalidArgument("MMBench index \(q.index) round \(r) has no answer") }
-                let rotated = Array(q.options[r...] + q.options[..<r])
-                let letter = extractLetter(a.text, options: rotated)
-                if letter == nil { s.unreadable += 1 }
-                let right = letter == rotatedAnswer(answer, optionCount: q.options.count, round: r)
-                s.asks += 1
-                if right { s.singleCorrect += 1 }
-                let key = q.index % 1_000_000
-                if groups[key] == nil { order.append(key); groups[key] = (true, q.category ?? "") }
-                if !right { groups[key]!.correct = false }
-            }
-        }
-        for key in order {
-            let g = groups[key]!
-            s.questions += 1
-            if g.correct { s.circularCorrect += 1 }
-            var c = s.byCategory[g.category, default: [0, 0]]
-            c[0] += g.correct ? 1 : 0
-            c[1] += 1
-            s.byCategory[g.category] = c
-        }
-        return s
-    }
-
     public static func result(_ s: Scores, model: String) -> BenchmarkResult {
         var metrics = ["circular accuracy": percent(s.circularCorrect, s.questions), "single-pass accuracy": percent(s.singleCorrect, s.asks)]
         for (c, v) in s.byCategory where !c.isEmpty { metrics["\(c) accuracy"] = percent(v[0], v[1]) }
         return BenchmarkResult(benchmark: "mmbench", model: model, headline: "circular accuracy", metrics: metrics,
-                               counts: ["questions": s.questions, "asks": s.asks, "unreadable answers": s.unreadable])
+                               counts: ["questions": s.questions, "asks": s.asks, "unmatched answers": s.unmatched,
+                                        "matched by the judge": s.judgeMatched, "unmatched after the judge": s.judgeFailed,
+                                        "questions failed without a judge": s.failedWithoutJudge])
     }
 }

@@ -95,15 +95,17 @@ public enum MME {
         public var score: Double { accuracy + accuracyPlus }
     }
 
-    /// One line per question, tab-separated, two consecutive lines per image: the
-    /// `<subtask>.txt` files MME's `calculation.py --results_dir` reads.
+    /// One line per question, tab-separated (question file, question, truth, answer), two
+    /// consecutive lines per image: the `<subtask>.txt` files `convert_answer_to_mme.py` writes
+    /// and MME's `calculation.py --results_dir` reads.
     public static func resultFiles(_ questions: [Question], answers: [String: EvaluationAnswer]) throws -> [String: String] {
         var files: [String: String] = [:]
         for group in groupedByImage(questions) {
             for q in group {
                 guard let a = answers[q.id] else { throw EvaluationError.invalidArgument("MME \(q.subtask) \(q.image): question '\(q.question)' has no answer") }
                 let clean = { (s: String) in s.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ") }
-                files[q.subtask, default: ""] += [q.image, clean(q.question), q.answer, clean(a.text)].joined(separator: "\t") + "\n"
+                let questionFile = (q.image as NSString).deletingPathExtension + ".txt"
+                files[q.subtask, default: ""] += [questionFile, clean(q.question), q.answer, clean(a.text)].joined(separator: "\t") + "\n"
             }
         }
         return files

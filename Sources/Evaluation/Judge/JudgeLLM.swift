@@ -5,6 +5,7 @@ import OpenAIClient
 /// A text-only LLM that judges answers: GPT-4 in the papers, here any OpenAI-compatible
 /// endpoint (`llava serve` included). Called from several tasks at once.
 public protocol JudgeLLM: Sendable {
+    /// The judge's reply to `user`; an empty `system` sends no system message.
     func reply(system: String, user: String) async throws -> String
 }
 
@@ -26,7 +27,7 @@ public struct TeacherJudge: JudgeLLM {
     }
 
     public func reply(system: String, user: String) async throws -> String {
-        try await teacher.reply(to: [.system(system), .user(user)], seed: seed).text
+        try await teacher.reply(to: (system.isEmpty ? [] : [.system(system)]) + [.user(user)], seed: seed).text
     }
 }
 

@@ -34,6 +34,9 @@ public struct LLaVABenchReview: Codable, Sendable, Equatable {
         category = try c.decode(String.self, forKey: .category)
         content = try c.decodeIfPresent(String.self, forKey: .content) ?? ""
         tuple = try c.decode([Double].self, forKey: .tuple)
+        guard tuple.count == 2 else {
+            throw DecodingError.dataCorruptedError(forKey: .tuple, in: c, debugDescription: "expected two scores, found \(tuple.count)")
+        }
         attempts = try c.decodeIfPresent(Int.self, forKey: .attempts) ?? 1
     }
 }
@@ -92,34 +95,36 @@ public struct LLaVABenchReviewer {
 
 /// `summarize_gpt_review.py`'s numbers per category and over all: the mean of each score
 /// (rounded to 3 places), the model's relative score mean₂ / mean₁ × 100 (rounded to 1), and
-/// both means × 10. Reviews without readable scores are left out and counted (the reference
-/// averages their [-1, -1] in).
+/// both means × 10. As in the reference, a review without readable scores keeps its tuple
+/// [-1, -1] and is averaged in (it pulls both means down); `unparsable` counts them. A mean
+/// reference score of 0 (the reference divides by zero) leaves the relative score NaN.
 public struct LLaVABenchSummary: Codable, Sendable, Equatable {
     public struct Row: Codable, Sendable, Equatable {
         public var relative: Double
         public var reference: Double
         public var model: Double
+        /// Reviews averaged, unparsable ones included.
         public var count: Int
+        public var unparsable: Int
     }
 
     public var rows: [String: Row]
     public var unparsable: Int
 
     public init(_ reviews: [LLaVABenchReview]) {
-        var groups: [String: [[Double]]] = [:]
-        var unparsable = 0
+        var groups: [String: [LLaVABenchReview]] = [:]
         for r in reviews {
-            guard r.isParsed else { unparsable += 1; continue }
-            groups[r.category, default: []].append(r.tuple)
-            groups["all", default: []].append(r.tuple)
+            groups[r.category, default: []].append(r)
+            groups["all", default: []].append(r)
         }
-        rows = groups.mapValues { tuples in
-            let n = Double(tuples.count)
-            let m1 = pythonRound(tuples.map { $0[0] }.reduce(0, +) / n, 3)
-            let m2 = pythonRound(tuples.map { $0[1] }.reduce(0, +) / n, 3)
-            return Row(relative: pythonRound(m2 / m1 * 100, 1), reference: pythonRound(m1 * 10, 1), model: pythonRound(m2 * 10, 1), count: tuples.count)
+        rows = groups.mapValues { group in
+            let n = Double(group.count)
+            let m1 = pythonRound(group.map { $0.tuple[0] }.reduce(0, +) / n, 3)
+            let m2 = pythonRound(group.map { $0.tuple[1] }.reduce(0, +) / n, 3)
+            return Row(relative: m1 == 0 ? .nan : pythonRound(m2 / m1 * 100, 1), reference: pythonRound(m1 * 10, 1),
+                       model: pythonRound(m2 * 10, 1), count: group.count, unparsable: group.filter { !$0.isParsed }.count)
         }
-        self.unparsable = unparsable
+        unparsable = reviews.filter { !$0.isParsed }.count
     }
 
     /// Category names as the paper's table has them.
@@ -135,7 +140,7 @@ public struct LLaVABenchSummary: Codable, Sendable, Equatable {
         var metrics: [String: Double] = [:]
         var counts: [String: Int] = ["unparsable reviews": unparsable]
         for (k, r) in rows {
-            metrics[Self.column(k)] = r.relative
+            if r.relative.isFinite { metrics[Self.column(k)] = r.relative }
             counts[Self.column(k)] = r.count
         }
         return BenchmarkResult(benchmark: benchmark, model: model, headline: "overall", metrics: metrics, counts: counts)

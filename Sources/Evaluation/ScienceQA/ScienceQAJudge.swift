@@ -1,11 +1,20 @@
 import Foundation
 import Logging
 
-/// The paper's "GPT-4 as the judge" ensemble. A second model (GPT-4 in the paper; here the judge
-/// itself, text only, unless its answers are given) answers every problem; where its answer and
-/// the model's differ, the judge is asked again with the question and both answers and gives
-/// the final letter ("The answer is X."); a reply without one keeps the model's answer, as
-/// `eval_science_qa_gpt4_requery.py` does. Both rounds are logged to resumable JSONL files.
+/// The paper's GPT-4 ensembles. A second model (GPT-4 in the paper; here the judge itself, text
+/// only, unless its answers are given) answers every problem.
+/// - "GPT-4 complement" (`eval_science_qa_gpt4.py`): the second model's letter, or the model's
+///   where the second model's reply has no single "The answer is X.".
+/// - "GPT-4 as the judge" (`eval_science_qa_gpt4_requery.py`): where the two letters differ, the
+///   judge is asked again with the question and both answers and gives the final letter; a
+///   reply without exactly one "The answer is X." keeps the model's answer.
+/// The reference reads the second answers and the requeries from files made elsewhere: it has
+/// no prompt for either, so `answerPrompt` and `requeryPrompt` are this package's wording. The
+/// model's own letter is read with `eval_science_qa.py`'s rules (a bare letter, "X. ", or "The
+/// answer is X."), where the reference's ensemble scripts read only "The answer is X." (its
+/// ScienceQA model answered that way; LLaVA-1.5's answers are bare letters). Where the scripts
+/// draw a random option (no letter, or one beyond the choices), the ask counts as wrong.
+/// Both rounds are logged to resumable JSONL files.
 public struct ScienceQAJudge {
     public struct Reply: Codable, Sendable, Equatable {
         public var questionID: String
@@ -49,6 +58,8 @@ public struct ScienceQAJudge {
 
     public struct Outcome: Sendable {
         public var predictions: [String: Int]
+        /// The complement: the second model's choice where it gave one, else the model's.
+        public var complement: [String: Int] = [:]
         /// Problems where the two answers differed (the judge was asked).
         public var disagreements: Int
         /// Judge replies without a readable letter (the model's answer was kept).
@@ -71,6 +82,7 @@ public struct ScienceQAJudge {
             let theirs = ScienceQA.choiceIndex(ScienceQA.extractJudgeLetter(second[p.id] ?? ""), choiceCount: p.choices.count)
             if theirs == p.answer { outcome.secondModelCorrect += 1 }
             outcome.predictions[p.id] = ours
+            outcome.complement[p.id] = ScienceQA.extractJudgeLetter(second[p.id] ?? "") == nil ? ours : theirs
             if ours != theirs {
                 requeries.append((p.id, Self.requeryPrompt(p, model: modelAnswers[p.id] ?? "", second: second[p.id] ?? "")))
             }

@@ -17,17 +17,35 @@ public enum VQAAnswerNormalizer {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         item = item.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " ")
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        return digitsAndArticles(punctuation(item))
+        return digitsAndArticles(punctuation(item, commaRun: true))
     }
 
     static let punctuationMarks: [String] = [";", "/", "[", "]", "\"", "{", "}", "(", ")", "=", "+", "\\", "_", "-",
                                              ">", "<", "@", "`", ",", "?", "!"]
 
+    /// Whether the text has a digit, commas, a digit (Python's `\d`: any decimal digit). EvalAI's
+    /// `COMMA_STRIP`, `(?<=\d)(\,)+(?=\d)`, takes a run of commas; vqaEval.py's `commaStrip`,
+    /// `(\d)(\,)(\d)`, exactly one.
+    static func hasDigitComma(_ text: String, commaRun: Bool) -> Bool {
+        let s = Array(text.unicodeScalars)
+        let isDigit = { (c: Unicode.Scalar) in c.properties.numericType == .decimal }
+        var i = 1
+        while i < s.count {
+            if s[i] == ",", isDigit(s[i - 1]) {
+                var j = i
+                while commaRun && j + 1 < s.count && s[j + 1] == "," { j += 1 }
+                if j + 1 < s.count && isDigit(s[j + 1]) { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
     /// A mark next to a space (or any text with a comma between digits) is deleted; otherwise it
     /// becomes a space. The checks read the input, the edits apply to the running output, as
     /// the original does.
-    static func punctuation(_ text: String) -> String {
-        let commaBetweenDigits = text.range(of: #"(?<=\d),+(?=\d)"#, options: .regularExpression) != nil
+    static func punctuation(_ text: String, commaRun: Bool) -> String {
+        let commaBetweenDigits = hasDigitComma(text, commaRun: commaRun)
         var out = text
         for p in punctuationMarks {
             let deleted = text.contains(p + " ") || text.contains(" " + p) || commaBetweenDigits
@@ -36,21 +54,24 @@ public enum VQAAnswerNormalizer {
         return stripPeriods(out)
     }
 
-    /// Removes "." not followed by a digit. The original calls `re.sub(pattern, "", text,
-    /// re.UNICODE)`, which passes the flag as `count` (32): only the first 32 such periods go.
+    /// Removes "." not followed by a digit (Python's `\d`: any decimal digit). The original calls
+    /// `re.sub(pattern, "", text, re.UNICODE)`, which passes the flag as `count` (32): only the
+    /// first 32 such periods go.
     static func stripPeriods(_ text: String) -> String {
-        var chars = Array(text)
+        var scalars = Array(text.unicodeScalars)
         var removed = 0
         var i = 0
-        while i < chars.count {
-            if chars[i] == ".", removed < 32, !(i + 1 < chars.count && chars[i + 1].isASCII && chars[i + 1].isNumber) {
-                chars.remove(at: i)
+        while i < scalars.count {
+            if scalars[i] == ".", removed < 32, !(i + 1 < scalars.count && scalars[i + 1].properties.numericType == .decimal) {
+                scalars.remove(at: i)
                 removed += 1
             } else {
                 i += 1
             }
         }
-        return String(chars)
+        var out = ""
+        out.unicodeScalars.append(contentsOf: scalars)
+        return out
     }
 
     static func digitsAndArticles(_ text: String) -> String {
