@@ -13,9 +13,10 @@ struct RequestSample: Sendable {
     /// Why the request failed; nil when it succeeded.
     var error: String?
 
-    /// Seconds to the first text (or to the first chunk, for an answer whose tokens decode to no
-    /// text, as random weights with a borrowed tokenizer give).
-    var secondsToFirstToken: Double? { firstText ?? firstChunk }
+    /// Seconds to the first chunk of the answer, which servers send with (or just before) the
+    /// first token. The first text can come much later: tokens may decode to no text yet (a
+    /// character split over byte tokens, or random weights with a borrowed tokenizer).
+    var secondsToFirstToken: Double? { firstChunk ?? firstText }
 
     /// The stretch of the test, in seconds from its start, in which this request's tokens after
     /// the first were decoded; nil when there were none.

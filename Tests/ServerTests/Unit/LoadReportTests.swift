@@ -25,6 +25,12 @@ final class LoadReportTests: XCTestCase {
         let report = LoadReport(configuration: configuration, samples: [a, b, failed], wallSeconds: 10)
         XCTAssertEqual(report.decodeTokensPerSecond, 13.0 / 8.0, accuracy: 1e-12)
         XCTAssertEqual(report.generatedTokensPerSecond, 1.5, accuracy: 1e-12)
+        // The first token is the first chunk, even when the first text comes later (or last).
+        a.firstChunk = 1
+        a.firstText = 6
+        let late = LoadReport(configuration: configuration, samples: [a, b, failed], wallSeconds: 10)
+        XCTAssertEqual(late.decodeTokensPerSecond, 13.0 / 9.0, accuracy: 1e-12)
+        XCTAssertEqual(late.timeToFirstToken.map { [$0.p50, $0.p95] }, [1, 3])
     }
 
     func testEventsSplitAnywhereAreReadWhole() {
