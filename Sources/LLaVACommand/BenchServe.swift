@@ -37,10 +37,14 @@ struct BenchServe: AsyncParsableCommand {
     @Option(help: "Seconds one request may take before it counts as an error.")
     var timeout: Double = 600
 
+    @Option(help: "Requests sent one at a time first and not measured (the server's first touches of its weights).")
+    var warmup = 1
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
     func validate() throws {
+        guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0, got \(warmup)") }
         guard clients >= 1, requests >= 1 else { throw ValidationError("--clients and --requests must be at least 1") }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1, got \(maxTokens)") }
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
@@ -52,7 +56,7 @@ struct BenchServe: AsyncParsableCommand {
         let configuration = LoadTestConfiguration(
             url: url, clients: clients, requests: requests, prompt: prompt,
             imageDataURI: try image.map { try LoadTestConfiguration.dataURI(imageFile: $0) },
-            maxTokens: maxTokens, apiKey: apiKey, model: model, timeout: timeout)
+            maxTokens: maxTokens, apiKey: apiKey, model: model, timeout: timeout, warmupRequests: warmup)
         let report = try await LoadTest(configuration: configuration).run()
         if json {
             let encoder = JSONEncoder()

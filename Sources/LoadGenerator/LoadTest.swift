@@ -39,6 +39,10 @@ public struct LoadTest: Sendable {
         let model: String
         if let named = configuration.model { model = named } else { model = try await servedModel(client) }
         let body = try requestBody(model: model)
+        for _ in 0..<configuration.warmupRequests {
+            let warmup = await StreamedCompletion(client: client, configuration: configuration, body: body).run(testStart: .now)
+            if let error = warmup.error { throw LoadTestError.warmupFailed(error) }
+        }
         let counter = RequestCounter(limit: configuration.requests)
         let start = ContinuousClock.now
         let samples = await withTaskGroup(of: [RequestSample].self) { group in

@@ -16,9 +16,14 @@ public struct LoadTestConfiguration: Sendable {
     public var model: String?
     /// Seconds one request may take before it counts as an error.
     public var timeout: Double
+    /// Requests sent one at a time before the test and left out of the report, so that the
+    /// server's first touches of its weights and buffers are not measured (as llama-bench's
+    /// warm-up run).
+    public var warmupRequests: Int
 
     public init(url: String, clients: Int, requests: Int, prompt: String, imageDataURI: String? = nil,
-                maxTokens: Int = 128, apiKey: String? = nil, model: String? = nil, timeout: Double = 600) {
+                maxTokens: Int = 128, apiKey: String? = nil, model: String? = nil, timeout: Double = 600,
+                warmupRequests: Int = 0) {
         self.url = url
         self.clients = clients
         self.requests = requests
@@ -28,6 +33,7 @@ public struct LoadTestConfiguration: Sendable {
         self.apiKey = apiKey
         self.model = model
         self.timeout = timeout
+        self.warmupRequests = warmupRequests
     }
 
     /// `…/v1/chat/completions` and `…/v1/models` under the given URL.
@@ -57,11 +63,13 @@ public struct LoadTestConfiguration: Sendable {
 public enum LoadTestError: Error, CustomStringConvertible {
     case unsupportedImage(String)
     case noModel(url: String, reason: String)
+    case warmupFailed(String)
 
     public var description: String {
         switch self {
         case .unsupportedImage(let path): return "\(path): not a PNG or JPEG file"
         case .noModel(let url, let reason): return "could not learn the model id from \(url): \(reason) (pass --model)"
+        case .warmupFailed(let reason): return "the warm-up request failed: \(reason)"
         }
     }
 }

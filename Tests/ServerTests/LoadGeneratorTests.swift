@@ -36,18 +36,23 @@ final class LoadGeneratorTests: XCTestCase {
         }
         XCTAssertLessThanOrEqual(latency["p50"] ?? .infinity, latency["p99"] ?? 0)
         let logged = server.stderr.components(separatedBy: "POST /v1/chat/completions 200").count - 1
-        XCTAssertEqual(logged, 9, "the server logged every request")
+        XCTAssertEqual(logged, 10, "the server logged every request, and the unmeasured warm-up")
     }
 
     func testRefusedRequestsAreCountedAsErrors() throws {
         let server = try ServerProcess.start(["--model", ChatRequest.fixtureModel.path, "--api-key", "sesame"])
         self.server = server
         let report = try benchServe(["--url", server.baseURL + "/v1", "--clients", "2", "--requests", "4", "--max-tokens", "2",
-                                     "--model", "hf-mlp2x-default"])
+                                     "--model", "hf-mlp2x-default", "--warmup", "0"])
         XCTAssertEqual(report["failed"] as? Int, 4)
         let errors = try XCTUnwrap(report["errors"] as? [String: Int])
         XCTAssertEqual(errors.count, 1)
         XCTAssertTrue(errors.keys.first?.hasPrefix("HTTP 401") ?? false, "\(errors)")
+        // A refused warm-up stops the test before it starts, with the server's answer.
+        let refused = try LLaVAExecutable.run(["bench", "serve", "--url", server.baseURL, "--model", "hf-mlp2x-default",
+                                               "--max-tokens", "2"], timeout: 120)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("the warm-up request failed: HTTP 401"), refused.stderr)
         let ok = try benchServe(["--url", server.baseURL, "--clients", "2", "--requests", "2", "--max-tokens", "2", "--api-key", "sesame"])
         XCTAssertEqual(ok["succeeded"] as? Int, 2)
     }
