@@ -75,7 +75,7 @@ public final class CLIPVisionTowerTraining {
         let rows = patches.reserve(b * n * k)
         for i in 0..<b { im2col(pixels + i * c.channelCount * c.imageSize * c.imageSize, into: rows + i * n * k) }
         var patchOut = [Float](repeating: 0, count: b * n * d)
-        linearForward(&patchOut, rows, weight: patchMatrix, rows: b * n, scratch: projection.scratch)
+        linearForward(&patchOut, rows, weight: patchMatrix, rows: b * n, scratch: projection.workspace.widened)
         let x = embeddings.reserve(b * t * d)
         for i in 0..<b {
             let image = x + i * t * d
@@ -117,7 +117,7 @@ public final class CLIPVisionTowerTraining {
         }
         withGradient(patchEmbedding) { dW in
             linearBackward(dx: nil, dWeight: dW, dBias: nil, dy: dPatchOut, x: patches.pointer, weight: patchMatrix,
-                           rows: b * n, scratch: projection.scratch)
+                           rows: b * n, scratch: projection.workspace.widened)
         }
     }
 
