@@ -101,7 +101,7 @@ public final class CLIPVisionTowerTraining {
         // Only the class rows reach the loss; every other row of the encoder output gets zero.
         var dH = [Float](repeating: 0, count: b * t * d)
         for i in 0..<b { for j in 0..<d { dH[i * t * d + j] = dCls[i * d + j] } }
-        let dX0 = encoder.backward(dH, sequences: b, tokens: t)
+        let dX0 = encoder.backward(dH, sequences: b, tokens: t, hidden: d)
         var dX = [Float](repeating: 0, count: b * t * d)
         preNorm.backward(dx: &dX, dy: dX0, x: embeddings.pointer, rows: b * t)
         // x = [class; patches·Wᵀ] + positions, per image.

@@ -63,31 +63,32 @@ extension TrainableDecoder {
         }
     }
 
-    /// The block's backward: dxIn += ∂L/∂x given dxOut = ∂L/∂out and the block's input x;
-    /// parameter gradients accumulate. Intermediate gradients live in `g`, reused across
-    /// blocks and steps (no allocation per call).
+    /// The block's backward: dxIn = ∂L/∂x (overwritten) given dxOut = ∂L/∂out and the block's
+    /// input x; parameter gradients accumulate. Intermediate gradients live in `g`, reused
+    /// across blocks and steps (no allocation per call); a buffer whose first write covers it
+    /// whole is not zeroed first.
     func blockBackward(_ b: TrainableBlock, _ a: BlockActivations, x: UnsafePointer<Float>, dxOut: UnsafePointer<Float>,
                        dxIn: UnsafeMutablePointer<Float>, scratch g: BackwardScratch) {
         let c = config, d = c.hiddenSize, e = c.headDim, h = c.headCount, kvh = c.kvHeadCount, f = c.intermediateSize
         let qd = h * e, kvd = kvh * e, r = batch.rows
         // MLP branch: out = xMid + down(swiglu(gate(n2), up(n2))), n2 = norm(xMid)
-        let dxMid = g.zeroed(0, r * d)
+        let dxMid = g.buffer(0, r * d)
         dxMid.update(from: dxOut, count: r * d)
-        let dh = g.zeroed(1, r * f)
-        b.down.backward(dx: dh, dy: dxOut, x: a.h.pointer, rows: r, saved: a.linears[6])
-        let dGate = g.zeroed(2, r * f), dUp = g.zeroed(3, r * f)
-        swigluBackward(dGate: dGate, dUp: dUp, dOut: dh, gate: a.gate.pointer, up: a.up.pointer, count: r * f)
-        let dNorm2 = g.zeroed(4, r * d)
-        b.gate.backward(dx: dNorm2, dy: dGate, x: a.norm2.pointer, rows: r, saved: a.linears[4])
+        let dh = g.buffer(1, r * f)
+        b.down.backward(dx: dh, dy: dxOut, x: a.h.pointer, rows: r, saved: a.linears[6], overwrite: true)
+        let dGate = g.buffer(2, r * f), dUp = g.buffer(3, r * f)
+        swigluBackwardWriting(dGate: dGate, dUp: dUp, dOut: dh, gate: a.gate.pointer, up: a.up.pointer, count: r * f)
+        let dNorm2 = g.buffer(4, r * d)
+        b.gate.backward(dx: dNorm2, dy: dGate, x: a.norm2.pointer, rows: r, saved: a.linears[4], overwrite: true)
         b.up.backward(dx: dNorm2, dy: dUp, x: a.norm2.pointer, rows: r, saved: a.linears[5])
         withGradient(b.mlpNormParameter) { dW in
             rmsNormBackward(dx: dxMid, dWeight: dW, dy: dNorm2, x: a.xMid.pointer, weight: b.mlpNorm.floats,
                             rows: r, dim: d, eps: c.rmsNormEps)
         }
         // Attention branch: xMid = xIn + o(attn(rope(q(n1)), rope(k(n1)), v(n1))), n1 = norm(xIn)
-        addInPlace(dxIn, dxMid, count: r * d)
-        let dAtt = g.zeroed(5, r * qd)
-        b.o.backward(dx: dAtt, dy: dxMid, x: a.att.pointer, rows: r, saved: a.linears[3])
+        dxIn.update(from: dxMid, count: r * d)
+        let dAtt = g.buffer(5, r * qd)
+        b.o.backward(dx: dAtt, dy: dxMid, x: a.att.pointer, rows: r, saved: a.linears[3], overwrite: true)
         let dq = g.zeroed(6, r * qd), dk = g.zeroed(7, r * kvd), dv = g.zeroed(8, r * kvd)
         for s in 0..<batch.count {
             let r0 = batch.starts[s]
@@ -97,8 +98,8 @@ extension TrainableDecoder {
                                     heads: h, kvHeads: kvh, headDim: e, scratch: attScratch)
         }
         rotate(dq, dk, backward: true)
-        let dNorm1 = g.zeroed(9, r * d)
-        b.q.backward(dx: dNorm1, dy: dq, x: a.norm1.pointer, rows: r, saved: a.linears[0])
+        let dNorm1 = g.buffer(9, r * d)
+        b.q.backward(dx: dNorm1, dy: dq, x: a.norm1.pointer, rows: r, saved: a.linears[0], overwrite: true)
         b.k.backward(dx: dNorm1, dy: dk, x: a.norm1.pointer, rows: r, saved: a.linears[1])
         b.v.backward(dx: dNorm1, dy: dv, x: a.norm1.pointer, rows: r, saved: a.linears[2])
         withGradient(b.attentionNormParameter) { dW in
@@ -117,5 +118,20 @@ final class BackwardScratch {
         let p = buffers[i].reserve(n)
         p.update(repeating: 0, count: n)
         return p
+    }
+
+    /// Buffer `i` of at least `n` floats, contents undefined (the caller writes all of it first).
+    func buffer(_ i: Int, _ n: Int) -> UnsafeMutablePointer<Float> { buffers[i].reserve(n) }
+}
+
+/// `swigluBackward` that writes dGate and dUp instead of adding to them (no zeroing pass).
+func swigluBackwardWriting(dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                           gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
+    parallelFor(n, minChunk: 8192) { r in
+        for i in r {
+            let g = gate[i], s = 1 / (1 + expf(-g))
+            dGate[i] = dOut[i] * up[i] * s * (1 + g * (1 - s))
+            dUp[i] = dOut[i] * g * s
+        }
     }
 }

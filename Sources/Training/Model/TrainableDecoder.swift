@@ -217,7 +217,7 @@ public final class TrainableDecoder {
     public func lossBackward(targets: UnsafePointer<Int32>, scale: Float,
                              dInputs: UnsafeMutablePointer<Float>) -> (lossSum: Double, count: Int) {
         let c = config, d = c.hiddenSize, v = c.vocabularySize, r = batch.rows, g = backwardScratch
-        let dNorm = g.zeroed(10, r * d)
+        let dNorm = g.buffer(10, r * d)
         var lossSum = 0.0, counted = 0
         var r0 = 0
         while r0 < r {
@@ -229,7 +229,8 @@ public final class TrainableDecoder {
                                                            dLogits: dLogits, scale: scale)
             lossSum += sum
             counted += count
-            lmHead.backward(dx: dNorm + r0 * d, dy: dLogits, x: normFinal.pointer + r0 * d, rows: n, saved: headSaved)
+            lmHead.backward(dx: dNorm + r0 * d, dy: dLogits, x: normFinal.pointer + r0 * d, rows: n, saved: headSaved,
+                            overwrite: true)
             r0 += n
         }
         backward(dNorm: dNorm, dInputs: dInputs)
@@ -240,7 +241,7 @@ public final class TrainableDecoder {
     private func backward(dNorm: UnsafePointer<Float>, dInputs: UnsafeMutablePointer<Float>) {
         let c = config, d = c.hiddenSize, r = batch.rows, g = backwardScratch
         // dx and dxIn trade places block by block.
-        var dx = g.zeroed(11, r * d), dxIn = g.zeroed(12, r * d)
+        var dx = g.zeroed(11, r * d), dxIn = g.buffer(12, r * d)
         withGradient(finalNormParameter) { dW in
             rmsNormBackward(dx: dx, dWeight: dW, dy: dNorm, x: layerInputs[blocks.count].pointer, weight: finalNorm.floats,
                             rows: r, dim: d, eps: c.rmsNormEps)
@@ -248,7 +249,6 @@ public final class TrainableDecoder {
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             let a = acts[gradientCheckpointing ? 0 : l], x = layerInputs[l].pointer
             if gradientCheckpointing { blockForward(blocks[l], a, x: x, out: recomputed.reserve(r * d)) }
-            dxIn.update(repeating: 0, count: r * d)
             blockBackward(blocks[l], a, x: x, dxOut: dx, dxIn: dxIn, scratch: g)
             swap(&dx, &dxIn)
         }

@@ -123,12 +123,25 @@ public final class TrainableLinear {
         gemm(.noTrans, .trans, m: t, n: n, k: r, alpha: lora.scale, ax, r, lora.b.value.floats, r, beta: 1, y, n)
     }
 
-    /// Accumulates dx (if asked) and the gradients of whatever is trainable here.
+    /// Accumulates dx (if asked) and the gradients of whatever is trainable here. With
+    /// `overwrite`, dx is written instead (its old values ignored), which spares the caller
+    /// zeroing it first.
     func backward(dx: UnsafeMutablePointer<Float>?, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, rows t: Int,
-                  saved: LinearSaved) {
+                  saved: LinearSaved, overwrite: Bool = false) {
+        var dxBase = dx
+        if let dx, overwrite {
+            if weight.dtype == .f32 {
+                // dx[T, K] = dy[T, N] · W[N, K]
+                gemm(.noTrans, .noTrans, m: t, n: inFeatures, k: outFeatures, alpha: 1, dy, outFeatures,
+                     weight.floats, inFeatures, beta: 0, dx, inFeatures)
+                dxBase = nil
+            } else {
+                dx.update(repeating: 0, count: t * inFeatures)
+            }
+        }
         withGradient(weightParameter) { dW in
             withGradient(biasParameter) { dB in
-                linearBackward(dx: dx, dWeight: dW, dBias: dB, dy: dy, x: x, weight: weight, rows: t,
+                linearBackward(dx: dxBase, dWeight: dW, dBias: dB, dy: dy, x: x, weight: weight, rows: t,
                                scratch: workspace.widened)
             }
         }
