@@ -29,6 +29,9 @@ let package = Package(
     targets: [
         // System-library shim: OpenBLAS (Debian's libopenblas-dev).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // System-library shim: Open MPI (Debian's libopenmpi-dev; mpirun from openmpi-bin), linked
+        // directly, for data-parallel training. A run not started by mpirun never calls MPI.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         // Hot SIMD kernels with run-time CPU dispatch (AVX2/FMA/F16C or portable C).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // libpng + libjpeg-turbo behind a small C layer (libpng reports errors by longjmp,
@@ -49,8 +52,10 @@ let package = Package(
             "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Ranks, allreduce and broadcast over MPI (a world of one without mpirun).
+        .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Training", dependencies: [
-            "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor", "JSONText",
+            "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor", "JSONText", "CBLAS", "Distributed",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // A client for OpenAI-compatible chat-completions APIs (the data engine's teacher, a judge).
@@ -90,7 +95,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(name: "LLaVACommand", dependencies: [
-            "Server", "LoadGenerator", "DataGeneration", "OpenAIClient", "Evaluation", "Training", "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
+            "Server", "LoadGenerator", "DataGeneration", "OpenAIClient", "Evaluation", "Training", "Distributed", "LLaVA", "Language", "Vision", "Tokenizer", "Checkpoint", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], resources: [

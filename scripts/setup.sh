@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # chromium + chromium-driver: the tests drive the server's chat page in headless Chromium (WebDriver).
 # curl: the README's serve example, which ReadmeExamplesTests runs.
-PACKAGES=(pkg-config libopenblas-dev libpng-dev libturbojpeg0-dev chromium chromium-driver curl)
+# libopenmpi-dev + openmpi-bin: data-parallel training (`mpirun -np N llava train …`) and its 2-rank test.
+PACKAGES=(pkg-config libopenblas-dev libpng-dev libturbojpeg0-dev chromium chromium-driver curl libopenmpi-dev openmpi-bin)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *lk_select_blas_kernels(void) {
+static const char *select_blas_kernels(void) {
     char *(*corename)(void) = (char *(*)(void))dlsym(RTLD_DEFAULT, "openblas_get_corename");
     void (*quit)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit");
     void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init");
@@ -33,3 +33,15 @@ const char *lk_select_blas_kernels(void) {
     const char *now = corename();
     return now && strcmp(now, wanted) == 0 ? wanted : NULL;
 }
+
+// The choice is made once, when the program loads (after OpenBLAS's own initialisation, before
+// any code can call a BLAS function): kernels switched between two GEMMs would give one run two
+// arithmetics (a test comparing two passes of the same model saw 4e-6 relative differences)
+// and would race with a GEMM running on another thread.
+static const char *selected_blas_kernels;
+
+__attribute__((constructor)) static void select_blas_kernels_at_load(void) {
+    selected_blas_kernels = select_blas_kernels();
+}
+
+const char *lk_select_blas_kernels(void) { return selected_blas_kernels; }

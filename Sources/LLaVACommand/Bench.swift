@@ -9,8 +9,8 @@ import Vision
 /// `llava bench`: the model's own speed (the default), or a server's under load (`bench serve`).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a model's speed, like llama-bench, or a server's under load (bench serve).",
-        subcommands: [BenchModel.self, BenchServe.self],
+        abstract: "Measure a model's speed, like llama-bench, a server's under load (bench serve), or training (bench train).",
+        subcommands: [BenchModel.self, BenchServe.self, TrainBench.self],
         defaultSubcommand: BenchModel.self)
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import LLaVA
 import Language
@@ -67,7 +68,7 @@ struct TrainHyperparameters: ParsableArguments {
     @Option(help: "Where checkpoints, metrics and the result go.") var outputDir: String
     @Option(help: "Epochs over the data.") var epochs: Int?
     @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
-    @Option(help: "Sequences per micro-batch.") var batchSize: Int?
+    @Option(help: "Sequences per micro-batch (under mpirun: the global micro-batch, split across the ranks).") var batchSize: Int?
     @Option(help: "Micro-batches per optimizer step.") var gradientAccumulation: Int?
     @Option(help: "Peak learning rate.") var learningRate: Float?
     @Option(help: "AdamW weight decay (never on biases and norms).") var weightDecay: Float?
@@ -81,6 +82,8 @@ struct TrainHyperparameters: ParsableArguments {
     @Option(help: "Checkpoints kept.") var saveTotalLimit: Int?
     @Flag(help: "Continue from the latest checkpoint in --output-dir.") var resume = false
     @Flag(help: "No progress line.") var quiet = false
+    @Flag(help: "Recompute each block's activations in the backward pass instead of keeping them (less memory, ~1/3 more compute).")
+    var gradientCheckpointing = false
 
     func options(for stage: TrainingStage) throws -> TrainingOptions {
         var o = TrainingOptions.defaults(for: stage)
@@ -147,16 +150,23 @@ func runTraining(stage: TrainingStage, template: DataTemplate, inputs: TrainInpu
     let graph = LLaVATrainingModel(model: model, stage: stage,
                                    projectorLRScale: options.projectorLearningRate.map { $0 / options.learningRate } ?? 1,
                                    seed: hyper.seed)
+    graph.decoder.gradientCheckpointing = hyper.gradientCheckpointing
     let trainer = try Trainer(graph: graph, samples: samples, lengths: lengths, features: features, options: options,
-                              outputDirectory: URL(fileURLWithPath: hyper.outputDir), logger: logger)
-    if hyper.resume {
-        if try trainer.resumeIfPossible() == nil { printErr("no checkpoint in \(hyper.outputDir): starting from step 0") }
-    }
-    printErr("training \(samples.count) samples for \(trainer.totalSteps) steps; \(graph.parameters.reduce(0) { $0 + $1.value.count }) trainable parameters")
-    let summary = try trainer.run(progress: !hyper.quiet)
-    printErr(String(format: "done: %d steps in %.1f s, %.0f tokens/s; final loss %.4f", summary.steps, summary.seconds,
-                    summary.tokensPerSecond, summary.losses.last ?? .nan))
+                              outputDirectory: URL(fileURLWithPath: hyper.outputDir), logger: logger, group: .world)
+    try runTrainer(trainer, hyper: hyper,
+                   what: "training \(samples.count) samples for \(trainer.totalSteps) steps; \(graph.parameters.reduce(0) { $0 + $1.value.count }) trainable parameters")
     return (model, graph, trainer)
+}
+
+/// Resumes if asked, runs the loop and reports; under MPI only rank 0 speaks.
+func runTrainer(_ trainer: Trainer, hyper: TrainHyperparameters, what: String) throws {
+    let group = trainer.group
+    func say(_ s: String) { if group.isRoot { printErr(s) } }
+    if hyper.resume, try trainer.resumeIfPossible() == nil { say("no checkpoint in \(hyper.outputDir): starting from step 0") }
+    say(what + (group.size > 1 ? " on \(group.size) ranks (MPI), each global batch split across them" : ""))
+    let summary = try trainer.run(progress: !hyper.quiet)
+    say(String(format: "done: %d steps in %.1f s, %.0f tokens/s; final loss %.4f", summary.steps, summary.seconds,
+               summary.tokensPerSecond, summary.losses.last ?? .nan))
 }
 
 struct Pretrain: ParsableCommand {
@@ -170,11 +180,14 @@ struct Pretrain: ParsableCommand {
 
     func run() throws {
         try runtime.apply()
-        let (_, graph, trainer) = try runTraining(stage: .pretrain, template: .plain, inputs: inputs, hyper: hyper,
-                                                   padDefault: false, projectorFile: nil, projectorLR: nil)
-        let out = trainer.outputDirectory.appendingPathComponent("mm_projector.safetensors")
-        try ModelExport.writeProjector(graph.projector, to: out)
-        printErr("wrote \(out.path)")
+        try ProcessGroup.world.runOrAbort {
+            let (_, graph, trainer) = try runTraining(stage: .pretrain, template: .plain, inputs: inputs, hyper: hyper,
+                                                       padDefault: false, projectorFile: nil, projectorLR: nil)
+            guard trainer.group.isRoot else { return }
+            let out = trainer.outputDirectory.appendingPathComponent("mm_projector.safetensors")
+            try ModelExport.writeProjector(graph.projector, to: out)
+            printErr("wrote \(out.path)")
+        }
     }
 }
 
@@ -196,8 +209,14 @@ struct Finetune: ParsableCommand {
         try runtime.apply()
         guard loraR >= 0, loraDropout >= 0, loraDropout < 1 else { throw ValidationError("--lora-r >= 0 and --lora-dropout in [0, 1)") }
         let stage: TrainingStage = loraR > 0 ? .finetuneLoRA(rank: loraR, alpha: loraAlpha, dropout: loraDropout) : .finetuneFull
-        let (model, graph, trainer) = try runTraining(stage: stage, template: .v1, inputs: inputs, hyper: hyper, padDefault: true,
-                                                      projectorFile: pretrainMmMlpAdapter, projectorLR: mmProjectorLr)
+        try ProcessGroup.world.runOrAbort {
+            let (model, graph, trainer) = try runTraining(stage: stage, template: .v1, inputs: inputs, hyper: hyper, padDefault: true,
+                                                          projectorFile: pretrainMmMlpAdapter, projectorLR: mmProjectorLr)
+            if trainer.group.isRoot { try export(model, graph, trainer) }
+        }
+    }
+
+    private func export(_ model: LLaVAModel, _ graph: LLaVATrainingModel, _ trainer: Trainer) throws {
         let out = trainer.outputDirectory.appendingPathComponent("model")
         try ModelExport.writeLLaVAHF(to: out, decoder: graph.decoder, projector: graph.projector, vision: model.vision,
                                      llava: model.configuration, tokenizerDirectory: URL(fileURLWithPath: inputs.modelNameOrPath),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import Language
 import Tokenizer
@@ -51,17 +52,18 @@ struct TrainLM: ParsableCommand {
             return try renderedDocuments(url, format: promptFormat).map { cleanDocument($0) }.filter { !$0.isEmpty }
         }
         let samples = languageModelSamples(documents, tokenizer: tok, maxLength: options.modelMaxLength, pack: !noPacking)
-        let graph = languageModelGraph(weights: .initialized(config: config, seed: hyper.seed), config: config, seed: hyper.seed)
-        let trainer = try Trainer(graph: graph, samples: samples, lengths: samples.map(\.inputIDs.count), features: nil,
-                                  options: options, outputDirectory: URL(fileURLWithPath: hyper.outputDir))
-        if hyper.resume, try trainer.resumeIfPossible() == nil { printErr("no checkpoint in \(hyper.outputDir): starting from step 0") }
-        printErr("pretraining on \(samples.count) documents for \(trainer.totalSteps) steps; \(graph.parameters.reduce(0) { $0 + $1.value.count }) parameters")
-        let summary = try trainer.run(progress: !hyper.quiet)
-        printErr(String(format: "done: %d steps in %.1f s, %.0f tokens/s; final loss %.4f", summary.steps, summary.seconds,
-                        summary.tokensPerSecond, summary.losses.last ?? .nan))
-        let out = trainer.outputDirectory.appendingPathComponent("model")
-        try ModelExport.writeLlama(to: out, decoder: graph.decoder, tokenizerDirectory: tokenizerURL)
-        printErr("wrote \(out.path)")
+        try ProcessGroup.world.runOrAbort {
+            let graph = languageModelGraph(weights: .initialized(config: config, seed: hyper.seed), config: config, seed: hyper.seed)
+            graph.decoder.gradientCheckpointing = hyper.gradientCheckpointing
+            let trainer = try Trainer(graph: graph, samples: samples, lengths: samples.map(\.inputIDs.count), features: nil,
+                                      options: options, outputDirectory: URL(fileURLWithPath: hyper.outputDir), group: .world)
+            try runTrainer(trainer, hyper: hyper,
+                           what: "pretraining on \(samples.count) documents for \(trainer.totalSteps) steps; \(graph.parameters.reduce(0) { $0 + $1.value.count }) parameters")
+            guard trainer.group.isRoot else { return }
+            let out = trainer.outputDirectory.appendingPathComponent("model")
+            try ModelExport.writeLlama(to: out, decoder: graph.decoder, tokenizerDirectory: tokenizerURL)
+            printErr("wrote \(out.path)")
+        }
     }
 }
 

@@ -13,6 +13,12 @@ final class TrainCommandTests: XCTestCase {
 
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-train-\(UUID().uuidString)")
+        try Self.writeData(to: dir)
+    }
+
+    /// The four fixture images and their stage-1 (pretrain.json) and stage-2 (finetune.json,
+    /// plus one text-only record) data, in `dir`.
+    static func writeData(to dir: URL) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var pretrain: [[String: Any]] = [], finetune: [[String: Any]] = []
         for (i, (image, answer)) in Self.answers.sorted(by: { $0.key < $1.key }).enumerated() {
@@ -34,8 +40,11 @@ final class TrainCommandTests: XCTestCase {
          "--image-folder", dir.path, "--quiet"]
     }
 
-    func losses(_ run: String) throws -> [Double] {
-        let text = try String(contentsOf: dir.appendingPathComponent("\(run)/metrics.jsonl"), encoding: .utf8)
+    func losses(_ run: String) throws -> [Double] { try Self.losses(dir.appendingPathComponent(run)) }
+
+    /// The per-step losses of a run's metrics.jsonl.
+    static func losses(_ run: URL) throws -> [Double] {
+        let text = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
         return try text.split(separator: "\n").map {
             let o = try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
             return (o["loss"] as! NSNumber).doubleValue

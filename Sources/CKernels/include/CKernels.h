@@ -60,9 +60,10 @@ void lk_axpy_f32(float a, const float *x, float *y, size_t n);
 /// Lets freed large blocks stay in the process heap (glibc) so they are reused without page faults.
 void lk_retain_freed_memory(void);
 
-/// When OpenBLAS fell back to its generic SSE3 kernels on a CPU it did not recognise, reselects
-/// its kernels by instruction set (AVX-512: Skylake-X, AVX2: Haswell) and returns the name
-/// chosen; NULL when nothing changed (a known CPU, OPENBLAS_CORETYPE set, or another BLAS).
+/// When OpenBLAS fell back to its generic SSE3 kernels on a CPU it did not recognise, its kernels
+/// are reselected by instruction set (AVX-512: Skylake-X, AVX2: Haswell) as the program loads,
+/// before any BLAS call; returns the name chosen then, NULL when nothing changed (a known CPU,
+/// OPENBLAS_CORETYPE set, or another BLAS).
 const char *lk_select_blas_kernels(void);
 
 /// 1 when the AVX2/FMA/F16C bodies are in use.

@@ -129,56 +129,49 @@ final class CLIPTrainableLayer {
     }
 
     /// The layer's backward: dxIn += ∂L/∂x given dxOut = ∂L/∂out; parameter gradients accumulate.
+    /// Intermediate gradients live in `g`, shared by the layers and reused across steps.
     func backward(dxOut: UnsafePointer<Float>, dxIn: UnsafeMutablePointer<Float>, saved a: CLIPLayerActivations,
-                  sequences b: Int, tokens t: Int) {
+                  sequences b: Int, tokens t: Int, scratch g: BackwardScratch) {
         let d = hidden, f = intermediate, r = b * t, e = d / heads
         // MLP branch: out = xMid + fc2(gelu(fc1(n2))), n2 = layer_norm2(xMid).
-        var dxMid = Array(UnsafeBufferPointer(start: dxOut, count: r * d))
-        var dAct = [Float](repeating: 0, count: r * f)
-        fc2.backward(dx: &dAct, dy: dxOut, x: a.act.pointer, rows: r, saved: a.linears[5])
-        var dH = [Float](repeating: 0, count: r * f)
-        quickGELUBackward(dx: &dH, dy: dAct, x: a.fc1Out.pointer, count: r * f)
-        var dN2 = [Float](repeating: 0, count: r * d)
-        fc1.backward(dx: &dN2, dy: dH, x: a.norm2.pointer, rows: r, saved: a.linears[4])
-        norm2.backward(dx: &dxMid, dy: dN2, x: a.xMid.pointer, rows: r)
+        let dxMid = g.zeroed(0, r * d)
+        dxMid.update(from: dxOut, count: r * d)
+        let dAct = g.zeroed(1, r * f)
+        fc2.backward(dx: dAct, dy: dxOut, x: a.act.pointer, rows: r, saved: a.linears[5])
+        let dH = g.zeroed(2, r * f)
+        quickGELUBackward(dx: dH, dy: dAct, x: a.fc1Out.pointer, count: r * f)
+        let dN2 = g.zeroed(3, r * d)
+        fc1.backward(dx: dN2, dy: dH, x: a.norm2.pointer, rows: r, saved: a.linears[4])
+        norm2.backward(dx: dxMid, dy: dN2, x: a.xMid.pointer, rows: r)
 
         // Attention branch: xMid = xIn + out_proj(attn(q(n1), k(n1), v(n1))), n1 = layer_norm1(xIn).
         addInPlace(dxIn, dxMid, count: r * d)
-        var dAtt = [Float](repeating: 0, count: r * d)
-        o.backward(dx: &dAtt, dy: dxMid, x: a.att.pointer, rows: r, saved: a.linears[3])
-        var dq = [Float](repeating: 0, count: r * d), dk = dq, dv = dq
-        dq.withUnsafeMutableBufferPointer { dqp in
-            dk.withUnsafeMutableBufferPointer { dkp in
-                dv.withUnsafeMutableBufferPointer { dvp in
-                    for s in 0..<b {
-                        let rows = s * t * d
-                        causalOrNotBackward(dq: dqp.baseAddress! + rows, dk: dkp.baseAddress! + rows,
-                                            dv: dvp.baseAddress! + rows, dOut: dAtt, rows: rows,
-                                            probs: a.probs.pointer + s * heads * t * t, a: a, tokens: t, headDim: e)
-                    }
-                }
-            }
+        let dAtt = g.zeroed(4, r * d)
+        o.backward(dx: dAtt, dy: dxMid, x: a.att.pointer, rows: r, saved: a.linears[3])
+        let dq = g.zeroed(5, r * d), dk = g.zeroed(6, r * d), dv = g.zeroed(7, r * d)
+        for s in 0..<b {
+            let rows = s * t * d
+            causalOrNotBackward(dq: dq + rows, dk: dk + rows, dv: dv + rows, dOut: dAtt + rows, rows: rows,
+                                probs: a.probs.pointer + s * heads * t * t, a: a, tokens: t, headDim: e)
         }
-        var dN1 = [Float](repeating: 0, count: r * d)
-        q.backward(dx: &dN1, dy: dq, x: a.norm1.pointer, rows: r, saved: a.linears[0])
-        k.backward(dx: &dN1, dy: dk, x: a.norm1.pointer, rows: r, saved: a.linears[1])
-        v.backward(dx: &dN1, dy: dv, x: a.norm1.pointer, rows: r, saved: a.linears[2])
+        let dN1 = g.zeroed(8, r * d)
+        q.backward(dx: dN1, dy: dq, x: a.norm1.pointer, rows: r, saved: a.linears[0])
+        k.backward(dx: dN1, dy: dk, x: a.norm1.pointer, rows: r, saved: a.linears[1])
+        v.backward(dx: dN1, dy: dv, x: a.norm1.pointer, rows: r, saved: a.linears[2])
         norm1.backward(dx: dxIn, dy: dN1, x: a.xIn.pointer, rows: r)
     }
 
     /// One sequence's attention backward (its rows start at `rows` in every (R, D) buffer).
     private func causalOrNotBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
-                                     dv: UnsafeMutablePointer<Float>, dOut: [Float], rows: Int,
+                                     dv: UnsafeMutablePointer<Float>, dOut g: UnsafePointer<Float>, rows: Int,
                                      probs: UnsafePointer<Float>, a: CLIPLayerActivations, tokens t: Int, headDim e: Int) {
-        dOut.withUnsafeBufferPointer { dO in
-            let (qs, ks, vs, g) = (a.q.pointer + rows, a.k.pointer + rows, a.v.pointer + rows, dO.baseAddress! + rows)
-            if causal {
-                causalAttentionBackward(dq: dq, dk: dk, dv: dv, dOut: g, q: qs, k: ks, v: vs, probs: probs, tokens: t,
-                                        heads: heads, kvHeads: heads, headDim: e, scratch: attentionScratch)
-            } else {
-                bidirectionalAttentionBackward(dq: dq, dk: dk, dv: dv, dOut: g, q: qs, k: ks, v: vs, probs: probs,
-                                               tokens: t, heads: heads, headDim: e, scratch: attentionScratch)
-            }
+        let (qs, ks, vs) = (a.q.pointer + rows, a.k.pointer + rows, a.v.pointer + rows)
+        if causal {
+            causalAttentionBackward(dq: dq, dk: dk, dv: dv, dOut: g, q: qs, k: ks, v: vs, probs: probs, tokens: t,
+                                    heads: heads, kvHeads: heads, headDim: e, scratch: attentionScratch)
+        } else {
+            bidirectionalAttentionBackward(dq: dq, dk: dk, dv: dv, dOut: g, q: qs, k: ks, v: vs, probs: probs,
+                                           tokens: t, heads: heads, headDim: e, scratch: attentionScratch)
         }
     }
 }
@@ -188,6 +181,8 @@ final class CLIPTrainableEncoder {
     let layers: [CLIPTrainableLayer]
     let acts: [CLIPLayerActivations]
     let output = ScratchBuffer()   // (R, D) the last layer's output
+    private let gradients = [ScratchBuffer(), ScratchBuffer()]   // (R, D) the gradient between layers
+    private let scratch = BackwardScratch()                        // a layer's intermediate gradients
 
     init(prefix: String, count: Int, hidden d: Int, intermediate f: Int, heads: Int, eps: Float, causal: Bool,
          source: CLIPTensorSource) throws {
@@ -211,14 +206,18 @@ final class CLIPTrainableEncoder {
         return out
     }
 
-    /// Backward from dOut (R, D) of the last forward; returns dx (R, D) of its input.
-    func backward(_ dOut: [Float], sequences b: Int, tokens t: Int) -> [Float] {
-        var dx = dOut
+    /// Backward from dOut (R, D) of the last forward; returns dx (R, D) of its input, valid
+    /// until the next backward.
+    func backward(_ dOut: UnsafePointer<Float>, sequences b: Int, tokens t: Int, hidden d: Int) -> UnsafePointer<Float> {
+        let n = b * t * d
+        // dx and dxIn trade places layer by layer.
+        var dx = gradients[0].reserve(n), dxIn = gradients[1].reserve(n)
+        dx.update(from: dOut, count: n)
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
-            var dxIn = [Float](repeating: 0, count: dx.count)
-            layers[l].backward(dxOut: dx, dxIn: &dxIn, saved: acts[l], sequences: b, tokens: t)
-            dx = dxIn
+            dxIn.update(repeating: 0, count: n)
+            layers[l].backward(dxOut: dx, dxIn: dxIn, saved: acts[l], sequences: b, tokens: t, scratch: scratch)
+            swap(&dx, &dxIn)
         }
-        return dx
+        return UnsafePointer(dx)
     }
 }

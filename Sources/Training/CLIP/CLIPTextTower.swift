@@ -173,7 +173,7 @@ public final class CLIPTextTowerTraining {
         finalNorm.backward(dx: &dRows, dy: dNorm, x: pooled.pointer, rows: b)
         var dH = [Float](repeating: 0, count: b * t * d)
         for i in 0..<b { for j in 0..<d { dH[(i * t + positions[i]) * d + j] = dRows[i * d + j] } }
-        let dX = encoder.backward(dH, sequences: b, tokens: t)
+        let dX = encoder.backward(dH, sequences: b, tokens: t, hidden: d)
         withGradient(tokenEmbedding) { embeddingBackward(dTable: $0!, dOut: dX, tokens: ids, dim: d) }
         positionEmbedding.grad.withUnsafeMutableBufferPointer { dPos in
             for i in 0..<b { for j in 0..<(t * d) { dPos[j] += dX[i * t * d + j] } }

@@ -75,7 +75,7 @@ public final class CLIPVisionTowerTraining {
         let rows = patches.reserve(b * n * k)
         for i in 0..<b { im2col(pixels + i * c.channelCount * c.imageSize * c.imageSize, into: rows + i * n * k) }
         var patchOut = [Float](repeating: 0, count: b * n * d)
-        linearForward(&patchOut, rows, weight: patchMatrix, rows: b * n, scratch: projection.scratch)
+        linearForward(&patchOut, rows, weight: patchMatrix, rows: b * n, scratch: projection.workspace.widened)
         let x = embeddings.reserve(b * t * d)
         for i in 0..<b {
             let image = x + i * t * d
@@ -101,7 +101,7 @@ public final class CLIPVisionTowerTraining {
         // Only the class rows reach the loss; every other row of the encoder output gets zero.
         var dH = [Float](repeating: 0, count: b * t * d)
         for i in 0..<b { for j in 0..<d { dH[i * t * d + j] = dCls[i * d + j] } }
-        let dX0 = encoder.backward(dH, sequences: b, tokens: t)
+        let dX0 = encoder.backward(dH, sequences: b, tokens: t, hidden: d)
         var dX = [Float](repeating: 0, count: b * t * d)
         preNorm.backward(dx: &dX, dy: dX0, x: embeddings.pointer, rows: b * t)
         // x = [class; patches·Wᵀ] + positions, per image.
@@ -117,7 +117,7 @@ public final class CLIPVisionTowerTraining {
         }
         withGradient(patchEmbedding) { dW in
             linearBackward(dx: nil, dWeight: dW, dBias: nil, dy: dPatchOut, x: patches.pointer, weight: patchMatrix,
-                           rows: b * n, scratch: projection.scratch)
+                           rows: b * n, scratch: projection.workspace.widened)
         }
     }
 

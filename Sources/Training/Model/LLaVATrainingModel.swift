@@ -3,8 +3,8 @@ import LLaVA
 import Language
 import Tensor
 
-// Shape legend: T positions of one sequence, D LLM width, V vocabulary,
-// P feature rows per image, W vision width.
+// Shape legend: T positions of one sequence, R positions of a packed pass, D LLM width,
+// V vocabulary, P feature rows per image, W vision width.
 
 /// One training sequence, ready for the graph.
 public struct TrainingExample {
@@ -32,6 +32,11 @@ public final class LLaVATrainingModel {
     public let projector: TrainableProjector
     public let imageTokenID: Int
     public let featuresPerImage: Int
+    /// Positions run through the decoder at once; a batch longer than this runs in several
+    /// packed passes (same gradients, less activation memory).
+    public var maxRowsPerPass = 16_384
+    let scratch = PackedPassScratch()
+    private var tokenIDs: [Int] = [], targets: [Int32] = []
 
     public init(decoder: TrainableDecoder, projector: TrainableProjector, imageTokenID: Int, featuresPerImage: Int) {
         self.decoder = decoder
@@ -90,56 +95,99 @@ public final class LLaVATrainingModel {
 
     /// Forward and backward of `batch`: returns the summed token loss; gradients accumulate,
     /// scaled by 1/`normalizer` (the number of learned tokens in the whole optimizer step).
-    public func accumulate(_ batch: [TrainingExample], normalizer: Int) throws -> Double {
-        var lossSum = 0.0
-        for e in batch { lossSum += try accumulate(e, scale: 1 / Float(max(1, normalizer))) }
+    ///
+    /// The sequences run packed, up to `maxRowsPerPass` positions at a time, so each Linear
+    /// is one GEMM over all their tokens. `firstIndex` is the batch's first sequence within
+    /// the global batch (a data-parallel rank's shard): LoRA dropout masks follow a sequence's
+    /// place in the global batch, not the rank that runs it.
+    public func accumulate(_ batch: [TrainingExample], normalizer: Int, firstIndex: Int = 0) throws -> Double {
+        let expanded = try batch.map(expand)
+        let seeds = decoder.dropoutSeeds(count: batch.count, first: firstIndex)
+        let scale = 1 / Float(max(1, normalizer))
+        var lossSum = 0.0, i = 0
+        while i < batch.count {
+            var j = i + 1, rows = expanded[i].positions.count
+            while j < batch.count && rows + expanded[j].positions.count <= maxRowsPerPass {
+                rows += expanded[j].positions.count
+                j += 1
+            }
+            lossSum += try accumulatePacked(batch[i..<j], expanded[i..<j], seeds: Array(seeds[i..<j]), scale: scale)
+            i = j
+        }
         return lossSum
     }
 
-    private func accumulate(_ e: TrainingExample, scale: Float) throws -> Double {
-        let (positions, labels) = try expand(e)
-        let t = positions.count, d = decoder.config.hiddenSize, v = decoder.config.vocabularySize
-        projector.reset()
-        let projected = try e.imageFeatures.map { f -> [Float] in
-            guard f.count == featuresPerImage * projector.inputWidth else {
-                throw TrainingError.featureShape(expected: featuresPerImage * projector.inputWidth, found: f.count)
-            }
-            return projector.forward(f, rows: featuresPerImage)
-        }
-        var inputs = [Float](repeating: 0, count: t * d)
-        var tokenIDs = [Int](repeating: -1, count: t)
-        inputs.withUnsafeMutableBufferPointer { buf in
-            for (p, position) in positions.enumerated() {
+    /// One packed pass: projector over all images, decoder over all sequences, loss, backward.
+    private func accumulatePacked(_ batch: ArraySlice<TrainingExample>, _ expanded: ArraySlice<(positions: [Position], labels: [Int])>,
+                                  seeds: [UInt64], scale: Float) throws -> Double {
+        let d = decoder.config.hiddenSize, p = featuresPerImage
+        let rows = expanded.reduce(0) { $0 + $1.positions.count }
+        let images = batch.reduce(0) { $0 + $1.imageFeatures.count }
+        let projected = try projectImages(batch, count: images)
+        let inputs = scratch.inputs.reserve(rows * d)
+        tokenIDs.removeAll(keepingCapacity: true)
+        targets.removeAll(keepingCapacity: true)
+        var image0 = 0
+        for (e, (positions, labels)) in zip(batch, expanded) {
+            for (k, position) in positions.enumerated() {
                 switch position {
                 case .token(let id):
-                    tokenIDs[p] = id
-                    decoder.embed([id], into: buf.baseAddress! + p * d)
-                case .image(let k, let row):
-                    projected[k].withUnsafeBufferPointer { (buf.baseAddress! + p * d).update(from: $0.baseAddress! + row * d, count: d) }
+                    tokenIDs.append(id)
+                case .image(let image, let row):
+                    (inputs + tokenIDs.count * d).update(from: projected! + ((image0 + image) * p + row) * d, count: d)
+                    tokenIDs.append(-1)
                 }
+                // Next-token targets: position k predicts label k + 1; a sequence's last predicts nothing.
+                targets.append(Int32(k + 1 < labels.count ? labels[k + 1] : ignoreIndex))
             }
+            image0 += e.imageFeatures.count
         }
-        // Next-token targets: position p predicts label p + 1.
-        var targets = [Int32](repeating: Int32(ignoreIndex), count: t)
-        for p in 0..<(t - 1) { targets[p] = Int32(labels[p + 1]) }
-        let logits = inputs.withUnsafeBufferPointer { decoder.forward(inputs: $0.baseAddress!, tokens: t) }
-        var dLogits = [Float](repeating: 0, count: t * v)
-        let (loss, _) = crossEntropyForwardBackward(logits: logits, targets: targets, rows: t, vocabulary: v,
-                                                    dLogits: &dLogits, scale: scale)
-        var dInputs = [Float](repeating: 0, count: t * d)
-        decoder.backward(dLogits: dLogits, dInputs: &dInputs)
-        dInputs.withUnsafeBufferPointer { decoder.embedBackward(tokenIDs, dInputs: $0.baseAddress!) }
-        for k in projected.indices {
-            var dOut = [Float](repeating: 0, count: featuresPerImage * d)
-            for (p, position) in positions.enumerated() {
-                if case .image(k, let row) = position {
-                    for i in 0..<d { dOut[row * d + i] = dInputs[p * d + i] }
+        decoder.embed(tokenIDs, into: inputs)
+        decoder.forward(inputs: inputs, lengths: expanded.map { $0.positions.count }, dropoutSeeds: seeds)
+        let dInputs = scratch.dInputs.reserve(rows * d)
+        dInputs.update(repeating: 0, count: rows * d)
+        let (loss, _) = targets.withUnsafeBufferPointer { decoder.lossBackward(targets: $0.baseAddress!, scale: scale, dInputs: dInputs) }
+        decoder.embedBackward(tokenIDs, dInputs: dInputs)
+        guard images > 0 else { return loss }
+        // The projector's output gradient: the rows of dInputs at image positions, in image order.
+        let dOut = scratch.dProjected.reserve(images * p * d)
+        var row = 0
+        image0 = 0
+        for (e, (positions, _)) in zip(batch, expanded) {
+            for position in positions {
+                if case .image(let image, let k) = position {
+                    (dOut + ((image0 + image) * p + k) * d).update(from: dInputs + row * d, count: d)
                 }
+                row += 1
             }
-            projector.backward(image: k, dOut: dOut, rows: featuresPerImage)
+            image0 += e.imageFeatures.count
         }
+        projector.backward(dOut: dOut, rows: images * p)
         return loss
     }
+
+    /// Every image's features of the pass through the projector at once: (images × P, D).
+    private func projectImages(_ batch: ArraySlice<TrainingExample>, count images: Int) throws -> UnsafePointer<Float>? {
+        guard images > 0 else { return nil }
+        let w = projector.inputWidth, n = featuresPerImage * w
+        let features = scratch.features.reserve(images * n)
+        var k = 0
+        for e in batch {
+            for f in e.imageFeatures {
+                guard f.count == n else { throw TrainingError.featureShape(expected: n, found: f.count) }
+                f.withUnsafeBufferPointer { (features + k * n).update(from: $0.baseAddress!, count: n) }
+                k += 1
+            }
+        }
+        return projector.forward(features, rows: images * featuresPerImage)
+    }
+}
+
+/// The packed pass's buffers, grown to the largest pass and reused.
+final class PackedPassScratch {
+    let inputs = ScratchBuffer(), dInputs = ScratchBuffer()      // (R, D)
+    let features = ScratchBuffer()                              // (images × P, W)
+    let dProjected = ScratchBuffer()                            // (images × P, D)
 }
 
 /// Training failures, each naming what it concerns.

@@ -1,88 +1,110 @@
 import Foundation
 import Tensor
 
-// Shape legend: T tokens, D hidden, F MLP width, H query heads, G key/value heads, E head dim.
+// Shape legend: R rows of a packed batch, T_s tokens of sequence s, D hidden, F MLP width,
+// H query heads, G key/value heads, E head dim.
 
 extension TrainableDecoder {
     /// out = x + attention(norm(x)); out += mlp(norm(out)), keeping what the backward needs.
-    func blockForward(_ b: TrainableBlock, _ a: BlockActivations, x: UnsafePointer<Float>,
-                      out: UnsafeMutablePointer<Float>, tokens t: Int) {
+    /// Every Linear is one GEMM over the R rows; rotary and attention run per sequence.
+    func blockForward(_ b: TrainableBlock, _ a: BlockActivations, x xIn: UnsafePointer<Float>,
+                      out: UnsafeMutablePointer<Float>) {
         let c = config, d = c.hiddenSize, e = c.headDim, h = c.headCount, g = c.kvHeadCount, f = c.intermediateSize
-        let qd = h * e, kvd = g * e, half = e / 2
-        let xIn = a.xIn.reserve(t * d)
-        if xIn != UnsafeMutablePointer(mutating: x) { xIn.update(from: x, count: t * d) }
-        let norm1 = a.norm1.reserve(t * d)
-        rmsNormForward(norm1, xIn, weight: b.attentionNorm.floats, rows: t, dim: d, eps: c.rmsNormEps)
-        let q = a.q.reserve(t * qd), k = a.k.reserve(t * kvd), v = a.v.reserve(t * kvd)
-        b.q.forward(q, norm1, rows: t, saved: a.linears[0], rng: &rngState)
-        b.k.forward(k, norm1, rows: t, saved: a.linears[1], rng: &rngState)
-        b.v.forward(v, norm1, rows: t, saved: a.linears[2], rng: &rngState)
-        cos.withUnsafeBufferPointer { cs in
-            sin.withUnsafeBufferPointer { sn in
-                for i in 0..<t {
-                    rope.apply(q + i * qd, heads: h, cos: cs.baseAddress! + i * half, sin: sn.baseAddress! + i * half)
-                    rope.apply(k + i * kvd, heads: g, cos: cs.baseAddress! + i * half, sin: sn.baseAddress! + i * half)
-                }
-            }
+        let qd = h * e, kvd = g * e, r = batch.rows
+        let norm1 = a.norm1.reserve(r * d)
+        rmsNormForward(norm1, xIn, weight: b.attentionNorm.floats, rows: r, dim: d, eps: c.rmsNormEps)
+        let q = a.q.reserve(r * qd), k = a.k.reserve(r * kvd), v = a.v.reserve(r * kvd)
+        b.q.forward(q, norm1, rows: r, saved: a.linears[0], batch: batch)
+        b.k.forward(k, norm1, rows: r, saved: a.linears[1], batch: batch)
+        b.v.forward(v, norm1, rows: r, saved: a.linears[2], batch: batch)
+        rotate(q, k, backward: false)
+        let att = a.att.reserve(r * qd), probs = a.probs.reserve(batch.probabilityCount)
+        for s in 0..<batch.count {
+            let r0 = batch.starts[s]
+            causalAttentionForward(out: att + r0 * qd, probs: probs + batch.probabilityOffsets[s], q: q + r0 * qd,
+                                   k: k + r0 * kvd, v: v + r0 * kvd, tokens: batch.lengths[s], heads: h, kvHeads: g, headDim: e)
         }
-        let att = a.att.reserve(t * qd), probs = a.probs.reserve(h * t * t)
-        causalAttentionForward(out: att, probs: probs, q: q, k: k, v: v, tokens: t, heads: h, kvHeads: g, headDim: e)
-        let xMid = a.xMid.reserve(t * d)
-        b.o.forward(xMid, att, rows: t, saved: a.linears[3], rng: &rngState)
-        addInPlace(xMid, xIn, count: t * d)
+        let xMid = a.xMid.reserve(r * d)
+        b.o.forward(xMid, att, rows: r, saved: a.linears[3], batch: batch)
+        addInPlace(xMid, xIn, count: r * d)
 
-        let norm2 = a.norm2.reserve(t * d)
-        rmsNormForward(norm2, xMid, weight: b.mlpNorm.floats, rows: t, dim: d, eps: c.rmsNormEps)
-        let gate = a.gate.reserve(t * f), up = a.up.reserve(t * f), hh = a.h.reserve(t * f)
-        b.gate.forward(gate, norm2, rows: t, saved: a.linears[4], rng: &rngState)
-        b.up.forward(up, norm2, rows: t, saved: a.linears[5], rng: &rngState)
-        swigluForward(hh, gate: gate, up: up, count: t * f)
-        b.down.forward(out, hh, rows: t, saved: a.linears[6], rng: &rngState)
-        addInPlace(out, xMid, count: t * d)
+        let norm2 = a.norm2.reserve(r * d)
+        rmsNormForward(norm2, xMid, weight: b.mlpNorm.floats, rows: r, dim: d, eps: c.rmsNormEps)
+        let gate = a.gate.reserve(r * f), up = a.up.reserve(r * f), hh = a.h.reserve(r * f)
+        b.gate.forward(gate, norm2, rows: r, saved: a.linears[4], batch: batch)
+        b.up.forward(up, norm2, rows: r, saved: a.linears[5], batch: batch)
+        swigluForward(hh, gate: gate, up: up, count: r * f)
+        b.down.forward(out, hh, rows: r, saved: a.linears[6], batch: batch)
+        addInPlace(out, xMid, count: r * d)
     }
 
-    /// The block's backward: dxIn += ∂L/∂x given dxOut = ∂L/∂out; parameter gradients accumulate.
-    /// Intermediate gradients live in `g`, reused across blocks and steps (no allocation per call).
-    func blockBackward(_ b: TrainableBlock, _ a: BlockActivations, dxOut: UnsafePointer<Float>,
-                       dxIn: UnsafeMutablePointer<Float>, tokens t: Int, scratch g: BackwardScratch) {
-        let c = config, d = c.hiddenSize, e = c.headDim, h = c.headCount, kvh = c.kvHeadCount, f = c.intermediateSize
-        let qd = h * e, kvd = kvh * e, half = e / 2
-        // MLP branch: out = xMid + down(swiglu(gate(n2), up(n2))), n2 = norm(xMid)
-        let dxMid = g.zeroed(0, t * d)
-        dxMid.update(from: dxOut, count: t * d)
-        let dh = g.zeroed(1, t * f)
-        b.down.backward(dx: dh, dy: dxOut, x: a.h.pointer, rows: t, saved: a.linears[6])
-        let dGate = g.zeroed(2, t * f), dUp = g.zeroed(3, t * f)
-        swigluBackward(dGate: dGate, dUp: dUp, dOut: dh, gate: a.gate.pointer, up: a.up.pointer, count: t * f)
-        let dNorm2 = g.zeroed(4, t * d)
-        b.gate.backward(dx: dNorm2, dy: dGate, x: a.norm2.pointer, rows: t, saved: a.linears[4])
-        b.up.backward(dx: dNorm2, dy: dUp, x: a.norm2.pointer, rows: t, saved: a.linears[5])
-        withGradient(b.mlpNormParameter) { dW in
-            rmsNormBackward(dx: dxMid, dWeight: dW, dy: dNorm2, x: a.xMid.pointer, weight: b.mlpNorm.floats,
-                            rows: t, dim: d, eps: c.rmsNormEps)
-        }
-        // Attention branch: xMid = xIn + o(attn(rope(q(n1)), rope(k(n1)), v(n1))), n1 = norm(xIn)
-        addInPlace(dxIn, dxMid, count: t * d)
-        let dAtt = g.zeroed(5, t * qd)
-        b.o.backward(dx: dAtt, dy: dxMid, x: a.att.pointer, rows: t, saved: a.linears[3])
-        let dq = g.zeroed(6, t * qd), dk = g.zeroed(7, t * kvd), dv = g.zeroed(8, t * kvd)
-        causalAttentionBackward(dq: dq, dk: dk, dv: dv, dOut: dAtt, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                                probs: a.probs.pointer, tokens: t, heads: h, kvHeads: kvh, headDim: e, scratch: attScratch)
+    /// Rotary embedding of q (R, H*E) and k (R, G*E) in place, each row at its position within
+    /// its own sequence; `backward` applies the inverse rotation to their gradients.
+    private func rotate(_ q: UnsafeMutablePointer<Float>, _ k: UnsafeMutablePointer<Float>, backward: Bool) {
+        let e = config.headDim, h = config.headCount, g = config.kvHeadCount, half = e / 2
+        let qd = h * e, kvd = g * e
         cos.withUnsafeBufferPointer { cs in
             sin.withUnsafeBufferPointer { sn in
-                for i in 0..<t {
-                    rope.applyBackward(dq + i * qd, heads: h, cos: cs.baseAddress! + i * half, sin: sn.baseAddress! + i * half)
-                    rope.applyBackward(dk + i * kvd, heads: kvh, cos: cs.baseAddress! + i * half, sin: sn.baseAddress! + i * half)
+                for s in 0..<batch.count {
+                    let r0 = batch.starts[s]
+                    for i in 0..<batch.lengths[s] {
+                        let c = cs.baseAddress! + i * half, si = sn.baseAddress! + i * half
+                        let qr = q + (r0 + i) * qd, kr = k + (r0 + i) * kvd
+                        if backward {
+                            rope.applyBackward(qr, heads: h, cos: c, sin: si)
+                            rope.applyBackward(kr, heads: g, cos: c, sin: si)
+                        } else {
+                            rope.apply(qr, heads: h, cos: c, sin: si)
+                            rope.apply(kr, heads: g, cos: c, sin: si)
+                        }
+                    }
                 }
             }
         }
-        let dNorm1 = g.zeroed(9, t * d)
-        b.q.backward(dx: dNorm1, dy: dq, x: a.norm1.pointer, rows: t, saved: a.linears[0])
-        b.k.backward(dx: dNorm1, dy: dk, x: a.norm1.pointer, rows: t, saved: a.linears[1])
-        b.v.backward(dx: dNorm1, dy: dv, x: a.norm1.pointer, rows: t, saved: a.linears[2])
+    }
+
+    /// The block's backward: dxIn = ∂L/∂x (overwritten) given dxOut = ∂L/∂out and the block's
+    /// input x; parameter gradients accumulate. Intermediate gradients live in `g`, reused
+    /// across blocks and steps (no allocation per call); a buffer whose first write covers it
+    /// whole is not zeroed first.
+    func blockBackward(_ b: TrainableBlock, _ a: BlockActivations, x: UnsafePointer<Float>, dxOut: UnsafePointer<Float>,
+                       dxIn: UnsafeMutablePointer<Float>, scratch g: BackwardScratch) {
+        let c = config, d = c.hiddenSize, e = c.headDim, h = c.headCount, kvh = c.kvHeadCount, f = c.intermediateSize
+        let qd = h * e, kvd = kvh * e, r = batch.rows
+        // MLP branch: out = xMid + down(swiglu(gate(n2), up(n2))), n2 = norm(xMid)
+        let dxMid = g.buffer(0, r * d)
+        dxMid.update(from: dxOut, count: r * d)
+        let dh = g.buffer(1, r * f)
+        b.down.backward(dx: dh, dy: dxOut, x: a.h.pointer, rows: r, saved: a.linears[6], overwrite: true)
+        let dGate = g.buffer(2, r * f), dUp = g.buffer(3, r * f)
+        swigluBackwardWriting(dGate: dGate, dUp: dUp, dOut: dh, gate: a.gate.pointer, up: a.up.pointer, count: r * f)
+        let dNorm2 = g.buffer(4, r * d)
+        b.gate.backward(dx: dNorm2, dy: dGate, x: a.norm2.pointer, rows: r, saved: a.linears[4], overwrite: true)
+        b.up.backward(dx: dNorm2, dy: dUp, x: a.norm2.pointer, rows: r, saved: a.linears[5])
+        withGradient(b.mlpNormParameter) { dW in
+            rmsNormBackward(dx: dxMid, dWeight: dW, dy: dNorm2, x: a.xMid.pointer, weight: b.mlpNorm.floats,
+                            rows: r, dim: d, eps: c.rmsNormEps)
+        }
+        // Attention branch: xMid = xIn + o(attn(rope(q(n1)), rope(k(n1)), v(n1))), n1 = norm(xIn)
+        dxIn.update(from: dxMid, count: r * d)
+        let dAtt = g.buffer(5, r * qd)
+        b.o.backward(dx: dAtt, dy: dxMid, x: a.att.pointer, rows: r, saved: a.linears[3], overwrite: true)
+        let dq = g.zeroed(6, r * qd), dk = g.zeroed(7, r * kvd), dv = g.zeroed(8, r * kvd)
+        for s in 0..<batch.count {
+            let r0 = batch.starts[s]
+            causalAttentionBackward(dq: dq + r0 * qd, dk: dk + r0 * kvd, dv: dv + r0 * kvd, dOut: dAtt + r0 * qd,
+                                    q: a.q.pointer + r0 * qd, k: a.k.pointer + r0 * kvd, v: a.v.pointer + r0 * kvd,
+                                    probs: a.probs.pointer + batch.probabilityOffsets[s], tokens: batch.lengths[s],
+                                    heads: h, kvHeads: kvh, headDim: e, scratch: attScratch)
+        }
+        rotate(dq, dk, backward: true)
+        let dNorm1 = g.buffer(9, r * d)
+        b.q.backward(dx: dNorm1, dy: dq, x: a.norm1.pointer, rows: r, saved: a.linears[0], overwrite: true)
+        b.k.backward(dx: dNorm1, dy: dk, x: a.norm1.pointer, rows: r, saved: a.linears[1])
+        b.v.backward(dx: dNorm1, dy: dv, x: a.norm1.pointer, rows: r, saved: a.linears[2])
         withGradient(b.attentionNormParameter) { dW in
-            rmsNormBackward(dx: dxIn, dWeight: dW, dy: dNorm1, x: a.xIn.pointer, weight: b.attentionNorm.floats,
-                            rows: t, dim: d, eps: c.rmsNormEps)
+            rmsNormBackward(dx: dxIn, dWeight: dW, dy: dNorm1, x: x, weight: b.attentionNorm.floats,
+                            rows: r, dim: d, eps: c.rmsNormEps)
         }
     }
 }
@@ -96,5 +118,20 @@ final class BackwardScratch {
         let p = buffers[i].reserve(n)
         p.update(repeating: 0, count: n)
         return p
+    }
+
+    /// Buffer `i` of at least `n` floats, contents undefined (the caller writes all of it first).
+    func buffer(_ i: Int, _ n: Int) -> UnsafeMutablePointer<Float> { buffers[i].reserve(n) }
+}
+
+/// `swigluBackward` that writes dGate and dUp instead of adding to them (no zeroing pass).
+func swigluBackwardWriting(dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                           gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
+    parallelFor(n, minChunk: 8192) { r in
+        for i in r {
+            let g = gate[i], s = 1 / (1 + expf(-g))
+            dGate[i] = dOut[i] * up[i] * s * (1 + g * (1 - s))
+            dUp[i] = dOut[i] * g * s
+        }
     }
 }

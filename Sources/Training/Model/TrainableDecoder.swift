@@ -2,8 +2,9 @@ import Foundation
 import Language
 import Tensor
 
-// Shape legend: T tokens of one sequence, D hidden, F MLP width, H query heads,
-// G key/value heads, E head dimension, V vocabulary, R LoRA rank.
+// Shape legend: R rows = all tokens of a packed batch (sequences end to end), T_s tokens of
+// sequence s, D hidden, F MLP width, H query heads, G key/value heads, E head dimension,
+// V vocabulary, C rows of one logits chunk.
 
 /// Which parts of the decoder learn.
 public enum DecoderTraining: Sendable, Equatable {
@@ -24,7 +25,8 @@ final class TrainableBlock {
     init(_ w: LlamaLayerWeights, prefix: String, mode: DecoderTraining, seed: inout SplitMix64) {
         let full = mode == .full
         func norm(_ t: Tensor, _ name: String) -> (Tensor, Parameter?) {
-            guard full else { return (t, nil) }
+            // A frozen half-precision norm is widened (D values): the kernels read f32 norms.
+            guard full else { return (t.dtype == .f32 ? t : t.toF32(), nil) }
             let p = Parameter(name: prefix + name, value: copyTensor(t), decays: false, lrScale: 1)
             return (p.value, p)
         }
@@ -62,19 +64,24 @@ func makeLoRA(_ l: TrainableLinear, rank: Int, alpha: Float, dropout: Float, see
                        alpha: alpha, dropout: dropout)
 }
 
-/// Activations of one block kept for its backward.
+/// Activations of one block kept for its backward (its input is the decoder's `layerInputs`).
 final class BlockActivations {
-    let xIn = ScratchBuffer(), norm1 = ScratchBuffer()         // (T, D)
-    let q = ScratchBuffer(), k = ScratchBuffer(), v = ScratchBuffer()  // (T, H*E), (T, G*E) ×2, after rotary
-    let probs = ScratchBuffer(), att = ScratchBuffer()         // (H, T, T), (T, H*E)
-    let xMid = ScratchBuffer(), norm2 = ScratchBuffer()        // (T, D)
-    let gate = ScratchBuffer(), up = ScratchBuffer(), h = ScratchBuffer()  // (T, F)
+    let norm1 = ScratchBuffer()                                // (R, D)
+    let q = ScratchBuffer(), k = ScratchBuffer(), v = ScratchBuffer()  // (R, H*E), (R, G*E) ×2, after rotary
+    let probs = ScratchBuffer(), att = ScratchBuffer()         // Σ_s (H, T_s, T_s), (R, H*E)
+    let xMid = ScratchBuffer(), norm2 = ScratchBuffer()        // (R, D)
+    let gate = ScratchBuffer(), up = ScratchBuffer(), h = ScratchBuffer()  // (R, F)
     let linears = (0..<7).map { _ in LinearSaved() }           // q k v o gate up down
 }
 
 /// A LLaMA-family decoder set up for training: forward with saved activations, then the
 /// backward of each layer in reverse (llm.c's order), accumulating parameter gradients.
-/// Sequences run one at a time at their true length, so no padding or attention mask is needed.
+///
+/// A batch is packed: its sequences lie end to end as the rows of one matrix, each at its true
+/// length, so every Linear is one GEMM over all tokens of the batch while attention (and the
+/// rotary positions) stay within each sequence; no padding or attention mask is needed.
+/// With `gradientCheckpointing`, only each block's input is kept and the block's activations
+/// are recomputed in the backward pass (one block's worth of memory instead of all of them).
 public final class TrainableDecoder {
     public let config: LlamaConfiguration
     public let mode: DecoderTraining
@@ -85,17 +92,23 @@ public final class TrainableDecoder {
     let finalNormParameter: Parameter?
     let lmHead: TrainableLinear                   // (V, D)
     let rope: RotaryEmbedding
+    /// Recompute each block's activations in the backward pass instead of keeping them.
+    public var gradientCheckpointing = false {
+        didSet { if gradientCheckpointing != oldValue { acts = TrainableDecoder.activations(config, gradientCheckpointing) } }
+    }
 
-    // Saved activations and scratch, sized for the longest sequence seen.
-    let acts: [BlockActivations]
-    let xFinal = ScratchBuffer(), normFinal = ScratchBuffer()   // (T, D)
-    let logits = ScratchBuffer()                                // (T, V)
-    var cos: [Float] = [], sin: [Float] = []
+    // Saved activations and scratch, grown to the largest batch seen and reused.
+    var acts: [BlockActivations]                  // one per block, or one shared when checkpointing
+    let layerInputs: [ScratchBuffer]              // L + 1 of (R, D): block inputs, then the final hidden
+    let normFinal = ScratchBuffer()               // (R, D)
+    let logitsChunk = ScratchBuffer(), dLogitsChunk = ScratchBuffer()  // (C, V)
+    let recomputed = ScratchBuffer()              // (R, D): a recomputed block's output (discarded)
+    var cos: [Float] = [], sin: [Float] = []      // (longest T, E/2)
     let attScratch = ScratchBuffer()
     let headSaved = LinearSaved()
     let backwardScratch = BackwardScratch()
+    var batch = PackedSequences()
     private var dropoutRNG: SplitMix64
-    private var tokens = 0
 
     /// `prefix` names the tensors as the llava-hf layout does (`language_model.model.`).
     public init(weights w: LlamaWeights, config c: LlamaConfiguration, mode: DecoderTraining,
@@ -115,15 +128,23 @@ public final class TrainableDecoder {
             embedParameter = nil
             embedTokens = w.embedTokens
             finalNormParameter = nil
-            finalNorm = w.finalNorm
+            finalNorm = w.finalNorm.dtype == .f32 ? w.finalNorm : w.finalNorm.toF32()
         }
         blocks = w.layers.enumerated().map { i, layer in
             TrainableBlock(layer, prefix: "\(prefix)layers.\(i).", mode: mode, seed: &rng)
         }
         lmHead = TrainableLinear(name: headName, weight: w.lmHead, trainable: full, bias: nil, trainableBias: false)
         rope = RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta, linearScaling: c.ropeLinearFactor)
-        acts = (0..<c.layerCount).map { _ in BlockActivations() }
+        acts = TrainableDecoder.activations(c, false)
+        layerInputs = (0...c.layerCount).map { _ in ScratchBuffer() }
         dropoutRNG = SplitMix64(seed: seed ^ 0x5EED)
+        // Linears never run at once: one workspace serves them all.
+        let workspace = LinearWorkspace()
+        for l in blocks.flatMap(\.linears) + [lmHead] { l.workspace = workspace }
+    }
+
+    private static func activations(_ c: LlamaConfiguration, _ checkpointing: Bool) -> [BlockActivations] {
+        (0..<(checkpointing ? min(1, c.layerCount) : c.layerCount)).map { _ in BlockActivations() }
     }
 
     /// Every trainable tensor, in a stable order.
@@ -138,10 +159,10 @@ public final class TrainableDecoder {
         set { dropoutRNG = newValue }
     }
 
-    /// Token embeddings (T, D) of `ids` into `out`.
+    /// Token embeddings (T, D) of `ids` into `out`; ids below 0 (image rows) are skipped.
     public func embed(_ ids: [Int], into out: UnsafeMutablePointer<Float>) {
         let d = config.hiddenSize
-        for (t, id) in ids.enumerated() {
+        for (t, id) in ids.enumerated() where id >= 0 {
             convertToFloat(embedTokens.rawPointer + id * embedTokens.dtype.byteCount(elements: d), dtype: embedTokens.dtype,
                            count: d, into: out + t * d)
         }
@@ -159,42 +180,78 @@ public final class TrainableDecoder {
         }
     }
 
-    /// Forward of one sequence from its input embeddings (T, D); returns a pointer to the
-    /// logits (T, V), valid until the next forward.
-    public func forward(inputs: UnsafePointer<Float>, tokens t: Int) -> UnsafePointer<Float> {
-        let c = config, d = c.hiddenSize
-        tokens = t
-        rope.table(start: 0, count: t, cos: &cos, sin: &sin)
-        var x = UnsafePointer(inputs)
-        for (l, block) in blocks.enumerated() {
-            let out = (l + 1 < blocks.count ? acts[l + 1].xIn : xFinal).reserve(t * d)
-            blockForward(block, acts[l], x: x, out: out, tokens: t)
-            x = UnsafePointer(out)
+    /// One dropout seed per sequence of the next packed batch, from the saved stream: one draw
+    /// per call whatever the batch, so every rank of a data-parallel run stays in step, and
+    /// sequence `first + i` of the global batch gets the same masks on any rank.
+    public func dropoutSeeds(count: Int, first: Int = 0) -> [UInt64] {
+        let base = dropoutRNG.next()
+        return (0..<count).map { i in
+            var mix = SplitMix64(seed: base &+ UInt64(first + i) &* 0x9E37_79B9_7F4A_7C15)
+            return mix.next()
         }
-        if blocks.isEmpty { xFinal.reserve(t * d).update(from: inputs, count: t * d) }
-        let nf = normFinal.reserve(t * d)
-        rmsNormForward(nf, xFinal.pointer, weight: finalNorm.floats, rows: t, dim: d, eps: c.rmsNormEps)
-        let out = logits.reserve(t * c.vocabularySize)
-        lmHead.forward(out, nf, rows: t, saved: headSaved, rng: &dropoutRNG)
-        return UnsafePointer(out)
     }
 
-    /// Backward from dLogits (T, V) of the last forward; accumulates dInputs (T, D).
-    public func backward(dLogits: UnsafePointer<Float>, dInputs: UnsafeMutablePointer<Float>) {
-        let c = config, d = c.hiddenSize, t = tokens, g = backwardScratch
-        let dNorm = g.zeroed(10, t * d)
-        lmHead.backward(dx: dNorm, dy: dLogits, x: normFinal.pointer, rows: t, saved: headSaved)
+    /// Forward of a packed batch from its input embeddings (R, D), sequences of `lengths`
+    /// end to end; keeps what `lossBackward` needs.
+    public func forward(inputs: UnsafePointer<Float>, lengths: [Int], dropoutSeeds: [UInt64]? = nil) {
+        let c = config, d = c.hiddenSize
+        batch.set(lengths: lengths, heads: c.headCount, dropoutSeeds: dropoutSeeds ?? lengths.map { _ in 0 })
+        let r = batch.rows
+        rope.table(start: 0, count: batch.longest, cos: &cos, sin: &sin)
+        layerInputs[0].reserve(r * d).update(from: inputs, count: r * d)
+        for (l, block) in blocks.enumerated() {
+            let out = layerInputs[l + 1].reserve(r * d)
+            blockForward(block, acts[gradientCheckpointing ? 0 : l], x: layerInputs[l].pointer, out: out)
+        }
+        let nf = normFinal.reserve(r * d)
+        rmsNormForward(nf, layerInputs[blocks.count].pointer, weight: finalNorm.floats, rows: r, dim: d, eps: c.rmsNormEps)
+    }
+
+    /// Rows of logits computed at once: the (R, V) logits of a long batch never exist whole.
+    var logitsChunkRows: Int { max(64, (16 << 20) / max(1, config.vocabularySize)) }
+
+    /// Cross-entropy of the last forward against `targets` (R; -100 ignored), then the whole
+    /// backward: parameter gradients accumulate, scaled by `scale`, and dInputs (R, D)
+    /// accumulates. The head and loss run a chunk of rows at a time. Returns the summed loss
+    /// and the number of counted rows.
+    public func lossBackward(targets: UnsafePointer<Int32>, scale: Float,
+                             dInputs: UnsafeMutablePointer<Float>) -> (lossSum: Double, count: Int) {
+        let c = config, d = c.hiddenSize, v = c.vocabularySize, r = batch.rows, g = backwardScratch
+        let dNorm = g.buffer(10, r * d)
+        var lossSum = 0.0, counted = 0
+        var r0 = 0
+        while r0 < r {
+            let n = min(logitsChunkRows, r - r0)
+            let logits = logitsChunk.reserve(n * v), dLogits = dLogitsChunk.reserve(n * v)
+            lmHead.forward(logits, normFinal.pointer + r0 * d, rows: n, saved: headSaved, batch: .empty)
+            dLogits.update(repeating: 0, count: n * v)
+            let (sum, count) = crossEntropyForwardBackward(logits: logits, targets: targets + r0, rows: n, vocabulary: v,
+                                                           dLogits: dLogits, scale: scale)
+            lossSum += sum
+            counted += count
+            lmHead.backward(dx: dNorm + r0 * d, dy: dLogits, x: normFinal.pointer + r0 * d, rows: n, saved: headSaved,
+                            overwrite: true)
+            r0 += n
+        }
+        backward(dNorm: dNorm, dInputs: dInputs)
+        return (lossSum, counted)
+    }
+
+    /// Backward from dNorm (R, D), the gradient at the final norm's output.
+    private func backward(dNorm: UnsafePointer<Float>, dInputs: UnsafeMutablePointer<Float>) {
+        let c = config, d = c.hiddenSize, r = batch.rows, g = backwardScratch
         // dx and dxIn trade places block by block.
-        var dx = g.zeroed(11, t * d), dxIn = g.zeroed(12, t * d)
+        var dx = g.zeroed(11, r * d), dxIn = g.buffer(12, r * d)
         withGradient(finalNormParameter) { dW in
-            rmsNormBackward(dx: dx, dWeight: dW, dy: dNorm, x: xFinal.pointer, weight: finalNorm.floats,
-                            rows: t, dim: c.hiddenSize, eps: c.rmsNormEps)
+            rmsNormBackward(dx: dx, dWeight: dW, dy: dNorm, x: layerInputs[blocks.count].pointer, weight: finalNorm.floats,
+                            rows: r, dim: d, eps: c.rmsNormEps)
         }
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
-            dxIn.update(repeating: 0, count: t * d)
-            blockBackward(blocks[l], acts[l], dxOut: dx, dxIn: dxIn, tokens: t, scratch: g)
+            let a = acts[gradientCheckpointing ? 0 : l], x = layerInputs[l].pointer
+            if gradientCheckpointing { blockForward(blocks[l], a, x: x, out: recomputed.reserve(r * d)) }
+            blockBackward(blocks[l], a, x: x, dxOut: dx, dxIn: dxIn, scratch: g)
             swap(&dx, &dxIn)
         }
-        addInPlace(dInputs, dx, count: t * d)
+        addInPlace(dInputs, dx, count: r * d)
     }
 }

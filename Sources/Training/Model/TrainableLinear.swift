@@ -1,7 +1,9 @@
+import CBLAS
 import Foundation
 import Tensor
 
-// Shape legend: T rows, K input features, N output features, R LoRA rank.
+// Shape legend: T rows (every token of a packed batch), K input features, N output features,
+// R LoRA rank.
 
 /// Low-rank adapter on a frozen Linear (Hu et al., LoRA): y += (α/r) · B · A · dropout(x).
 /// A is (R, K), B is (N, R). As PEFT does, A starts random and B at zero, so training
@@ -29,6 +31,14 @@ final class LinearSaved {
     var dropped = ScratchBuffer()    // (T, K) dropout(x)
 }
 
+/// Transient buffers of a Linear's forward and backward. One workspace serves every Linear of
+/// a model (they never run at once), so a 7B model does not hold 224 copies.
+final class LinearWorkspace {
+    let widened = ScratchBuffer()    // a block of half-precision weight rows widened to f32
+    let du = ScratchBuffer()         // (T, R)
+    let dInput = ScratchBuffer()     // (T, K) gradient of dropout(x), before the mask
+}
+
 /// A Linear layer in training: its weight either a trainable `Parameter` or frozen (any dtype,
 /// possibly memory-mapped), an optional bias, an optional LoRA adapter.
 public final class TrainableLinear {
@@ -38,10 +48,13 @@ public final class TrainableLinear {
     public let bias: Tensor?               // (N) f32
     public let biasParameter: Parameter?
     public var lora: LoRAAdapter?
-    let scratch = ScratchBuffer()
+    var workspace = LinearWorkspace()
+    /// Mixed into each sequence's dropout seed, so every Linear draws its own masks.
+    let dropoutTag: UInt64
 
     public init(name: String, weight: Tensor, trainable: Bool, bias: Tensor?, trainableBias: Bool, lrScale: Float = 1) {
         self.name = name
+        dropoutTag = fnv1a(name)
         if trainable {
             let p = Parameter(name: name + ".weight", value: weight.dtype == .f32 ? copyTensor(weight) : weight.toF32(),
                               decays: true, lrScale: lrScale)
@@ -69,67 +82,88 @@ public final class TrainableLinear {
         [weightParameter, biasParameter, lora?.a, lora?.b].compactMap { $0 }
     }
 
-    /// y (T, N) = x (T, K) · Wᵀ + b (+ LoRA). `rng` draws the LoRA dropout mask.
+    /// y (T, N) = x (T, K) · Wᵀ + b (+ LoRA), one GEMM over all rows. A LoRA dropout mask is
+    /// drawn per sequence of `batch` from that sequence's seed, so it does not depend on which
+    /// sequences share the batch (or the rank).
     func forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows t: Int,
-                 saved: LinearSaved, rng: inout SplitMix64) {
-        linearForward(y, x, weight: weight, bias: bias, rows: t, scratch: scratch)
+                 saved: LinearSaved, batch: PackedSequences) {
+        linearForward(y, x, weight: weight, bias: bias, rows: t, scratch: workspace.widened)
         guard let lora else { return }
-        let k = inFeatures, r = lora.rank, n = outFeatures
+        let k = inFeatures
         var input = x
         if lora.dropout > 0 {
+            precondition(batch.rows == t, "dropout needs the packed batch layout (\(batch.rows) rows, got \(t))")
             let mask = saved.mask.reserve(t * k), dropped = saved.dropped.reserve(t * k)
             let keep = 1 / (1 - lora.dropout)
-            for i in 0..<(t * k) {
-                mask[i] = Float(rng.nextUnit()) < lora.dropout ? 0 : keep
-                dropped[i] = x[i] * mask[i]
+            for s in batch.lengths.indices {
+                var rng = SplitMix64(seed: batch.dropoutSeeds[s] ^ dropoutTag)
+                for i in (batch.starts[s] * k)..<((batch.starts[s] + batch.lengths[s]) * k) {
+                    mask[i] = Float(rng.nextUnit()) < lora.dropout ? 0 : keep
+                    dropped[i] = x[i] * mask[i]
+                }
             }
             input = UnsafePointer(dropped)
         }
-        let ax = saved.ax.reserve(t * r)
-        linearForward(ax, input, weight: lora.a.value, rows: t, scratch: scratch)
-        // y += scale · (A x) · Bᵀ
-        let bx = [Float](unsafeUninitializedCapacity: t * n) { buf, count in
-            linearForward(buf.baseAddress!, ax, weight: lora.b.value, rows: t, scratch: scratch)
-            count = t * n
-        }
-        for i in 0..<(t * n) { y[i] += lora.scale * bx[i] }
+        loraForward(lora, y, input, rows: t, saved: saved)
     }
 
-    /// Accumulates dx (if asked) and the gradients of whatever is trainable here.
+    /// The same for a batch without dropout (CLIP, the projector): every row one sequence.
+    func forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows t: Int,
+                 saved: LinearSaved, rng: inout SplitMix64) {
+        precondition(lora == nil || lora!.dropout == 0, "LoRA dropout needs the packed-batch forward")
+        forward(y, x, rows: t, saved: saved, batch: .empty)
+    }
+
+    /// y += s · (A x̃) · Bᵀ, both products as GEMMs accumulating into y.
+    private func loraForward(_ lora: LoRAAdapter, _ y: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
+                             rows t: Int, saved: LinearSaved) {
+        let k = inFeatures, r = lora.rank, n = outFeatures
+        let ax = saved.ax.reserve(t * r)
+        gemm(.noTrans, .trans, m: t, n: r, k: k, alpha: 1, input, k, lora.a.value.floats, k, beta: 0, ax, r)
+        gemm(.noTrans, .trans, m: t, n: n, k: r, alpha: lora.scale, ax, r, lora.b.value.floats, r, beta: 1, y, n)
+    }
+
+    /// Accumulates dx (if asked) and the gradients of whatever is trainable here. With
+    /// `overwrite`, dx is written instead (its old values ignored), which spares the caller
+    /// zeroing it first.
     func backward(dx: UnsafeMutablePointer<Float>?, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, rows t: Int,
-                  saved: LinearSaved) {
+                  saved: LinearSaved, overwrite: Bool = false) {
+        var dxBase = dx
+        if let dx, overwrite {
+            if weight.dtype == .f32 {
+                // dx[T, K] = dy[T, N] · W[N, K]
+                gemm(.noTrans, .noTrans, m: t, n: inFeatures, k: outFeatures, alpha: 1, dy, outFeatures,
+                     weight.floats, inFeatures, beta: 0, dx, inFeatures)
+                dxBase = nil
+            } else {
+                dx.update(repeating: 0, count: t * inFeatures)
+            }
+        }
         withGradient(weightParameter) { dW in
             withGradient(biasParameter) { dB in
-                linearBackward(dx: dx, dWeight: dW, dBias: dB, dy: dy, x: x, weight: weight, rows: t, scratch: scratch)
+                linearBackward(dx: dxBase, dWeight: dW, dBias: dB, dy: dy, x: x, weight: weight, rows: t,
+                               scratch: workspace.widened)
             }
         }
         guard let lora else { return }
-        let k = inFeatures, r = lora.rank, n = outFeatures
+        let k = inFeatures, r = lora.rank, n = outFeatures, s = lora.scale
         // With u = A·x̃ and y += s·B·u: dB += s·dyᵀ·u, du = s·dy·B, dA += duᵀ·x̃, dx̃ = du·A.
-        var scaledDy = [Float](repeating: 0, count: t * n)
-        for i in 0..<(t * n) { scaledDy[i] = lora.scale * dy[i] }
-        var du = [Float](repeating: 0, count: t * r)
         let input = lora.dropout > 0 ? UnsafePointer(saved.dropped.pointer) : x
-        scaledDy.withUnsafeBufferPointer { sdy in
-            lora.b.grad.withUnsafeMutableBufferPointer { dB in
-                linearBackward(dx: &du, dWeight: dB.baseAddress!, dBias: nil, dy: sdy.baseAddress!, x: saved.ax.pointer,
-                               weight: lora.b.value, rows: t, scratch: scratch)
-            }
+        let du = workspace.du.reserve(t * r)
+        withGradient(lora.b) { dB in
+            gemm(.trans, .noTrans, m: n, n: r, k: t, alpha: s, dy, n, saved.ax.pointer, r, beta: 1, dB!, r)
         }
-        var dInput = [Float](repeating: 0, count: t * k)
-        lora.a.grad.withUnsafeMutableBufferPointer { dA in
-            dInput.withUnsafeMutableBufferPointer { di in
-                linearBackward(dx: dx == nil ? nil : di.baseAddress!, dWeight: dA.baseAddress!, dBias: nil, dy: du, x: input,
-                               weight: lora.a.value, rows: t, scratch: scratch)
-            }
+        gemm(.noTrans, .noTrans, m: t, n: r, k: n, alpha: s, dy, n, lora.b.value.floats, r, beta: 0, du, r)
+        withGradient(lora.a) { dA in
+            gemm(.trans, .noTrans, m: r, n: k, k: t, alpha: 1, du, r, input, k, beta: 1, dA!, k)
         }
-        if let dx {
-            if lora.dropout > 0 {
-                let mask = saved.mask.pointer
-                for i in 0..<(t * k) { dx[i] += dInput[i] * mask[i] }
-            } else {
-                for i in 0..<(t * k) { dx[i] += dInput[i] }
-            }
+        guard let dx else { return }
+        if lora.dropout > 0 {
+            let dInput = workspace.dInput.reserve(t * k), mask = saved.mask.pointer
+            gemm(.noTrans, .noTrans, m: t, n: k, k: r, alpha: 1, du, r, lora.a.value.floats, k, beta: 0, dInput, k)
+            for i in 0..<(t * k) { dx[i] += dInput[i] * mask[i] }
+        } else {
+            gemm(.noTrans, .noTrans, m: t, n: k, k: r, alpha: 1, du, r, lora.a.value.floats, k, beta: 1, dx, k)
         }
     }
 }
@@ -146,4 +180,11 @@ func copyTensor(_ t: Tensor) -> Tensor {
     let out = Tensor(zeros: t.shape, dtype: t.dtype)
     out.rawPointer.copyMemory(from: t.rawPointer, byteCount: t.byteCount)
     return out
+}
+
+/// FNV-1a of a name: a stable 64-bit tag (Swift's `hashValue` changes from run to run).
+func fnv1a(_ s: String) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    return h
 }

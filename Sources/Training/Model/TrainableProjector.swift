@@ -2,7 +2,7 @@ import Foundation
 import LLaVA
 import Tensor
 
-// Shape legend: P feature rows of one image, V vision width, D LLM width.
+// Shape legend: P feature rows (of all images of a batch), V vision width, D LLM width.
 
 /// The projector in training: `linear` or `mlp{N}x_gelu`, every layer trainable
 /// (it is what stage 1 learns), with the reference's separate learning rate as `lrScale`.
@@ -10,9 +10,12 @@ public final class TrainableProjector {
     public let kind: ProjectorKind
     let layers: [TrainableLinear]
     let activation: ProjectorActivation
-    // Per image of the current sequence: its input and each layer's pre-activation output.
-    private var saved: [[ScratchBuffer]] = []
-    private var inputs: [[Float]] = []
+    // Of the last forward (all images of a batch): its input, each layer's output before and
+    // after the activation, and the backward's own gradients.
+    private let input = ScratchBuffer()                 // (P, V)
+    private let preActivations: [ScratchBuffer]        // per layer (P, D)
+    private let activated: [ScratchBuffer]             // per layer but the last (P, D)
+    private let dActivated = ScratchBuffer(), dPre = [ScratchBuffer(), ScratchBuffer()]
     private let linearSaved = LinearSaved()
 
     public init(_ projector: Projector, names: [String], lrScale: Float) {
@@ -22,58 +25,51 @@ public final class TrainableProjector {
             TrainableLinear(name: name, weight: layer.weight, trainable: true, bias: layer.bias,
                             trainableBias: layer.bias != nil, lrScale: lrScale)
         }
+        preActivations = layers.map { _ in ScratchBuffer() }
+        activated = layers.map { _ in ScratchBuffer() }
     }
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
     var outputWidth: Int { layers.last?.outFeatures ?? 0 }
     var inputWidth: Int { layers.first?.inFeatures ?? 0 }
 
-    /// Forgets the saved activations (a new sequence begins).
-    func reset() {
-        saved.removeAll(keepingCapacity: true)
-        inputs.removeAll(keepingCapacity: true)
-    }
-
-    /// (P, V) → (P, D) for image `saved.count`, keeping activations for `backward(image:)`.
-    func forward(_ features: [Float], rows p: Int) -> [Float] {
-        inputs.append(features)
-        var buffers: [ScratchBuffer] = []
-        var x = features
-        var rng = SplitMix64(seed: 0)  // projector layers carry no dropout
+    /// (P, V) → (P, D) for all images of a batch at once (P = images × rows per image), one
+    /// GEMM per layer; keeps the input and each layer's pre-activation output for `backward`.
+    /// The result is valid until the next forward.
+    func forward(_ features: UnsafePointer<Float>, rows p: Int) -> UnsafePointer<Float> {
+        input.reserve(p * inputWidth).update(from: features, count: p * inputWidth)
+        var x = UnsafePointer(input.pointer)
         for (i, layer) in layers.enumerated() {
-            let pre = ScratchBuffer(p * layer.outFeatures)
-            x.withUnsafeBufferPointer { layer.forward(pre.pointer, $0.baseAddress!, rows: p, saved: linearSaved, rng: &rng) }
-            buffers.append(pre)
-            x = Array(UnsafeBufferPointer(start: pre.pointer, count: p * layer.outFeatures))
-            if i < layers.count - 1 { x.withUnsafeMutableBufferPointer { activation.apply($0.baseAddress!, count: $0.count) } }
+            let pre = preActivations[i].reserve(p * layer.outFeatures)
+            layer.forward(pre, x, rows: p, saved: linearSaved, batch: .empty)
+            guard i < layers.count - 1 else { return UnsafePointer(pre) }
+            let act = activated[i].reserve(p * layer.outFeatures)
+            act.update(from: pre, count: p * layer.outFeatures)
+            activation.apply(act, count: p * layer.outFeatures)
+            x = UnsafePointer(act)
         }
-        saved.append(buffers)
         return x
     }
 
-    /// Accumulates the projector's gradients from dOut (P, D) of image `k`.
-    func backward(image k: Int, dOut: [Float], rows p: Int) {
+    /// Accumulates the projector's gradients from dOut (P, D) of the last forward.
+    func backward(dOut: UnsafePointer<Float>, rows p: Int) {
         var dy = dOut
         for i in stride(from: layers.count - 1, through: 0, by: -1) {
             let layer = layers[i]
             // The layer's input: the image features, or the previous layer's activated output.
-            var x: [Float]
-            if i == 0 {
-                x = inputs[k]
-            } else {
-                x = Array(UnsafeBufferPointer(start: saved[k][i - 1].pointer, count: p * layers[i - 1].outFeatures))
-                x.withUnsafeMutableBufferPointer { activation.apply($0.baseAddress!, count: $0.count) }
+            guard i > 0 else {
+                layer.backward(dx: nil, dy: dy, x: input.pointer, rows: p, saved: linearSaved)
+                return
             }
-            var dx = [Float](repeating: 0, count: i == 0 ? 0 : p * layer.inFeatures)
-            if i == 0 {
-                layer.backward(dx: nil, dy: dy, x: x, rows: p, saved: linearSaved)
-            } else {
-                layer.backward(dx: &dx, dy: dy, x: x, rows: p, saved: linearSaved)
-                // back through the activation, at the previous layer's pre-activation values
-                var da = [Float](repeating: 0, count: dx.count)
-                activationBackward(&da, dx, pre: saved[k][i - 1].pointer, count: dx.count)
-                dy = da
-            }
+            let n = p * layer.inFeatures
+            let dx = dActivated.reserve(n)
+            dx.update(repeating: 0, count: n)
+            layer.backward(dx: dx, dy: dy, x: activated[i - 1].pointer, rows: p, saved: linearSaved)
+            // back through the activation, at the previous layer's pre-activation values
+            let da = dPre[i % 2].reserve(n)
+            da.update(repeating: 0, count: n)
+            activationBackward(da, dx, pre: preActivations[i - 1].pointer, count: n)
+            dy = UnsafePointer(da)
         }
     }
 

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import LLaVA
 import Language
@@ -60,6 +61,13 @@ public struct TrainingSummary: Sendable {
 
 /// The training loop: gradient accumulation, clipping, AdamW with warmup + cosine, metrics,
 /// a progress line, atomic checkpoints every `saveSteps`, and exact resume.
+///
+/// Data parallel over `group` (MPI ranks; a world of one runs alone): every rank draws the same
+/// global batches from the same sampler and runs only its contiguous shard of each, reading
+/// only those samples' features; the loss terms and gradients are summed across ranks
+/// (bucketed allreduce), so every rank takes the same optimizer step, the one a single
+/// process would take with the whole batch. Rank 0 alone writes metrics, progress and
+/// checkpoints; on resume every rank reads the same checkpoint.
 public final class Trainer {
     public let graph: LLaVATrainingModel
     public let samples: [TrainingSample]
@@ -73,9 +81,12 @@ public final class Trainer {
     let schedule: LearningRateSchedule
     public let totalSteps: Int
     private var step = 0
+    public let group: ProcessGroup
+    private let reducer: GradientReducer
 
     public init(graph: LLaVATrainingModel, samples: [TrainingSample], lengths: [Int], features: ImageFeatures?,
-                options: TrainingOptions, outputDirectory: URL, logger: Logger = Logger(label: "llava.train")) throws {
+                options: TrainingOptions, outputDirectory: URL, logger: Logger = Logger(label: "llava.train"),
+                group: ProcessGroup = .single) throws {
         guard !samples.isEmpty else { throw TrainingError.invalidArgument("the data set has no samples") }
         let vocab = graph.decoder.config.vocabularySize
         for s in samples {
@@ -89,6 +100,8 @@ public final class Trainer {
         self.options = options
         self.outputDirectory = outputDirectory
         self.logger = logger
+        self.group = group
+        reducer = GradientReducer(group: group)
         sampler = BatchSampler(lengths: lengths, isMultimodal: samples.map { $0.imagePath != nil },
                                batchSize: options.batchSize, seed: options.seed,
                                groupByModality: options.groupByModalityLength)
@@ -99,6 +112,8 @@ public final class Trainer {
         if let p = options.projectorLearningRate {
             for param in graph.projector.parameters { param.lrScale = p / options.learningRate }
         }
+        // Every rank starts from rank 0's values (they agree already when seeded alike).
+        reducer.broadcastValues(graph.parameters)
     }
 
     var metricsURL: URL { outputDirectory.appendingPathComponent("metrics.jsonl") }
@@ -113,7 +128,7 @@ public final class Trainer {
         sampler.state = try JSONDecoder().decode(BatchSampler.State.self, from: c.samplerState)
         graph.decoder.rngState = c.rng
         step = c.step
-        logger.info("resumed from \(dir.path) at step \(step)")
+        if group.isRoot { logger.info("resumed from \(dir.path) at step \(step)") }
         return step
     }
 
@@ -131,8 +146,9 @@ public final class Trainer {
 
     /// Runs from the current step to `totalSteps`.
     public func run(progress show: Bool = true) throws -> TrainingSummary {
-        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-        let metrics = try MetricsLog(url: metricsURL, keepingStepsThrough: step)
+        let root = group.isRoot
+        if root { try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true) }
+        let metrics: MetricsLog? = try root ? MetricsLog(url: metricsURL, keepingStepsThrough: step) : nil
         var progress = ProgressLine(totalSteps: totalSteps, startStep: step)
         let params = graph.parameters
         let clock = ContinuousClock(), start = clock.now
@@ -140,31 +156,43 @@ public final class Trainer {
         while step < totalSteps {
             let t0 = clock.now
             zeroGradients(params)
-            let micro = try (0..<options.gradientAccumulation).map { _ in try examples(sampler.nextBatch()) }
-            let normalizer = try micro.reduce(0) { $0 + (try graph.countTargets($1)) }
+            // Each micro-batch: the global batch's indices, this rank's shard of them, its examples.
+            let micro = try (0..<options.gradientAccumulation).map { _ -> (examples: [TrainingExample], first: Int) in
+                let global = sampler.nextBatch(), mine = group.shard(of: global.count)
+                return (try examples(Array(global[mine])), mine.lowerBound)
+            }
+            var counts = [Double(try micro.reduce(0) { $0 + (try graph.countTargets($1.examples)) }),
+                          Double(try micro.reduce(0) { $0 + (try graph.countPositions($1.examples)) })]
+            group.allreduceSum(&counts)
+            let normalizer = Int(counts[0]), positions = Int(counts[1])
             var lossSum = 0.0
-            for batch in micro { lossSum += try graph.accumulate(batch, normalizer: normalizer) }
+            for batch in micro { lossSum += try graph.accumulate(batch.examples, normalizer: normalizer, firstIndex: batch.first) }
+            lossSum = group.sum(lossSum)
+            reducer.allreduceGradients(params)
             let loss = Float(lossSum / Double(max(1, normalizer)))
             let norm = clipGradientNorm(params, maxNorm: options.maxGradNorm)
             let lr = schedule.lr(atStep: step)
             optimizer.step(params, lr: lr)
             step += 1
-            let positions = try micro.reduce(0) { $0 + (try graph.countPositions($1)) }
             positionsRun += positions
             let elapsed = seconds(clock.now - start)
             let rate = Double(positions) / max(1e-9, seconds(clock.now - t0))
             losses.append(loss)
-            try metrics.append(MetricsRecord(step: step, loss: loss, lr: lr, gradNorm: norm, positions: positions,
-                                             tokens: normalizer, tokensPerSecond: rate, elapsed: elapsed))
+            guard root else { continue }
+            try metrics?.append(MetricsRecord(step: step, loss: loss, lr: lr, gradNorm: norm, positions: positions,
+                                              tokens: normalizer, tokensPerSecond: rate, elapsed: elapsed))
             if show { progress.update(step: step, loss: loss, lr: lr, tokensPerSecond: rate, elapsed: elapsed) }
             if step % options.saveSteps == 0 || step == totalSteps { try checkpoint() }
         }
+        let total = seconds(clock.now - start)
+        let summary = TrainingSummary(steps: step, losses: losses, tokensPerSecond: Double(positionsRun) / max(1e-9, total),
+                                      seconds: total)
+        guard root else { return summary }
         if show { progress.finish() }
         let all = (try? MetricsLog.read(metricsURL)) ?? []
         try? LossCurve.writeSVG(steps: all.map(\.step), losses: all.map(\.loss),
                                 to: outputDirectory.appendingPathComponent("loss.svg"), title: "training loss")
-        let total = seconds(clock.now - start)
-        return TrainingSummary(steps: step, losses: losses, tokensPerSecond: Double(positionsRun) / max(1e-9, total), seconds: total)
+        return summary
     }
 
     private func checkpoint() throws {
