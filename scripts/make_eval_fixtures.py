@@ -274,17 +274,24 @@ NUMBERS = {"none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four
 PUNCT = [";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!"]
 
 
-def normalize(a):
-    a = a.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
-    a = a.replace("\n", " ").replace("\t", " ").strip()
+def punctuation_digits_articles(a, digit_comma_pattern):
+    """The EvalAI answer processing both evaluators share: punctuation (dropped next to a space
+    or when a comma sits between digits, else a space), periods not before a digit, number
+    words, articles, contractions. They differ only in how they spot a comma between digits."""
     out = a
-    digit_comma = re.search(r"(?<=\d)(\,)+(?=\d)", a) is not None
+    digit_comma = re.search(digit_comma_pattern, a) is not None
     for p in PUNCT:
         out = out.replace(p, "") if (p + " " in a or " " + p in a or digit_comma) else out.replace(p, " ")
     out = re.sub(r"\.(?!\d)", "", out, count=32)
     words = [NUMBERS.get(w, w) for w in out.lower().split()]
     words = [CONTRACTIONS.get(w, w) for w in words if w not in ("a", "an", "the")]
     return " ".join(words)
+
+
+def normalize(a):
+    a = a.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
+    a = a.replace("\n", " ").replace("\t", " ").strip()
+    return punctuation_digits_articles(a, r"(?<=\d)(\,)+(?=\d)")
 
 
 def vqa_score(pred, gts):
@@ -295,14 +302,7 @@ def vqa_score(pred, gts):
 
 def vqaeval_norm(a):
     """vqaEval.py's processPunctuation (one comma between digits) then processDigitArticle."""
-    out = a
-    digit_comma = re.search(r"(\d)(\,)(\d)", a) is not None
-    for p in PUNCT:
-        out = out.replace(p, "") if (p + " " in a or " " + p in a or digit_comma) else out.replace(p, " ")
-    out = re.sub(r"\.(?!\d)", "", out, count=32)
-    words = [NUMBERS.get(w, w) for w in out.lower().split()]
-    words = [CONTRACTIONS.get(w, w) for w in words if w not in ("a", "an", "the")]
-    return " ".join(words)
+    return punctuation_digits_articles(a, r"(\d)(\,)(\d)")
 
 
 def vqaeval_score(res, gts):

@@ -87,13 +87,7 @@ struct BenchModel: ParsableCommand {
                                  image_encode_ms: encode.isEmpty ? nil : .init(encode),
                                  prefill_tokens_per_second: .init(prefill), decode_tokens_per_second: .init(decode),
                                  peak_resident_mb: Double(peakResidentBytes()) / 1_048_576)
-        if json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys]
-            print(String(decoding: try e.encode(report), as: UTF8.self))
-        } else {
-            print(report.table)
-        }
+        try report.print(json: json)
     }
 
     /// What is measured: the decoder, and for LLaVA models the image path (tower + projector).
@@ -133,7 +127,24 @@ private func randomPixels(_ n: Int, seed: UInt64) -> [Float] {
     Tensor.uniform([n], dtype: .f32, seed: seed, scale: 2).toFloatArray()
 }
 
-struct BenchReport: Encodable {
+/// A benchmark's result, printed as a Markdown table or as JSON.
+protocol BenchTable: Encodable {
+    var table: String { get }
+}
+
+extension BenchTable {
+    func print(json: Bool) throws {
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys]
+            Swift.print(String(decoding: try e.encode(self), as: UTF8.self))
+        } else {
+            Swift.print(table)
+        }
+    }
+}
+
+struct BenchReport: BenchTable {
     struct Stat: Encodable {
         let min: Double, median: Double
         init(_ values: [Double]) {

@@ -91,13 +91,7 @@ struct TrainBench: ParsableCommand {
             threads: Compute.threads, batch_size: batchSize, sequence_length: sequenceLength,
             gradient_checkpointing: gradientCheckpointing, trainable_parameters: params.reduce(0) { $0 + $1.value.count },
             tokens_per_second: .init(rates), peak_resident_mb: Double(peakResidentBytes()) / 1_048_576)
-        if json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys]
-            print(String(decoding: try e.encode(report), as: UTF8.self))
-        } else {
-            print(report.table)
-        }
+        try report.print(json: json)
     }
 
     private func makeGraph(_ c: LlamaConfiguration, stage: String) throws -> LLaVATrainingModel {
@@ -134,7 +128,7 @@ struct TrainBench: ParsableCommand {
     }
 }
 
-struct TrainBenchReport: Encodable {
+struct TrainBenchReport: BenchTable {
     let model: String, stage: String, weights: String, threads: Int, batch_size: Int, sequence_length: Int
     let gradient_checkpointing: Bool, trainable_parameters: Int
     let tokens_per_second: BenchReport.Stat
