@@ -11,6 +11,18 @@ enum WeightType: String, ExpressibleByArgument, CaseIterable {
     var dtype: DType { switch self { case .f32: .f32; case .f16: .f16; case .bf16: .bf16 } }
 }
 
+/// Weight types of a preset's random model (`bench`, `serve`): the language model's matrices
+/// are stored in this type; when it is quantised the vision tower and projector stay f16, as
+/// in llama.cpp's mmproj files.
+enum PresetWeights: String, ExpressibleByArgument, CaseIterable {
+    case f32, f16, bf16, q8_0, q4_0
+    var language: DType {
+        switch self { case .f32: .f32; case .f16: .f16; case .bf16: .bf16; case .q8_0: .q8_0; case .q4_0: .q4_0 }
+    }
+    var vision: DType { language.isQuantized ? .f16 : language }
+    static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
 /// Shapes of real models, for benchmarking without their weights.
 enum ModelPreset: String, ExpressibleByArgument, CaseIterable {
     case llava7b = "llava-1.5-7b", llava13b = "llava-1.5-13b", llama7b = "llama-7b", llama13b = "llama-13b"
@@ -57,7 +69,7 @@ extension ModelPreset {
     /// A whole LLaVA of this shape with random weights, for serving and load tests without a
     /// download. It borrows `donor`'s tokenizer, `<image>` id and conversation template (ids the
     /// tokenizer does not know decode to nothing) and gets CLIP's preprocessing at the tower's size.
-    func randomLLaVA(weights: WeightType, donor: LLaVAModel) throws -> LLaVAModel {
+    func randomLLaVA(weights: PresetWeights, donor: LLaVAModel) throws -> LLaVAModel {
         guard let visionConfig = vision else {
             throw ValidationError("--preset \(rawValue) has no vision tower; pick one of \(Self.withVision.map(\.rawValue).joined(separator: ", "))")
         }
@@ -73,9 +85,9 @@ extension ModelPreset {
         processor.cropHeight = visionConfig.imageSize
         processor.cropWidth = visionConfig.imageSize
         return LLaVAModel(configuration: configuration,
-                          language: LlamaModel.random(config: text, dtype: weights.dtype, seed: 1),
-                          vision: CLIPVisionModel.random(config: visionConfig, dtype: weights.dtype, seed: 2),
-                          projector: randomProjector(visionWidth: visionConfig.hiddenSize, dtype: weights.dtype),
+                          language: LlamaModel.random(config: text, dtype: weights.language, seed: 1),
+                          vision: CLIPVisionModel.random(config: visionConfig, dtype: weights.vision, seed: 2),
+                          projector: randomProjector(visionWidth: visionConfig.hiddenSize, dtype: weights.vision),
                           tokenizer: donor.tokenizer, imageProcessor: ImageProcessor(configuration: processor),
                           name: "\(rawValue)-random-\(weights.rawValue)")
     }

@@ -71,9 +71,9 @@ func quantizedMatvecRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Fl
     let n = weight.shape[0], k = weight.shape[1]
     precondition(k % 32 == 0, "\(weight.dtype) weight rows must be whole blocks of 32, got \(k)")
     let code = kernelCode(weight.dtype), w = UnsafeRawPointer(weight.rawPointer)
-    let rowBytes = DType.q8_0.byteCount(elements: k)
+    let rowBytes = lk_qact_bytes(k)
     withUnsafeTemporaryAllocation(byteCount: m * rowBytes, alignment: 64) { xq in
-        for j in 0..<m { lk_quantize_q8_0(x + j * k, xq.baseAddress! + j * rowBytes, k) }
+        for j in 0..<m { lk_quantize_activation(x + j * k, xq.baseAddress! + j * rowBytes, k) }
         let q = UnsafeRawPointer(xq.baseAddress!)
         parallelFor(n, minChunk: max(1, 32_768 / max(1, k * m))) { r in
             if m == 1 {
