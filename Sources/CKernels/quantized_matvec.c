@@ -88,11 +88,20 @@ static inline lkq_act act_at(const void *xq, size_t k) {
     return (lkq_act){(const int8_t *)p, (const float *)(p + k), (const int32_t *)(p + k + k / 32 * 32)};
 }
 
+static int has_vnni(void);
+static void quantize_activation_512(const float *x, int8_t *codes, float *scale8, int32_t *offset8, size_t nb);
+
 void lk_quantize_activation(const float *x, void *out, size_t k) {
     uint8_t *p = (uint8_t *)out;
     int8_t *codes = (int8_t *)p;
     float *scale8 = (float *)(p + k);
     int32_t *offset8 = (int32_t *)(p + k + k / 32 * 32);
+#ifdef LKQ_X86
+    if (lk_simd_level() >= 3 && has_vnni()) {
+        quantize_activation_512(x, codes, scale8, offset8, k / 32);
+        return;
+    }
+#endif
     uint8_t block[LK_Q8_0_BLOCK_BYTES];
     for (size_t b = 0; b < k / 32; b++) {
         lk_quantize_q8_0(x + b * 32, block, 32);
@@ -120,6 +129,18 @@ static float finish(const float *acc, size_t lanes) {
 
 static inline size_t block_bytes(int dtype) { return dtype == LK_Q8_0 ? LK_Q8_0_BLOCK_BYTES : LK_Q4_0_BLOCK_BYTES; }
 
+/// Bytes of a weight row of k values.
+static size_t row_bytes_of(int dtype, size_t k) {
+    switch (dtype) {
+    case LK_Q4_K: return k / 256 * LK_Q4_K_BLOCK_BYTES;
+    case LK_Q6_K: return k / 256 * LK_Q6_K_BLOCK_BYTES;
+    default: return k / 32 * block_bytes(dtype);
+    }
+}
+
+static float dot_q4_k_c(const uint8_t *w, lkq_act x, size_t superblocks);
+static float dot_q6_k_c(const uint8_t *w, lkq_act x, size_t superblocks);
+
 static int32_t block_sum(int dtype, const uint8_t *w, const int8_t *x) {
     int32_t s = 0;
     if (dtype == LK_Q8_0) {
@@ -134,6 +155,8 @@ static int32_t block_sum(int dtype, const uint8_t *w, const int8_t *x) {
 }
 
 static float dot_c(int dtype, const uint8_t *w, lkq_act x, size_t nb) {
+    if (dtype == LK_Q4_K) return dot_q4_k_c(w, x, nb / 8);
+    if (dtype == LK_Q6_K) return dot_q6_k_c(w, x, nb / 8);
     float sum = 0;
     size_t bb = block_bytes(dtype);
     for (size_t b = 0; b < nb; b++, w += bb)
@@ -222,6 +245,33 @@ LKQ_BODY256(q4_0_vnni256_2, LKQ_VNNI256, Q4_0, VNNI, LK_Q4_0_BLOCK_BYTES, 2)
 LKQ_BODY256(q4_0_vnni256_4, LKQ_VNNI256, Q4_0, VNNI, LK_Q4_0_BLOCK_BYTES, 4)
 
 // MARK: - 512-bit bodies (AVX-512 BW + VNNI), two blocks per vector
+
+/// `lk_quantize_activation` 32 values at a time, with the same float operations: the codes
+/// are roundf(x * id), rounded half away from zero.
+LKQ_512 static void quantize_activation_512(const float *x, int8_t *codes, float *scale8, int32_t *offset8, size_t nb) {
+    const __m512 half = _mm512_set1_ps(0.5f);
+    for (size_t b = 0; b < nb; b++, x += 32) {
+        __m512 v[2] = {_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)};
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v[0]), _mm512_abs_ps(v[1])));
+        float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        __m128i q[2];
+        for (int i = 0; i < 2; i++) {
+            __m512 y = _mm512_mul_ps(v[i], _mm512_set1_ps(id));
+            __m512 t = _mm512_roundscale_ps(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            // |y - trunc(y)| is exact; at 0.5 or more, one step away from zero.
+            __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(y, t)), half, _CMP_GE_OQ);
+            __m512 step = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(y, _mm512_set1_ps(-0.0f)));
+            t = _mm512_mask_add_ps(t, up, t, step);
+            q[i] = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(t));
+        }
+        __m256i c = _mm256_set_m128i(q[1], q[0]);
+        _mm256_storeu_si256((__m256i *)(codes + b * 32), c);
+        float dh = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+        _mm256_storeu_ps(scale8 + b * 8, _mm256_set1_ps(dh));
+        __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), c);
+        _mm256_storeu_si256((__m256i *)(offset8 + b * 8), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 3)));
+    }
+}
 
 /// A pair of weight blocks (or one, `both` false) as unsigned or signed bytes in element
 /// order, with their scales as [dA × 8, dB × 8]. The loads are masked to the pair's bytes, so
@@ -317,6 +367,8 @@ LKQ_BODY512(q4_0_512_4, q4_0, LK_Q4_0_BLOCK_BYTES, 1, 4)
 LKQ_BODY512(q4_0_512_2x4, q4_0, LK_Q4_0_BLOCK_BYTES, 2, 4)
 #endif
 
+#include "quantized_matvec_k.h"
+
 // MARK: - dispatch
 
 typedef void (*lkq_body_fn)(const uint8_t *, size_t, const uint8_t *, size_t, size_t, size_t, size_t, float *, size_t);
@@ -347,6 +399,12 @@ static lkq_bodies bodies(int dtype) {
     int level = lk_simd_level();
 #ifdef LKQ_X86
     int q8 = dtype == LK_Q8_0;
+    if (dtype == LK_Q4_K || dtype == LK_Q6_K) {
+        // K-quants have 512-bit bodies only; below that, portable C.
+        if (level < 3 || !has_vnni()) return (lkq_bodies){NULL, NULL, NULL, NULL, 0};
+        return dtype == LK_Q4_K ? (lkq_bodies){q4_k_512_1, q4_k_512_2, q4_k_512_4, q4_k_512_2x4, 16}
+                                : (lkq_bodies){q6_k_512_1, q6_k_512_2, q6_k_512_4, q6_k_512_2x4, 16};
+    }
     if (level >= 3 && has_vnni())
         return q8 ? (lkq_bodies){q8_0_512_1, q8_0_512_2, q8_0_512_4, q8_0_512_2x4, 16}
                   : (lkq_bodies){q4_0_512_1, q4_0_512_2, q4_0_512_4, q4_0_512_2x4, 16};
@@ -363,7 +421,7 @@ static lkq_bodies bodies(int dtype) {
 
 void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
                  size_t row_begin, size_t row_end, size_t k) {
-    size_t nb = k / 32, row_bytes = nb * block_bytes(dtype);
+    size_t nb = k / 32, row_bytes = row_bytes_of(dtype, k);
     lkq_bodies b = bodies(dtype);
     for (size_t r = row_begin; r < row_end; r++) {
         const uint8_t *row = (const uint8_t *)w + r * row_bytes;
@@ -386,7 +444,7 @@ void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
 
 void lk_matvec_rows_q(int dtype, const void *w, const void *xq, float *y,
                       size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy) {
-    size_t nb = k / 32, row_bytes = nb * block_bytes(dtype), x_bytes = lk_qact_bytes(k);
+    size_t nb = k / 32, row_bytes = row_bytes_of(dtype, k), x_bytes = lk_qact_bytes(k);
     lkq_bodies b = bodies(dtype);
     if (b.lanes == 0) {
         for (size_t r = row_begin; r < row_end; r++)

@@ -115,7 +115,7 @@ struct BenchModel: ParsableCommand {
         }
         let preset = preset!
         printErr("building random \(preset.rawValue) weights (\(weights.rawValue))…")
-        let language = LlamaModel.random(config: preset.text, dtype: weights.language, seed: 1)
+        let language = LlamaModel.random(config: preset.text, weights: weights, seed: 1)
         guard let visionConfig = preset.vision else { return Subject(name: preset.rawValue, language: language, vision: nil) }
         let tower = CLIPVisionModel.random(config: visionConfig, dtype: weights.vision, seed: 2)
         let v = visionConfig.hiddenSize

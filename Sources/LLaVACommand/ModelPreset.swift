@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import LLaVA
 import Language
@@ -15,12 +16,33 @@ enum WeightType: String, ExpressibleByArgument, CaseIterable {
 /// are stored in this type; when it is quantised the vision tower and projector stay f16, as
 /// in llama.cpp's mmproj files.
 enum PresetWeights: String, ExpressibleByArgument, CaseIterable {
-    case f32, f16, bf16, q8_0, q4_0
-    var language: DType {
-        switch self { case .f32: .f32; case .f16: .f16; case .bf16: .bf16; case .q8_0: .q8_0; case .q4_0: .q4_0 }
+    case f32, f16, bf16, q8_0, q4_0, q4_k_m
+    var fileType: LlamaFileType {
+        switch self {
+        case .f32: .uniform(.f32)
+        case .f16: .uniform(.f16)
+        case .bf16: .uniform(.bf16)
+        case .q8_0: .uniform(.q8_0)
+        case .q4_0: .uniform(.q4_0)
+        case .q4_k_m: .q4KM
+        }
     }
-    var vision: DType { language.isQuantized ? .f16 : language }
+    var vision: DType {
+        switch self {
+        case .f32: .f32
+        case .bf16: .bf16
+        default: .f16
+        }
+    }
     static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+extension LlamaModel {
+    /// A model of `config`'s shape with random weights stored as `weights` says.
+    static func random(config: LlamaConfiguration, weights: PresetWeights, seed: UInt64) -> LlamaModel {
+        let kind = weights.fileType
+        return random(config: config, seed: seed) { DType(ggml: kind.type(of: $0, layerCount: config.layerCount)) }
+    }
 }
 
 /// Shapes of real models, for benchmarking without their weights.
@@ -85,7 +107,7 @@ extension ModelPreset {
         processor.cropHeight = visionConfig.imageSize
         processor.cropWidth = visionConfig.imageSize
         return LLaVAModel(configuration: configuration,
-                          language: LlamaModel.random(config: text, dtype: weights.language, seed: 1),
+                          language: LlamaModel.random(config: text, weights: weights, seed: 1),
                           vision: CLIPVisionModel.random(config: visionConfig, dtype: weights.vision, seed: 2),
                           projector: randomProjector(visionWidth: visionConfig.hiddenSize, dtype: weights.vision),
                           tokenizer: donor.tokenizer, imageProcessor: ImageProcessor(configuration: processor),

@@ -67,7 +67,8 @@ final class QuantizedLinearTests: XCTestCase {
     }
 
     /// At every instruction-set level (portable C; AVX2; 256-bit VNNI with AVX-512VL's
-    /// registers; 512-bit VNNI with blocks in pairs), every row of a batch equals the one-row
+    /// registers; 512-bit VNNI with blocks in pairs; the K-quants have portable and 512-bit
+    /// bodies only), every row of a batch equals the one-row
     /// mat-vec bit for bit, and the value is the float dot product of the dequantised weight
     /// with the Q8_0-quantised activation. k covers an odd number of blocks (the 512-bit
     /// bodies' half pair), whole and partial tiles of 16 blocks; m up to 9 the bodies of 4, 2
@@ -78,8 +79,8 @@ final class QuantizedLinearTests: XCTestCase {
         let n = 13
         for level in Int32(0)...3 {
             lk_limit_simd(level)
-            for dtype in [DType.q8_0, .q4_0] {
-                for k in [32, 96, 160, 544, 1056] {
+            for dtype in [DType.q8_0, .q4_0, .q4_K, .q6_K] {
+                for k in dtype.blockSize == 32 ? [32, 96, 160, 544, 1056] : [256, 512, 1280] {
                     let weight = Tensor(randoms(n * k, seed: UInt64(k)), shape: [n, k]).converted(to: dtype)
                     let w = weight.toFloatArray()
                     for m in [1, 2, 3, 4, 5, 8, 9] {
@@ -107,8 +108,9 @@ final class QuantizedLinearTests: XCTestCase {
     }
 
     func testQuantizingTheActivationLosesLittle() {
-        let n = 7, k = 96
-        for dtype in [DType.q8_0, .q4_0] {
+        let n = 7
+        for dtype in [DType.q8_0, .q4_0, .q4_K, .q6_K] {
+            let k = dtype.blockSize * 3
             let weight = Tensor(randoms(n * k, seed: 3), shape: [n, k]).converted(to: dtype)
             let w = weight.toFloatArray()
             let x = randoms(k, seed: 5)
