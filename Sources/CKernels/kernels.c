@@ -376,6 +376,12 @@ static int lk_has_avx512(void) {
 
 void lk_limit_simd(int level) { lk_simd_limit = level; }
 
+int lk_simd_level(void) {
+    if (lk_has_avx512()) return 3;
+    if (lk_has_avx512vl()) return 2;
+    return lk_has_avx2();
+}
+
 void lk_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
 #ifdef LK_X86
     if (lk_has_avx2()) { f16_to_f32_avx(src, dst, n); return; }

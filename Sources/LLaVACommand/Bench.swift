@@ -32,8 +32,8 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Shape preset: \(ModelPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var preset: ModelPreset?
 
-    @Option(help: "Weight type for a preset: f32, f16 or bf16.")
-    var weights: WeightType = .f16
+    @Option(help: "Weight type for a preset's language model: \(PresetWeights.list) (quantised: vision stays f16).")
+    var weights: PresetWeights = .f16
 
     @Option(help: "Prompt tokens to prefill.")
     var promptTokens = 512
@@ -109,11 +109,11 @@ struct BenchModel: ParsableCommand {
         }
         let preset = preset!
         printErr("building random \(preset.rawValue) weights (\(weights.rawValue))…")
-        let language = LlamaModel.random(config: preset.text, dtype: weights.dtype, seed: 1)
+        let language = LlamaModel.random(config: preset.text, weights: weights, seed: 1)
         guard let visionConfig = preset.vision else { return Subject(name: preset.rawValue, language: language, vision: nil) }
-        let tower = CLIPVisionModel.random(config: visionConfig, dtype: weights.dtype, seed: 2)
+        let tower = CLIPVisionModel.random(config: visionConfig, dtype: weights.vision, seed: 2)
         let v = visionConfig.hiddenSize
-        let projector = preset.randomProjector(visionWidth: v, dtype: weights.dtype)
+        let projector = preset.randomProjector(visionWidth: v, dtype: weights.vision)
         let size = visionConfig.channelCount * visionConfig.imageSize * visionConfig.imageSize
         return Subject(name: preset.rawValue, language: language, vision: { r in
             let features = try tower.features(pixelValues: randomPixels(size, seed: UInt64(r)), featureLayer: -2, selection: .default)

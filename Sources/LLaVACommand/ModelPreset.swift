@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import LLaVA
 import Language
@@ -9,6 +10,39 @@ import Vision
 enum WeightType: String, ExpressibleByArgument, CaseIterable {
     case f32, f16, bf16
     var dtype: DType { switch self { case .f32: .f32; case .f16: .f16; case .bf16: .bf16 } }
+}
+
+/// Weight types of a preset's random model (`bench`, `serve`): the language model's matrices
+/// are stored in this type; when it is quantised the vision tower and projector stay f16, as
+/// in llama.cpp's mmproj files.
+enum PresetWeights: String, ExpressibleByArgument, CaseIterable {
+    case f32, f16, bf16, q8_0, q4_0, q4_k_m
+    var fileType: LlamaFileType {
+        switch self {
+        case .f32: .uniform(.f32)
+        case .f16: .uniform(.f16)
+        case .bf16: .uniform(.bf16)
+        case .q8_0: .uniform(.q8_0)
+        case .q4_0: .uniform(.q4_0)
+        case .q4_k_m: .q4KM
+        }
+    }
+    var vision: DType {
+        switch self {
+        case .f32: .f32
+        case .bf16: .bf16
+        default: .f16
+        }
+    }
+    static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+extension LlamaModel {
+    /// A model of `config`'s shape with random weights stored as `weights` says.
+    static func random(config: LlamaConfiguration, weights: PresetWeights, seed: UInt64) -> LlamaModel {
+        let kind = weights.fileType
+        return random(config: config, seed: seed) { DType(ggml: kind.type(of: $0, layerCount: config.layerCount)) }
+    }
 }
 
 /// Shapes of real models, for benchmarking without their weights.
@@ -57,7 +91,7 @@ extension ModelPreset {
     /// A whole LLaVA of this shape with random weights, for serving and load tests without a
     /// download. It borrows `donor`'s tokenizer, `<image>` id and conversation template (ids the
     /// tokenizer does not know decode to nothing) and gets CLIP's preprocessing at the tower's size.
-    func randomLLaVA(weights: WeightType, donor: LLaVAModel) throws -> LLaVAModel {
+    func randomLLaVA(weights: PresetWeights, donor: LLaVAModel) throws -> LLaVAModel {
         guard let visionConfig = vision else {
             throw ValidationError("--preset \(rawValue) has no vision tower; pick one of \(Self.withVision.map(\.rawValue).joined(separator: ", "))")
         }
@@ -73,9 +107,9 @@ extension ModelPreset {
         processor.cropHeight = visionConfig.imageSize
         processor.cropWidth = visionConfig.imageSize
         return LLaVAModel(configuration: configuration,
-                          language: LlamaModel.random(config: text, dtype: weights.dtype, seed: 1),
-                          vision: CLIPVisionModel.random(config: visionConfig, dtype: weights.dtype, seed: 2),
-                          projector: randomProjector(visionWidth: visionConfig.hiddenSize, dtype: weights.dtype),
+                          language: LlamaModel.random(config: text, weights: weights, seed: 1),
+                          vision: CLIPVisionModel.random(config: visionConfig, dtype: weights.vision, seed: 2),
+                          projector: randomProjector(visionWidth: visionConfig.hiddenSize, dtype: weights.vision),
                           tokenizer: donor.tokenizer, imageProcessor: ImageProcessor(configuration: processor),
                           name: "\(rawValue)-random-\(weights.rawValue)")
     }

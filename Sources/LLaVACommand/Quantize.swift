@@ -14,17 +14,18 @@ struct Quantize: ParsableCommand {
         """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Type of the language model's matrices: f32, f16, bf16, q8_0, q4_0.") var type: String
+    @Option(help: "Type of the language model's matrices: f32, f16, bf16, q8_0, q4_0, q4_k_m (Q4_K, Q6_K where llama.cpp puts it).") var type: String
     @Option(help: "Output directory (created).") var output: String
     @OptionGroup var runtime: RuntimeOptions
 
-    static let types: [String: GGMLType] = ["f32": .f32, "f16": .f16, "bf16": .bf16, "q8_0": .q8_0, "q4_0": .q4_0]
+    static let types: [String: LlamaFileType] = ["f32": .uniform(.f32), "f16": .uniform(.f16), "bf16": .uniform(.bf16),
+                                                 "q8_0": .uniform(.q8_0), "q4_0": .uniform(.q4_0), "q4_k_m": .q4KM]
 
     func run() throws {
         try runtime.apply()
         guard let ggml = Self.types[type.lowercased()] else {
             let k = type.lowercased().hasPrefix("q4_k") || type.lowercased().hasPrefix("q5_k") || type.lowercased().hasPrefix("q6_k")
-            throw ValidationError("--type '\(type)' \(k ? "is read from GGUF files but not written yet" : "is unknown"); write one of \(Self.types.keys.sorted().joined(separator: ", "))")
+            throw ValidationError("--type '\(type)' \(k ? "is read from GGUF files but not written" : "is unknown"); write one of \(Self.types.keys.sorted().joined(separator: ", "))")
         }
         let path = try modelOptions.modelDirectory()
         let loaded = try LoadedModel(directory: path, visionTower: modelOptions.visionTower, mmproj: modelOptions.mmproj,
@@ -36,8 +37,9 @@ struct Quantize: ParsableCommand {
         switch loaded {
         case .llava(let model):
             try writeLanguage(model.language, name: model.name, source: source, to: modelFile, type: ggml)
-            let mmproj = out.appendingPathComponent(ggml == .f32 ? "mmproj-f32.gguf" : "mmproj-f16.gguf")
-            try model.writeMMProjGGUF(to: mmproj, type: ggml == .f32 ? .f32 : .f16)
+            let f32 = ggml == .uniform(.f32)
+            let mmproj = out.appendingPathComponent(f32 ? "mmproj-f32.gguf" : "mmproj-f16.gguf")
+            try model.writeMMProjGGUF(to: mmproj, type: f32 ? .f32 : .f16)
             printErr("wrote \(modelFile.path) and \(mmproj.path)")
         case .text(let language, _):
             try writeLanguage(language, name: source.deletingPathExtension().lastPathComponent, source: source, to: modelFile, type: ggml)
@@ -46,7 +48,7 @@ struct Quantize: ParsableCommand {
     }
 
     /// The LLM; its tokenizer from the source's tokenizer.json, or copied from a source GGUF's metadata.
-    private func writeLanguage(_ language: LlamaModel, name: String, source: URL, to url: URL, type: GGMLType) throws {
+    private func writeLanguage(_ language: LlamaModel, name: String, source: URL, to url: URL, type: LlamaFileType) throws {
         var writer = GGUFWriter()
         writer.add("general.architecture", .string("llama"))
         writer.add("general.name", .string(name))

@@ -19,8 +19,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Serve random weights of this real model's shape instead of a checkpoint: \(ModelPreset.withVision.map(\.rawValue).joined(separator: ", ")).")
     var preset: ModelPreset?
 
-    @Option(help: "Weight type for a preset: f32, f16 or bf16.")
-    var weights: WeightType = .f16
+    @Option(help: "Weight type for a preset's language model: \(PresetWeights.list) (quantised: vision stays f16).")
+    var weights: PresetWeights = .f16
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"

@@ -23,6 +23,10 @@ public func convertToFloat(_ src: UnsafeRawPointer, dtype: DType, count: Int,
         dequantizeGGML(type: 8, source: src, into: dst, count: count)
     case .q4_0:
         dequantizeGGML(type: 2, source: src, into: dst, count: count)
+    case .q4_K:
+        dequantizeGGML(type: 12, source: src, into: dst, count: count)
+    case .q6_K:
+        dequantizeGGML(type: 14, source: src, into: dst, count: count)
     }
 }
 
@@ -49,6 +53,10 @@ public func convertFromFloat(_ src: UnsafePointer<Float>, count: Int,
         lk_quantize_q8_0(src, dst, count)
     case .q4_0:
         lk_quantize_q4_0(src, dst, count)
+    case .q4_K:
+        lk_quantize_q4_k(src, dst, count)
+    case .q6_K:
+        lk_quantize_q6_k(src, dst, count)
     }
 }
 

@@ -6,11 +6,13 @@ import CKernels
 
 /// y[T, N] = x[T, K] · Wᵀ (+ bias[N]).
 ///
-/// One row (decode) runs the multithreaded SIMD mat-vec that reads f32, f16 or
-/// bf16 weights where they lie, and a few rows on a half-precision weight the several-row
-/// kernel that does the same. Many rows go through OpenBLAS SGEMM; a half-precision
+/// One row (decode) runs the multithreaded SIMD mat-vec that reads f32, f16, bf16 or
+/// quantised (Q8_0, Q4_0, Q4_K, Q6_K) weights where they lie, and a few rows on a
+/// half-precision weight the several-row kernel that does the same. Many rows go through
+/// OpenBLAS SGEMM; a half-precision
 /// weight is widened a block of rows at a time into `scratch`, so the whole
-/// matrix is never copied to f32.
+/// matrix is never copied to f32, and a quantised one is dequantised the same way, so a
+/// prompt on quantised weights computes exactly what the dequantised model computes.
 public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                           weight: Tensor, bias: Tensor? = nil, rows t: Int,
                           scratch: ScratchBuffer) {
@@ -115,16 +117,16 @@ public func linearForwardBatchInvariant(_ y: UnsafeMutablePointer<Float>, _ x: U
     if let bias { addBias(y, bias: bias, rows: m, columns: n) }
 }
 
-/// y[M, N] = x[M, K] · Wᵀ for Q8_0/Q4_0 weights: each activation row quantised to Q8_0 on its
+/// y[M, N] = x[M, K] · Wᵀ for quantised weights: each activation row quantised to Q8_0 on its
 /// own (so a row never depends on the others), then integer block dot products. The quantised
 /// rows live on the stack for decode-sized inputs, so the step allocates nothing.
 func quantizedMatvecRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight: Tensor, rows m: Int) {
     let n = weight.shape[0], k = weight.shape[1]
-    precondition(k % 32 == 0, "\(weight.dtype) weight rows must be whole blocks of 32, got \(k)")
+    precondition(k % weight.dtype.blockSize == 0, "\(weight.dtype) weight rows must be whole blocks of \(weight.dtype.blockSize), got \(k)")
     let code = kernelCode(weight.dtype), w = UnsafeRawPointer(weight.rawPointer)
-    let rowBytes = DType.q8_0.byteCount(elements: k)
+    let rowBytes = lk_qact_bytes(k)
     withUnsafeTemporaryAllocation(byteCount: m * rowBytes, alignment: 64) { xq in
-        for j in 0..<m { lk_quantize_q8_0(x + j * k, xq.baseAddress! + j * rowBytes, k) }
+        for j in 0..<m { lk_quantize_activation(x + j * k, xq.baseAddress! + j * rowBytes, k) }
         let q = UnsafeRawPointer(xq.baseAddress!)
         parallelFor(n, minChunk: max(1, 32_768 / max(1, k * m))) { r in
             if m == 1 {
@@ -157,6 +159,8 @@ func kernelCode(_ dtype: DType) -> Int32 {
     case .bf16: return Int32(LK_BF16)
     case .q8_0: return Int32(LK_Q8_0)
     case .q4_0: return Int32(LK_Q4_0)
+    case .q4_K: return Int32(LK_Q4_K)
+    case .q6_K: return Int32(LK_Q6_K)
     default: preconditionFailure("no mat-vec kernel for \(dtype) weights")
     }
 }

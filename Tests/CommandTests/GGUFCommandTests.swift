@@ -98,7 +98,7 @@ final class QuantizeCommandTests: XCTestCase {
     }
 
     func testBlockTypesAreWrittenAndRun() throws {
-        for type in ["q8_0", "q4_0"] {
+        for type in ["q8_0", "q4_0", "q4_k_m"] {
             let out = dir.appendingPathComponent(type)
             let q = try LLaVAExecutable.run(["quantize", "--model", Fixtures.url("llama/mha").path, "--type", type, "--output", out.path])
             XCTAssertEqual(q.status, 0, q.stderr)
@@ -106,8 +106,8 @@ final class QuantizeCommandTests: XCTestCase {
                                              "--prompt", "Hello world", "--max-new-tokens", "5", "--json"])
             XCTAssertEqual(r.status, 0, r.stderr)
         }
-        let bad = try LLaVAExecutable.run(["quantize", "--model", Fixtures.url("llama/mha").path, "--type", "q4_k_m", "--output", dir.path])
+        let bad = try LLaVAExecutable.run(["quantize", "--model", Fixtures.url("llama/mha").path, "--type", "q5_k_m", "--output", dir.path])
         XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(bad.stderr.contains("q4_k_m"), bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("q5_k_m"), bad.stderr)
     }
 }

@@ -8,25 +8,42 @@
 #include <stdint.h>
 
 /// Element type codes shared with Swift's `DType`.
-enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2, LK_Q8_0 = 3, LK_Q4_0 = 4 };
+enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2, LK_Q8_0 = 3, LK_Q4_0 = 4, LK_Q4_K = 5, LK_Q6_K = 6 };
 
 /// Bytes of one ggml block: Q8_0 (f16 scale + 32 int8) and Q4_0 (f16 scale + 32 nibbles).
 enum { LK_Q8_0_BLOCK_BYTES = 34, LK_Q4_0_BLOCK_BYTES = 18, LK_QBLOCK = 32 };
+/// Bytes of one K-quant superblock of 256 values: Q4_K (d, dmin, 12 bytes of 6-bit scales and
+/// mins, 128 bytes of nibbles) and Q6_K (128 bytes of low nibbles, 64 of 2-bit highs, 16 int8
+/// scales, d).
+enum { LK_Q4_K_BLOCK_BYTES = 144, LK_Q6_K_BLOCK_BYTES = 210 };
 
 /// Quantises `k` floats (a multiple of 32) to Q8_0 or Q4_0 blocks, as ggml's reference
 /// quantisers do (Q8_0: scale max|x|/127, round to nearest; Q4_0: scale max/-8 of the value
 /// with the largest magnitude, codes min(15, trunc(x/d + 8.5))).
 void lk_quantize_q8_0(const float *x, void *out, size_t k);
 void lk_quantize_q4_0(const float *x, void *out, size_t k);
+/// Quantises `k` floats (a multiple of 256) to Q4_K or Q6_K superblocks, with each sub-block's
+/// scale (and Q4_K's min) from its range; llama.cpp reads them as its own.
+void lk_quantize_q4_k(const float *x, void *out, size_t k);
+void lk_quantize_q6_k(const float *x, void *out, size_t k);
 
-/// y[r] = dot(W[r, :], x) for a quantised W (LK_Q8_0 or LK_Q4_0), rows [row_begin, row_end),
-/// with x already quantised to Q8_0 (`lk_quantize_q8_0`): integer dot products per block,
+/// Bytes of one activation row of `k` values (a multiple of 32) quantised for the Q8_0/Q4_0
+/// kernels: ggml's Q8_0 codes and scales, laid out for them.
+size_t lk_qact_bytes(size_t k);
+/// Quantises `k` floats into an activation row (`lk_qact_bytes(k)` bytes at `out`) with the
+/// values `lk_quantize_q8_0` gives.
+void lk_quantize_activation(const float *x, void *out, size_t k);
+
+/// y[r] = dot(W[r, :], x) for a quantised W (LK_Q8_0, LK_Q4_0, or LK_Q4_K / LK_Q6_K with k a
+/// multiple of 256), rows [row_begin, row_end),
+/// with x an activation row (`lk_quantize_activation`): integer dot products per block,
 /// scaled by both blocks' scales, summed in f32.
 void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
                  size_t row_begin, size_t row_end, size_t k);
 
-/// `lk_matvec_q` for m activation rows (Q8_0 blocks, row stride k/32 blocks): y[j * ldy + r].
-/// Each value is computed exactly as `lk_matvec_q` computes it alone.
+/// `lk_matvec_q` for m activation rows (`lk_qact_bytes(k)` bytes apart): y[j * ldy + r].
+/// Each weight block is read once for all m rows, and each value is computed exactly as
+/// `lk_matvec_q` computes it alone.
 void lk_matvec_rows_q(int dtype, const void *w, const void *xq, float *y,
                       size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy);
 
@@ -75,5 +92,7 @@ int lk_has_avx512vl(void);
 /// body. The dot products' arithmetic depends on the level (8 or 16 lanes per accumulator);
 /// within one level every entry point computes a row exactly alike.
 void lk_limit_simd(int level);
+/// The level the kernels run at now (0-3, as in `lk_limit_simd`).
+int lk_simd_level(void);
 
 #endif

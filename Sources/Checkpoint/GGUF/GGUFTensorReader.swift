@@ -34,12 +34,12 @@ public final class GGUFTensorReader {
     }
 
     /// A weight matrix [N, K]: a view where the kernels read the type as it is (F32, F16, BF16,
-    /// Q8_0, Q4_0), else expanded; the rows of each head reordered from llama.cpp's interleaved
+    /// Q8_0, Q4_0, Q4_K, Q6_K), else expanded; the rows of each head reordered from llama.cpp's interleaved
     /// pairs to HF's halves when asked (block rows move whole, so any type can be reordered).
     public func matrix(_ name: String, _ shape: [Int], interleavedHeads heads: Int? = nil) throws -> Tensor {
         let info = try info(name, shape)
-        // Types the kernels read as they are: floats, and the Q8_0/Q4_0 blocks of the decode kernels.
-        let direct: DType? = [.f32: DType.f32, .f16: .f16, .bf16: .bf16, .q8_0: .q8_0, .q4_0: .q4_0][info.type]
+        // Types the kernels read as they are: floats, and the blocks of the quantised kernels.
+        let direct: DType? = [.f32: DType.f32, .f16: .f16, .bf16: .bf16, .q8_0: .q8_0, .q4_0: .q4_0, .q4_K: .q4_K, .q6_K: .q6_K][info.type]
         let rowLength = shape.last ?? 1
         if let dtype = direct, rowLength % dtype.blockSize == 0 {
             let view = Tensor(dtype: dtype, shape: shape, storage: file.storage, offset: info.byteRange.lowerBound)

@@ -41,7 +41,7 @@ public struct GGUFWriter {
         }
     }
 
-    static let writable: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0]
+    static let writable: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_K, .q6_K]
 
     static func padding(_ offset: Int) -> Int { (alignment - offset % alignment) % alignment }
 
@@ -89,13 +89,15 @@ public struct GGUFWriter {
 
 extension DType {
     /// The tensor type that holds a GGUF type's bytes as they are (writable types only).
-    init(ggml type: GGMLType) {
+    public init(ggml type: GGMLType) {
         switch type {
         case .f32: self = .f32
         case .f16: self = .f16
         case .bf16: self = .bf16
         case .q8_0: self = .q8_0
         case .q4_0: self = .q4_0
+        case .q4_K: self = .q4_K
+        case .q6_K: self = .q6_K
         default: preconditionFailure("\(type) is not written")
         }
     }

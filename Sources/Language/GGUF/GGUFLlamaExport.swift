@@ -6,7 +6,7 @@ import Tensor
 /// `token_embd` / `blk.N.*` / `output` tensors, the Q/K rows of each head interleaved for
 /// llama.cpp's rotation, norms in F32 and matrices in the chosen type.
 extension LlamaModel {
-    public func addGGUF(to writer: inout GGUFWriter, type: GGMLType) {
+    public func addGGUF(to writer: inout GGUFWriter, type: LlamaFileType) {
         let c = config
         for (key, value) in [("llama.context_length", c.maxPositionEmbeddings), ("llama.embedding_length", c.hiddenSize),
                              ("llama.block_count", c.layerCount), ("llama.feed_forward_length", c.intermediateSize),
@@ -20,9 +20,11 @@ extension LlamaModel {
             writer.add("llama.rope.scaling.type", .string("linear"))
             writer.add("llama.rope.scaling.factor", .float(c.ropeLinearFactor))
         }
-        writer.add("general.file_type", .unsigned(UInt64(Self.fileType(type))))
+        writer.add("general.file_type", .unsigned(UInt64(type.number)))
         let w = weights
-        func matrix(_ name: String, _ t: Tensor) { writer.add(tensor: name, t, as: Self.storedType(t, type)) }
+        func matrix(_ name: String, _ t: Tensor) {
+            writer.add(tensor: name, t, as: Self.storedType(t, type.type(of: name, layerCount: c.layerCount)))
+        }
         matrix("token_embd.weight", w.embedTokens)
         for (i, l) in w.layers.enumerated() {
             let b = "blk.\(i)."
@@ -43,17 +45,5 @@ extension LlamaModel {
     /// Block types need rows of whole blocks; other matrices keep F16 (as llama.cpp's quantizer falls back).
     public static func storedType(_ t: Tensor, _ type: GGMLType) -> GGMLType {
         type.isQuantized && (t.shape.last ?? 0) % type.blockSize != 0 ? .f16 : type
-    }
-
-    /// llama.cpp's `general.file_type` numbers (LLAMA_FTYPE_*).
-    static func fileType(_ type: GGMLType) -> Int {
-        switch type {
-        case .f32: return 0
-        case .f16: return 1
-        case .q4_0: return 2
-        case .q8_0: return 7
-        case .bf16: return 32
-        default: return 1
-        }
     }
 }
