@@ -104,6 +104,45 @@ final class LLaVACommandTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("scenes_partial.json has no scene for question 1's image rgba.png"), missing.stderr)
     }
 
+    /// `eval synth --task describe` scores one description per image of the question file;
+    /// `--task follow-up` asks the scripted two-turn conversations (the second turn after the
+    /// model's own first answer) and the direct questions, all kept in the answers file.
+    func testSynthEvalDescribeAndFollowUpTasks() throws {
+        let (dir, questions) = try synthQuestionFile()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let star = """
+            {"shape": "star", "colour": "red", "size": "small", "radius": 5, "visibleFraction": 1,
+             "centre": {"x": 10, "y": 32}, "box": {"x1": 5, "y1": 27, "x2": 15, "y2": 37}}
+            """
+        let scene = "{\"size\": 64, \"background\": \"grey\", \"textureSeed\": 1, \"objects\": [\(star)]}"
+        let scenes = dir.appendingPathComponent("scenes_test.json")
+        try Data("{\"gray\": \(scene), \"rgba\": \(scene)}".utf8).write(to: scenes)
+        let common = ["eval", "synth"] + arguments("hf-mlp2x-default", tower: nil) + [
+            "--question-file", questions.path, "--image-folder", Fixtures.url("images").path, "--max-new-tokens", "3",
+            "--scenes", scenes.path, "--json"]
+        let described = try LLaVAExecutable.run(common + ["--task", "describe"])
+        XCTAssertEqual(described.status, 0, described.stderr)
+        let d = try JSONSerialization.jsonObject(with: Data(described.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual((d?["description"] as? [String: Any])?["images"] as? Int, 2, described.stdout)
+
+        let answers = dir.appendingPathComponent("followup.jsonl")
+        let followed = try LLaVAExecutable.run(common + ["--task", "follow-up", "--answers-file", answers.path])
+        XCTAssertEqual(followed.status, 0, followed.stderr)
+        let f = try JSONSerialization.jsonObject(with: Data(followed.stdout.utf8)) as? [String: Any]
+        let rows = (f?["followUp"] as? [String: Any])?["rows"] as? [String: [String: Int]]
+        XCTAssertEqual(rows?["colour"]?["total"], 2, followed.stdout)
+        XCTAssertEqual(rows?["position"]?["total"], 2, followed.stdout)
+        let ids = try String(contentsOf: answers, encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["question_id"] as! String
+        }
+        XCTAssertEqual(Set(ids), ["gray-colour/1", "gray-colour/direct", "gray-colour/2", "gray-position/1", "gray-position/direct",
+                                  "gray-position/2", "rgba-colour/1", "rgba-colour/direct", "rgba-colour/2", "rgba-position/1",
+                                  "rgba-position/direct", "rgba-position/2"])
+        let missing = try LLaVAExecutable.run(Array(common.dropLast(3)) + ["--json", "--task", "describe"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("--task describe needs --scenes"), missing.stderr)
+    }
+
     /// With a template, the question alone is wrapped as the reference CLI wraps it.
     func testTemplateModeEqualsTheRenderedRawPrompt() throws {
         let model = arguments("orig-mlp2x", tower: "orig-mlp2x-clip")

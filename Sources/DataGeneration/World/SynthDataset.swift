@@ -42,6 +42,8 @@ public struct SynthDatasetWriter {
     /// CLIP batches them together, so telling them apart needs shape, colour, position and count.
     public var contrastVariants = 0
     public var contrastSplits: Set<String> = ["train"]
+    /// How images are drawn; nil: the plain renderer with the world's outline width.
+    public var renderStyle: RenderStyle?
 
     public init(output: URL, seed: UInt64, configuration: WorldConfiguration = WorldConfiguration()) throws {
         self.output = output
@@ -72,6 +74,8 @@ public struct SynthDatasetWriter {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let size = world.configuration.imageSize
         let variants = contrastSplits.contains(split.name) ? contrastVariants : 0
+        let style = renderStyle ?? RenderStyle(outlineWidth: world.configuration.outlineWidth)
+        try style.validate()
         var coco = COCODataset(info: .init(split: split.name, seed: seed, imageSize: size))
         // The colourless caption of each image, for a CLIP curriculum (shapes first).
         var shapes = COCODataset(info: coco.info)
@@ -92,7 +96,7 @@ public struct SynthDatasetWriter {
             for (member, captionSeed) in members {
                 let id = coco.images.count + 1
                 let fileName = "\(id).png"
-                try ImageEncoder.writePNG(SceneRenderer.render(member, outline: world.configuration.outlineWidth), to: folder.appendingPathComponent(fileName))
+                try ImageEncoder.writePNG(SceneRenderer.render(member, style: style), to: folder.appendingPathComponent(fileName))
                 coco.images.append(.init(id: id, fileName: fileName, width: size, height: size, groupID: variants > 0 ? group : nil))
                 for object in member.objects {
                     let b = object.box
