@@ -13,7 +13,7 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Render synthetic scenes with COCO-style annotations, 5 captions per image and eval questions.")
 
-        @Option(help: "Output folder (images/<split>/<id>.png, annotations_<split>.json, eval_<split>.jsonl).")
+        @Option(help: "Output folder (images/<split>/<id>.png, annotations_<split>.json, eval_<split>.jsonl, relations_<split>.jsonl).")
         var out: String
         @Option(help: "Training images.") var train = 1000
         @Option(help: "Validation images.") var val = 100

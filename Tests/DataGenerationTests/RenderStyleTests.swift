@@ -1,5 +1,6 @@
 import DataGeneration
 import Foundation
+import TestSupport
 import Vision
 import XCTest
 
@@ -41,6 +42,24 @@ final class RenderStyleTests: XCTestCase {
         }
     }
 
+    /// The plain style draws exactly what the renderer drew before styles existed: examples/scene.png
+    /// is test image 4 of the built-in model's world (scripts/make_default_model.sh: seed 1, 64 px,
+    /// grid layout, outline 1.5; the test split is not given contrast variants), written before
+    /// `RenderStyle` existed.
+    func testPlainStyleRedrawsTheShippedExampleImage() throws {
+        var configuration = WorldConfiguration(imageSize: 64)
+        configuration.layout = .grid
+        configuration.outlineWidth = 1.5
+        let writer = try SynthDatasetWriter(output: FileManager.default.temporaryDirectory, seed: 1, configuration: configuration)
+        let test = SplitSpec.standard(train: 2500, val: 20, test: 200)[2]
+        let scene = writer.scene(test, index: 3)
+        let shipped = try ImageDecoder.decode(contentsOf: Fixtures.packageRoot.appendingPathComponent("examples/scene.png"))
+        let drawn = SceneRenderer.render(scene, style: try RenderStyle.preset("plain", outlineWidth: 1.5))
+        XCTAssertEqual([drawn.width, drawn.height], [shipped.width, shipped.height])
+        XCTAssertEqual(differingPixels(drawn, shipped), 0)
+        XCTAssertEqual(drawn, shipped)
+    }
+
     /// Drawn in the unseen style, each object's centre still has its colour.
     func testUnseenStyleKeepsObjectsReadable() throws {
         let world = try gridWorld()
@@ -73,12 +92,13 @@ final class RenderStyleTests: XCTestCase {
             var writer = try SynthDatasetWriter(output: base.appendingPathComponent(name), seed: 1, configuration: configuration)
             writer.renderStyle = try RenderStyle.preset(name, outlineWidth: 0)
             try writer.write([SplitSpec(name: "test", count: 3, streamIndex: 2)])
-            for f in ["scenes_test.json", "eval_test.jsonl", "images/test/1.png"] {
+            for f in ["scenes_test.json", "eval_test.jsonl", "relations_test.jsonl", "images/test/1.png"] {
                 files[name + "/" + f] = try Data(contentsOf: base.appendingPathComponent(name).appendingPathComponent(f))
             }
         }
         XCTAssertEqual(files["plain/scenes_test.json"], files["unseen/scenes_test.json"])
         XCTAssertEqual(files["plain/eval_test.jsonl"], files["unseen/eval_test.jsonl"])
+        XCTAssertEqual(files["plain/relations_test.jsonl"], files["unseen/relations_test.jsonl"])
         XCTAssertNotEqual(files["plain/images/test/1.png"], files["unseen/images/test/1.png"])
     }
 }

@@ -26,6 +26,8 @@ public struct SplitSpec: Sendable, Equatable {
 ///                                  picks up when colour is there to match on
 /// <out>/scenes_<split>.json        full ground truth (Scene per image id)
 /// <out>/eval_<split>.jsonl         evaluation questions (val and test)
+/// <out>/relations_<split>.jsonl    every clear relation of those splits' scenes asked true and
+///                                  false (yes/no balanced)
 /// ```
 ///
 /// ```swift
@@ -81,6 +83,7 @@ public struct SynthDatasetWriter {
         var shapes = COCODataset(info: coco.info)
         var scenes: [String: Scene] = [:]
         var questions: [EvalQuestion] = []
+        var relations: [EvalQuestion] = []
         for index in 0..<split.count {
             let scene = self.scene(split, index: index)
             let group = coco.images.count + 1
@@ -111,6 +114,8 @@ public struct SynthDatasetWriter {
                 if evalSplits.contains(split.name) {
                     questions += EvalQuestions.questions(for: member, image: "\(split.name)/\(fileName)", firstID: questions.count,
                                                          seed: deriveSeed(seed, split.streamIndex, UInt64(id - 1), 2))
+                    relations += EvalQuestions.relationQuestions(for: member, image: "\(split.name)/\(fileName)", firstID: relations.count,
+                                                                 seed: deriveSeed(seed, split.streamIndex, UInt64(id - 1), 3))
                 }
             }
             progress(split.name, index + 1, split.count)
@@ -121,6 +126,7 @@ public struct SynthDatasetWriter {
         try writeJSON(scenes, to: output.appendingPathComponent("scenes_\(split.name).json"))
         if evalSplits.contains(split.name) {
             try EvalQuestions.writeJSONL(questions, to: output.appendingPathComponent("eval_\(split.name).jsonl"))
+            try EvalQuestions.writeJSONL(relations, to: output.appendingPathComponent("relations_\(split.name).jsonl"))
         }
         return coco.images.count
     }
