@@ -112,5 +112,16 @@ step "evaluation" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/
     --image-folder "$W/images" --scenes "$W/scenes_test.json" --answers-file "$OUT/answers_test.jsonl" --max-new-tokens 24 --report-file "$OUT/eval_test.json"
 step "evaluation (short)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" --short-answer \
     --image-folder "$W/images" --scenes "$W/scenes_test.json" --answers-file "$OUT/answers_test_short.jsonl" --max-new-tokens 8 --report-file "$OUT/eval_test_short.json"
+# Issue 26's measurements: the same test scenes and questions drawn with rendering settings no
+# training image used (hard edges, thicker outlines, stronger texture and gradient, objects
+# stretched by 10-12%), descriptions scored against the scenes, and two-turn follow-ups.
+step "world (unseen rendering)" "$LLAVA" data synth --out "$OUT/world-unseen" --train 0 --val 0 --test $TEST --size 64 --seed 1 \
+    --layout grid --outline-width 1.5 --render-style unseen --quiet
+step "evaluation (unseen, short)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$OUT/world-unseen/eval_test.jsonl" --short-answer \
+    --image-folder "$OUT/world-unseen/images" --scenes "$OUT/world-unseen/scenes_test.json" --max-new-tokens 8 --report-file "$OUT/eval_unseen_short.json"
+step "evaluation (describe)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" --task describe \
+    --image-folder "$W/images" --scenes "$W/scenes_test.json" --max-new-tokens 128 --report-file "$OUT/eval_describe.json"
+step "evaluation (follow-up)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" --task follow-up --short-answer \
+    --image-folder "$W/images" --scenes "$W/scenes_test.json" --max-new-tokens 8 --report-file "$OUT/eval_followup_short.json"
 step "f16 copy" "$LLAVA" convert --model "$PREV/model" --dtype f16 --output "$OUT/default-model"
 echo "model: $OUT/default-model (f16; f32 in $PREV/model); timings: $OUT/timings.txt" >&2

@@ -13,7 +13,7 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Render synthetic scenes with COCO-style annotations, 5 captions per image and eval questions.")
 
-        @Option(help: "Output folder (images/<split>/<id>.png, annotations_<split>.json, eval_<split>.jsonl).")
+        @Option(help: "Output folder (images/<split>/<id>.png, annotations_<split>.json, eval_<split>.jsonl, relations_<split>.jsonl).")
         var out: String
         @Option(help: "Training images.") var train = 1000
         @Option(help: "Validation images.") var val = 100
@@ -26,10 +26,45 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Draw a dark outline inside each object's edge, the fill's radius this many pixels smaller (0...3; 0: none).") var outlineWidth = 0.0
         @Option(help: "Object placement: 'free' (anywhere) or 'grid' (one object per non-corner cell of a 4x4 grid, jittered).")
         var layout = "free"
+        @Option(help: "How scenes are drawn: 'plain' (as always), 'varied' (anti-aliasing, outline width, background texture and gradient, size and proportions drawn per image, for training) or 'unseen' (every setting outside 'varied''s ranges, for a test set). The same seed gives the same scenes and questions in every style.")
+        var renderStyle = "plain"
+        @Option(help: "Override the style: supersamples per axis to pick from per object, e.g. '1,4' (1: no anti-aliasing).") var antiAlias: String?
+        @Option(help: "Override the style: outline width range LO:HI in pixels, drawn per object.") var outlineWidthRange: String?
+        @Option(help: "Override the style: background texture strength range LO:HI (1: the plain texture).") var backgroundTexture: String?
+        @Option(help: "Override the style: background gradient range LO:HI in grey levels across the image.") var backgroundGradient: String?
+        @Option(help: "Override the style: object size jitter J (uniform in ±J; negative: |J| up or down, 0.83|J|...|J|).") var sizeJitter: Double?
+        @Option(help: "Override the style: width/height proportion jitter J (as --size-jitter).") var aspectJitter: Double?
         @Flag(help: "No progress line.") var quiet = false
         @OptionGroup var runtime: RuntimeOptions
 
+        /// The preset with the explicit overrides applied.
+        func style() throws -> RenderStyle {
+            guard RenderStyle.presetNames.contains(renderStyle) else {
+                throw ValidationError("--render-style must be one of \(RenderStyle.presetNames.joined(separator: ", ")), got '\(renderStyle)'")
+            }
+            var s = try RenderStyle.preset(renderStyle, outlineWidth: outlineWidth)
+            func range(_ text: String?, _ flag: String) throws -> ClosedRange<Double>? {
+                guard let text else { return nil }
+                let parts = text.split(separator: ":").compactMap { Double($0) }
+                guard parts.count == 2, parts[0] <= parts[1] else { throw ValidationError("\(flag) must be LO:HI with LO <= HI, got '\(text)'") }
+                return parts[0]...parts[1]
+            }
+            if let a = antiAlias {
+                let samples = a.split(separator: ",").compactMap { Int($0) }
+                guard !samples.isEmpty, samples.count == a.split(separator: ",").count else { throw ValidationError("--anti-alias must be a list like '1,4', got '\(a)'") }
+                s.antiAliasSamples = samples
+            }
+            if let r = try range(outlineWidthRange, "--outline-width-range") { s.outlineWidth = r }
+            if let r = try range(backgroundTexture, "--background-texture") { s.texture = r }
+            if let r = try range(backgroundGradient, "--background-gradient") { s.gradient = r }
+            if let j = sizeJitter { s.sizeJitter = j }
+            if let j = aspectJitter { s.aspectJitter = j }
+            do { try s.validate() } catch { throw ValidationError("\(error)") }
+            return s
+        }
+
         func validate() throws {
+            _ = try style()
             for (name, n) in [("--train", train), ("--val", val), ("--test", test)] where n < 0 {
                 throw ValidationError("\(name) must be >= 0, got \(n)")
             }
@@ -47,6 +82,7 @@ struct DataCommand: ParsableCommand {
             var writer = try SynthDatasetWriter(output: URL(fileURLWithPath: out), seed: seed,
                                                 configuration: configuration)
             writer.contrastVariants = contrastVariants
+            writer.renderStyle = try style()
             let meter = ProgressMeter(quiet: quiet)
             let written = try writer.write(SplitSpec.standard(train: train, val: val, test: test)) { split, done, total in
                 meter.update("\(split) scene", done, total)

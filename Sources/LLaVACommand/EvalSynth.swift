@@ -22,13 +22,17 @@ struct EvalOptions: ParsableArguments {
         guard numChunks > 0, (0..<numChunks).contains(chunkIdx) else { throw ValidationError("--chunk-idx must be in 0..<--num-chunks") }
     }
 
+    /// The question file's questions of this chunk.
+    func questions() throws -> [EvaluationQuestion] {
+        Array(QuestionAnswering.chunk(try JSONLines.read(URL(fileURLWithPath: questionFile), as: EvaluationQuestion.self),
+                                count: numChunks, index: chunkIdx))
+    }
+
     /// Answers every question of the chunk (each followed by "\n" + `instruction` if given)
     /// through the shared answering loop (batched, resumable); returns the questions with the
     /// model's answers.
     func run(instruction: String? = nil) async throws -> [(EvaluationQuestion, String)] {
-        let logger = Logger(label: "llava.eval")
-        let questions = QuestionAnswering.chunk(try JSONLines.read(URL(fileURLWithPath: questionFile), as: EvaluationQuestion.self),
-                                                count: numChunks, index: chunkIdx)
+        let questions = try questions()
         let folder = URL(fileURLWithPath: imageFolder)
         let items = questions.map { q in
             var meta: [String: String] = [:]
@@ -37,6 +41,14 @@ struct EvalOptions: ParsableArguments {
             return BenchmarkItem(id: q.questionID, image: q.image.map { .file(folder.appendingPathComponent($0)) },
                                  text: instruction.map { q.text + "\n" + $0 } ?? q.text, metadata: meta)
         }
+        let answers = try await answer(items)
+        return questions.map { ($0, answers[$0.questionID] ?? "") }
+    }
+
+    /// Answers `items` through the shared answering loop (batched, resumable through the answers
+    /// file); returns the answers' text by item id.
+    func answer(_ items: [BenchmarkItem]) async throws -> [String: String] {
+        let logger = Logger(label: "llava.eval")
         let answers = try await AnswerRun(answersFile: answersFile.map { URL(fileURLWithPath: $0) }, logger: logger).run(items) {
             guard case .llava(let llava) = try LoadedModel(directory: model, visionTower: visionTower, logger: logger) else {
                 throw ValidationError("\(model) is a text-only model")
@@ -45,7 +57,7 @@ struct EvalOptions: ParsableArguments {
             return EngineAnswerer(engine: InferenceEngine(model: llava, template: template, parallel: parallel, logger: logger),
                                   maxNewTokens: maxNewTokens)
         }
-        return questions.map { ($0, answers[$0.questionID]?.text ?? "") }
+        return answers.mapValues(\.text)
     }
 }
 
@@ -63,7 +75,16 @@ struct VQA: AsyncParsableCommand {
 struct SynthEval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
-        abstract: "Accuracy per question type on the synthetic world's held-out questions (llava data synth writes eval_test.jsonl).")
+        abstract: "Accuracy per question type on the synthetic world's held-out questions (llava data synth writes eval_test.jsonl).",
+        discussion: """
+        --task describe asks for a description of each image of the question file and scores it against its scene: \
+        precision, recall and F1 of the (colour, shape) objects named, the share placed in the right region, and \
+        the images with a repeated mention. --task follow-up asks scripted two-turn conversations about each image \
+        ("How many stars are there?" then "And what color is it?"; "What shape is the blue object?" then "And where is \
+        it?") and scores the follow-up beside the same question asked directly. Both need --scenes.
+        """)
+    enum SynthTask: String, ExpressibleByArgument, CaseIterable { case questions, describe, followUp = "follow-up" }
+
     @OptionGroup var eval: EvalOptions
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(help: "Also write the report as JSON to this file.") var reportFile: String?
@@ -71,7 +92,14 @@ struct SynthEval: AsyncParsableCommand {
     var shortAnswer = false
     @Option(help: "The questions' scenes_<split>.json: the report then also scores a baseline that answers without binding the question to an object (colour and shape questions get the image's most common colour or shape; other types the set's most common answer).")
     var scenes: String?
+    @Option(help: "What to evaluate: 'questions' (the question file's), 'describe' (a description of each of its images) or 'follow-up' (two-turn conversations about each of its images).")
+    var task: SynthTask = .questions
+    @Option(help: "The request of --task describe.") var describePrompt = "Describe the image in detail."
     @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        if task != .questions && scenes == nil { throw ValidationError("--task \(task.rawValue) needs --scenes") }
+    }
 
     func run() async throws {
         try runtime.apply()
@@ -84,22 +112,11 @@ struct SynthEval: AsyncParsableCommand {
                 }
             }
         }
-        let answered = try await eval.run(instruction: shortAnswer ? ShortAnswerVQA.instruction : nil)
-        var questions: [EvalQuestion] = []
-        var report = SynthReport()
-        for (q, prediction) in answered {
-            guard let answer = q.answer, let type = q.type.flatMap(QuestionType.init(rawValue:)) else {
-                throw ValidationError("question \(q.questionID) has no answer or type: not a synthetic-world question file")
-            }
-            report.add(type: type.rawValue, correct: EvalQuestions.isCorrect(prediction: prediction, answer: answer, type: type))
-            questions.append(EvalQuestion(id: Int(q.questionID) ?? 0, image: q.image ?? "", type: type, question: q.text, answer: answer))
-        }
-        if let scenesByID {
-            let baseline = UnboundBaseline(questions: questions, scenes: scenesByID)
-            for q in questions {
-                let correct = baseline.answer(q).map { EvalQuestions.isCorrect(prediction: $0, answer: q.answer, type: q.type) } ?? false
-                report.addBaseline(type: q.type.rawValue, correct: correct)
-            }
+        let report: SynthReport
+        switch task {
+        case .questions: report = try await questionReport(scenesByID)
+        case .describe: report = try await describeReport(scenesByID!)
+        case .followUp: report = try await followUpReport(scenesByID!)
         }
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
@@ -107,13 +124,43 @@ struct SynthEval: AsyncParsableCommand {
         if let reportFile { try encoded.write(to: URL(fileURLWithPath: reportFile), options: .atomic) }
         print(json ? String(decoding: encoded, as: UTF8.self) : report.table)
     }
+
+    private func questionReport(_ scenesByID: [String: Scene]?) async throws -> SynthReport {
+        let answered = try await eval.run(instruction: shortAnswer ? ShortAnswerVQA.instruction : nil)
+        var questions: [EvalQuestion] = []
+        var report = SynthReport()
+        for (q, prediction) in answered {
+            guard let answer = q.answer, let type = q.type.flatMap(QuestionType.init(rawValue:)) else {
+                throw ValidationError("question \(q.questionID) has no answer or type: not a synthetic-world question file")
+            }
+            let correct = EvalQuestions.isCorrect(prediction: prediction, answer: answer, type: type)
+            report.add(type: type.rawValue, correct: correct)
+            if type == .relation { report.addRelation(SynthReport.relationGroup(q.text, answer: answer), correct: correct) }
+            questions.append(EvalQuestion(id: Int(q.questionID) ?? 0, image: q.image ?? "", type: type, question: q.text, answer: answer))
+        }
+        if let scenesByID {
+            let baseline = UnboundBaseline(questions: questions, scenes: scenesByID)
+            for q in questions {
+                let correct = baseline.answer(q).map { EvalQuestions.isCorrect(prediction: $0, answer: q.answer, type: q.type) } ?? false
+                report.addBaseline(type: q.type.rawValue, correct: correct)
+                if q.type == .relation { report.addRelation(SynthReport.relationGroup(q.question, answer: q.answer), correct: correct, baseline: true) }
+            }
+        }
+        return report
+    }
 }
 
-/// Correct / total per question type, and the unbound baseline's when scenes were given.
+/// Correct / total per question type, and the unbound baseline's when scenes were given; the
+/// relation questions by axis and answer; the description metrics; the follow-up conversations.
 struct SynthReport: Codable {
     struct Count: Codable { var correct = 0, total = 0 }
     var types: [String: Count] = [:]
     var baseline: [String: Count]?
+    /// Relation questions by axis and answer ("horizontal yes", …), model and baseline.
+    var relations: [String: Count]?
+    var relationsBaseline: [String: Count]?
+    var description: DescriptionTotals?
+    var followUp: FollowUpTotals?
 
     mutating func add(type: String, correct: Bool) {
         types[type, default: Count()].total += 1
@@ -127,8 +174,31 @@ struct SynthReport: Codable {
         baseline = counts
     }
 
+    mutating func addRelation(_ group: String, correct: Bool, baseline: Bool = false) {
+        var counts = (baseline ? relationsBaseline : relations) ?? [:]
+        counts[group, default: Count()].total += 1
+        if correct { counts[group, default: Count()].correct += 1 }
+        if baseline { relationsBaseline = counts } else { relations = counts }
+    }
+
+    /// "horizontal yes" for "Is the red star to the left of the blue circle?" answered yes.
+    static func relationGroup(_ question: String, answer: String) -> String {
+        let horizontal = question.contains("left of") || question.contains("right of")
+        return (horizontal ? "horizontal " : "vertical ") + answer
+    }
+
     var table: String {
-        let percent = { (c: Count) in String(format: "%.1f%%", 100 * Double(c.correct) / Double(max(1, c.total))) }
+        var parts: [String] = []
+        if !types.isEmpty { parts.append(typeTable) }
+        if let relations, !relations.isEmpty { parts.append(relationTable(relations)) }
+        if let description { parts.append(description.table) }
+        if let followUp { parts.append(followUp.table) }
+        return parts.joined(separator: "\n\n")
+    }
+
+    private static func percent(_ c: Count) -> String { String(format: "%.1f%%", 100 * Double(c.correct) / Double(max(1, c.total))) }
+
+    private var typeTable: String {
         let sum = { (counts: [String: Count]) in
             counts.values.reduce(Count()) { Count(correct: $0.correct + $1.correct, total: $0.total + $1.total) }
         }
@@ -138,7 +208,21 @@ struct SynthReport: Codable {
         var rows = order.filter { types[$0] != nil }.map { ($0, types[$0]!, baseline?[$0]) }
         rows.append(("all", sum(types), baseline.map(sum)))
         for (name, c, b) in rows {
-            lines.append("| \(name) | \(percent(c)) | \(c.correct) / \(c.total) |" + (b.map { " \(percent($0)) |" } ?? ""))
+            lines.append("| \(name) | \(Self.percent(c)) | \(c.correct) / \(c.total) |" + (b.map { " \(Self.percent($0)) |" } ?? ""))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func relationTable(_ relations: [String: Count]) -> String {
+        var lines = ["| relation questions | accuracy | correct / total |" + (relationsBaseline == nil ? "" : " unbound baseline |"),
+                     "|---|---|---|" + (relationsBaseline == nil ? "" : "---|")]
+        for axis in ["horizontal", "vertical"] {
+            for answer in ["yes", "no"] {
+                let key = "\(axis) \(answer)"
+                guard let c = relations[key] else { continue }
+                lines.append("| \(key) | \(Self.percent(c)) | \(c.correct) / \(c.total) |"
+                             + (relationsBaseline?[key].map { " \(Self.percent($0)) |" } ?? ""))
+            }
         }
         return lines.joined(separator: "\n")
     }

@@ -104,6 +104,82 @@ final class LLaVACommandTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("scenes_partial.json has no scene for question 1's image rgba.png"), missing.stderr)
     }
 
+    /// Relation questions are also counted by axis and answer, for the model and the baseline.
+    func testSynthEvalCountsRelationQuestionsByAxisAndAnswer() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-eval-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let questions = dir.appendingPathComponent("relations_test.jsonl")
+        try Data(("""
+            {"question_id": 0, "image": "gray.png", "text": "Is the red star to the left of the blue circle?", "answer": "yes", "type": "relation"}
+            {"question_id": 1, "image": "gray.png", "text": "Is the red star to the right of the blue circle?", "answer": "no", "type": "relation"}
+            {"question_id": 2, "image": "rgba.png", "text": "Is the red star above the blue circle?", "answer": "no", "type": "relation"}
+            """ + "\n").utf8).write(to: questions)
+        let objects = """
+            {"shape": "star", "colour": "red", "size": "small", "radius": 5, "visibleFraction": 1,
+             "centre": {"x": 10, "y": 40}, "box": {"x1": 5, "y1": 35, "x2": 15, "y2": 45}},
+            {"shape": "circle", "colour": "blue", "size": "small", "radius": 5, "visibleFraction": 1,
+             "centre": {"x": 54, "y": 10}, "box": {"x1": 49, "y1": 5, "x2": 59, "y2": 15}}
+            """
+        let scene = "{\"size\": 64, \"background\": \"grey\", \"textureSeed\": 1, \"objects\": [\(objects)]}"
+        let scenes = dir.appendingPathComponent("scenes_test.json")
+        try Data("{\"gray\": \(scene), \"rgba\": \(scene)}".utf8).write(to: scenes)
+        let common = ["eval", "synth"] + arguments("hf-mlp2x-default", tower: nil) + [
+            "--question-file", questions.path, "--image-folder", Fixtures.url("images").path, "--max-new-tokens", "2",
+            "--scenes", scenes.path]
+        let r = try LLaVAExecutable.run(common + ["--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: [String: [String: Int]]]
+        XCTAssertEqual(report?["types"]?["relation"]?["total"], 3, r.stdout)
+        XCTAssertEqual(report?["relations"]?.mapValues { $0["total"] ?? 0 }, ["horizontal yes": 1, "horizontal no": 1, "vertical no": 1], r.stdout)
+        // The baseline answers every relation question with the set's most common answer, "no".
+        XCTAssertEqual(report?["relationsBaseline"], ["horizontal yes": ["correct": 0, "total": 1], "horizontal no": ["correct": 1, "total": 1],
+                                                     "vertical no": ["correct": 1, "total": 1]], r.stdout)
+        let table = try LLaVAExecutable.run(common)
+        XCTAssertEqual(table.status, 0, table.stderr)
+        for row in ["| horizontal yes |", "| horizontal no |", "| vertical no |"] { XCTAssertTrue(table.stdout.contains(row), table.stdout) }
+        XCTAssertFalse(table.stdout.contains("| vertical yes |"), table.stdout)
+    }
+
+    /// `eval synth --task describe` scores one description per image of the question file;
+    /// `--task follow-up` asks the scripted two-turn conversations (the second turn after the
+    /// model's own first answer) and the direct questions, all kept in the answers file.
+    func testSynthEvalDescribeAndFollowUpTasks() throws {
+        let (dir, questions) = try synthQuestionFile()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let star = """
+            {"shape": "star", "colour": "red", "size": "small", "radius": 5, "visibleFraction": 1,
+             "centre": {"x": 10, "y": 32}, "box": {"x1": 5, "y1": 27, "x2": 15, "y2": 37}}
+            """
+        let scene = "{\"size\": 64, \"background\": \"grey\", \"textureSeed\": 1, \"objects\": [\(star)]}"
+        let scenes = dir.appendingPathComponent("scenes_test.json")
+        try Data("{\"gray\": \(scene), \"rgba\": \(scene)}".utf8).write(to: scenes)
+        let common = ["eval", "synth"] + arguments("hf-mlp2x-default", tower: nil) + [
+            "--question-file", questions.path, "--image-folder", Fixtures.url("images").path, "--max-new-tokens", "3",
+            "--scenes", scenes.path, "--json"]
+        let described = try LLaVAExecutable.run(common + ["--task", "describe"])
+        XCTAssertEqual(described.status, 0, described.stderr)
+        let d = try JSONSerialization.jsonObject(with: Data(described.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual((d?["description"] as? [String: Any])?["images"] as? Int, 2, described.stdout)
+
+        let answers = dir.appendingPathComponent("followup.jsonl")
+        let followed = try LLaVAExecutable.run(common + ["--task", "follow-up", "--answers-file", answers.path])
+        XCTAssertEqual(followed.status, 0, followed.stderr)
+        let f = try JSONSerialization.jsonObject(with: Data(followed.stdout.utf8)) as? [String: Any]
+        let rows = (f?["followUp"] as? [String: Any])?["rows"] as? [String: [String: Int]]
+        XCTAssertEqual(rows?["colour"]?["total"], 2, followed.stdout)
+        XCTAssertEqual(rows?["position"]?["total"], 2, followed.stdout)
+        let ids = try String(contentsOf: answers, encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["question_id"] as! String
+        }
+        XCTAssertEqual(Set(ids), ["gray-colour/1", "gray-colour/direct", "gray-colour/2", "gray-position/1", "gray-position/direct",
+                                  "gray-position/2", "rgba-colour/1", "rgba-colour/direct", "rgba-colour/2", "rgba-position/1",
+                                  "rgba-position/direct", "rgba-position/2"])
+        let missing = try LLaVAExecutable.run(Array(common.dropLast(3)) + ["--json", "--task", "describe"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("--task describe needs --scenes"), missing.stderr)
+    }
+
     /// With a template, the question alone is wrapped as the reference CLI wraps it.
     func testTemplateModeEqualsTheRenderedRawPrompt() throws {
         let model = arguments("orig-mlp2x", tower: "orig-mlp2x-clip")

@@ -75,4 +75,44 @@ final class EvalQuestionTests: XCTestCase {
                        #"{"answer":"2","image":"val/1.png","question_id":0,"text":"How many circles are there?","type":"count"}"#)
         XCTAssertEqual(try EvalQuestions.readJSONL(from: url), questions)
     }
+
+    /// The relation set asks every clear relation of a scene true and false: each answer agrees
+    /// with the objects' centres, yes and no are balanced on each axis, both axes occur over many
+    /// scenes, and the same seed gives the same questions.
+    func testRelationQuestionsAreBalancedAndTrue() throws {
+        var configuration = WorldConfiguration(imageSize: 64)
+        configuration.layout = .grid
+        let world = try WorldGenerator(configuration: configuration)
+        var answers: [String: Int] = [:]
+        for seed in 0..<100 {
+            let scene = world.scene(seed: UInt64(seed))
+            let questions = EvalQuestions.relationQuestions(for: scene, image: "test/\(seed).png", firstID: 0, seed: UInt64(seed))
+            XCTAssertEqual(questions, EvalQuestions.relationQuestions(for: scene, image: "test/\(seed).png", firstID: 0, seed: UInt64(seed)))
+            XCTAssertEqual(questions.map(\.id), Array(questions.indices))
+            XCTAssertEqual(questions.count, 2 * SceneFacts(scene: scene).relations.count, "seed \(seed)")
+            // Every question, read back against the scene: the two single objects it names and the relation it asks.
+            let singles = scene.objects.filter { o in scene.objects.filter { $0.kind == o.kind }.count == 1 }
+            for q in questions {
+                XCTAssertEqual(q.type, .relation)
+                var found: (asked: Relation, holds: Relation?)?
+                for a in singles {
+                    for b in singles where b.kind != a.kind {
+                        for r in Relation.allCases where q.question == "Is the \(a.kind.name) \(r.rawValue) the \(b.kind.name)?" {
+                            found = (r, Relation(from: scene.normalisedCentre(a), to: scene.normalisedCentre(b)))
+                        }
+                    }
+                }
+                guard let found, let holds = found.holds else {
+                    XCTFail("seed \(seed): \(q.question) does not ask a clear relation between two single objects"); continue
+                }
+                XCTAssertEqual(q.answer, found.asked == holds ? "yes" : "no", "seed \(seed): \(q.question)")
+                XCTAssertEqual(found.asked.isHorizontal, holds.isHorizontal, "seed \(seed): \(q.question) asks the other axis")
+                answers["\(found.asked.isHorizontal ? "horizontal" : "vertical") \(q.answer)", default: 0] += 1
+            }
+        }
+        XCTAssertEqual(answers["horizontal yes"], answers["horizontal no"], "\(answers)")
+        XCTAssertEqual(answers["vertical yes"], answers["vertical no"], "\(answers)")
+        XCTAssertGreaterThan(answers["horizontal yes"] ?? 0, 20, "\(answers)")
+        XCTAssertGreaterThan(answers["vertical yes"] ?? 0, 20, "\(answers)")
+    }
 }

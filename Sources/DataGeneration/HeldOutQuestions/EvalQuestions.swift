@@ -45,6 +45,22 @@ public enum EvalQuestions {
         }
     }
 
+    /// Every clear relation between two single objects of the scene, asked once as it is and
+    /// once with the opposite relation on the same axis (the two objects in a seeded order, the
+    /// same in both): yes and no exactly balanced, both axes as the scenes have them.
+    public static func relationQuestions(for scene: Scene, image: String, firstID: Int, seed: UInt64) -> [EvalQuestion] {
+        var rng = SplitMix64(seed: seed)
+        var out: [EvalQuestion] = []
+        for f in SceneFacts(scene: scene).relations {
+            let (a, b, actual) = rng.chance(0.5) ? (f.b, f.a, f.relation.opposite) : (f.a, f.b, f.relation)
+            for asked in [actual, actual.opposite] {
+                let q = Phrasing.relation(a, asked, b, actual: actual)
+                out.append(EvalQuestion(id: firstID + out.count, image: image, type: .relation, question: q.question, answer: q.shortAnswer))
+            }
+        }
+        return out
+    }
+
     // MARK: - Scoring
 
     /// Lower-case words without punctuation; number words become digits, shape plurals and

@@ -79,14 +79,22 @@ enum ShapeGeometry {
         return result
     }
 
-    /// Anti-aliased coverage of `object` on a `size`×`size` image.
-    static func coverage(of object: SceneObject, imageSize size: Int) -> Coverage {
-        let b = object.box
+    /// Anti-aliased coverage of `object` on a `size`×`size` image: `samples`² points per pixel (1:
+    /// hard, aliased edges), the shape stretched by `stretch` (x, y) about its centre.
+    static func coverage(of object: SceneObject, imageSize size: Int, samples: Int = supersample,
+                         stretch: (x: Double, y: Double) = (1, 1)) -> Coverage {
+        let c0 = object.centre
+        let b = stretch == (1, 1) ? object.box
+            : Box(x1: c0.x + (object.box.x1 - c0.x) * stretch.x, y1: c0.y + (object.box.y1 - c0.y) * stretch.y,
+                  x2: c0.x + (object.box.x2 - c0.x) * stretch.x, y2: c0.y + (object.box.y2 - c0.y) * stretch.y)
         let x0 = max(0, Int(b.x1.rounded(.down))), y0 = max(0, Int(b.y1.rounded(.down)))
         let x1 = min(size, Int(b.x2.rounded(.up))), y1 = min(size, Int(b.y2.rounded(.up)))
         let w = max(0, x1 - x0), h = max(0, y1 - y0)
-        let polygon = outline(object.shape, radius: object.radius, centre: object.centre)
-        let n = supersample, step = 1 / Double(n), weight = 1 / Float(n * n)
+        var polygon = outline(object.shape, radius: object.radius, centre: object.centre)
+        if stretch != (1, 1) {
+            polygon = polygon.map { Point(x: c0.x + ($0.x - c0.x) * stretch.x, y: c0.y + ($0.y - c0.y) * stretch.y) }
+        }
+        let n = samples, step = 1 / Double(n), weight = 1 / Float(n * n)
         let r2 = object.radius * object.radius
         var values = [Float](repeating: 0, count: w * h)
         for py in 0..<h {
@@ -97,7 +105,7 @@ enum ShapeGeometry {
                         let p = Point(x: Double(x0 + px) + (Double(sx) + 0.5) * step,
                                       y: Double(y0 + py) + (Double(sy) + 0.5) * step)
                         if polygon.isEmpty {
-                            let dx = p.x - object.centre.x, dy = p.y - object.centre.y
+                            let dx = (p.x - c0.x) / stretch.x, dy = (p.y - c0.y) / stretch.y
                             if dx * dx + dy * dy <= r2 { hits += 1 }
                         } else if inside(p, polygon) {
                             hits += 1

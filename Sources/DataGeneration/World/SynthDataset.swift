@@ -26,6 +26,8 @@ public struct SplitSpec: Sendable, Equatable {
 ///                                  picks up when colour is there to match on
 /// <out>/scenes_<split>.json        full ground truth (Scene per image id)
 /// <out>/eval_<split>.jsonl         evaluation questions (val and test)
+/// <out>/relations_<split>.jsonl    every clear relation of those splits' scenes asked true and
+///                                  false (yes/no balanced)
 /// ```
 ///
 /// ```swift
@@ -42,6 +44,8 @@ public struct SynthDatasetWriter {
     /// CLIP batches them together, so telling them apart needs shape, colour, position and count.
     public var contrastVariants = 0
     public var contrastSplits: Set<String> = ["train"]
+    /// How images are drawn; nil: the plain renderer with the world's outline width.
+    public var renderStyle: RenderStyle?
 
     public init(output: URL, seed: UInt64, configuration: WorldConfiguration = WorldConfiguration()) throws {
         self.output = output
@@ -72,11 +76,14 @@ public struct SynthDatasetWriter {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let size = world.configuration.imageSize
         let variants = contrastSplits.contains(split.name) ? contrastVariants : 0
+        let style = renderStyle ?? RenderStyle(outlineWidth: world.configuration.outlineWidth)
+        try style.validate()
         var coco = COCODataset(info: .init(split: split.name, seed: seed, imageSize: size))
         // The colourless caption of each image, for a CLIP curriculum (shapes first).
         var shapes = COCODataset(info: coco.info)
         var scenes: [String: Scene] = [:]
         var questions: [EvalQuestion] = []
+        var relations: [EvalQuestion] = []
         for index in 0..<split.count {
             let scene = self.scene(split, index: index)
             let group = coco.images.count + 1
@@ -92,7 +99,7 @@ public struct SynthDatasetWriter {
             for (member, captionSeed) in members {
                 let id = coco.images.count + 1
                 let fileName = "\(id).png"
-                try ImageEncoder.writePNG(SceneRenderer.render(member, outline: world.configuration.outlineWidth), to: folder.appendingPathComponent(fileName))
+                try ImageEncoder.writePNG(SceneRenderer.render(member, style: style), to: folder.appendingPathComponent(fileName))
                 coco.images.append(.init(id: id, fileName: fileName, width: size, height: size, groupID: variants > 0 ? group : nil))
                 for object in member.objects {
                     let b = object.box
@@ -107,6 +114,8 @@ public struct SynthDatasetWriter {
                 if evalSplits.contains(split.name) {
                     questions += EvalQuestions.questions(for: member, image: "\(split.name)/\(fileName)", firstID: questions.count,
                                                          seed: deriveSeed(seed, split.streamIndex, UInt64(id - 1), 2))
+                    relations += EvalQuestions.relationQuestions(for: member, image: "\(split.name)/\(fileName)", firstID: relations.count,
+                                                                 seed: deriveSeed(seed, split.streamIndex, UInt64(id - 1), 3))
                 }
             }
             progress(split.name, index + 1, split.count)
@@ -117,6 +126,7 @@ public struct SynthDatasetWriter {
         try writeJSON(scenes, to: output.appendingPathComponent("scenes_\(split.name).json"))
         if evalSplits.contains(split.name) {
             try EvalQuestions.writeJSONL(questions, to: output.appendingPathComponent("eval_\(split.name).jsonl"))
+            try EvalQuestions.writeJSONL(relations, to: output.appendingPathComponent("relations_\(split.name).jsonl"))
         }
         return coco.images.count
     }

@@ -40,7 +40,7 @@ public struct AnswerRun {
             try await forEachConcurrently(remaining, limit: answerer.parallel, work: { item in
                 var (text, metadata) = ("", item.metadata)
                 do {
-                    text = try await answerer.answer(item.text, image: try item.decodeImage(maxPixels: pixels))
+                    text = try await answerer.answer(item.text, image: try item.decodeImage(maxPixels: pixels), history: item.history)
                 } catch let overlong as OverlongQuestion {
                     logger.warning("question \(item.id): \(overlong.reason); recorded with an empty answer")
                     metadata[EvaluationAnswer.overlongKey] = overlong.reason

@@ -12,6 +12,16 @@ public protocol Answerer: Sendable {
     var parallel: Int { get }
     /// The answer's text, trimmed as the reference's `batch_decode(...).strip()`.
     func answer(_ text: String, image: RGBImage?) async throws -> String
+    /// The answer to `text` after the earlier turns `history` (the image with the first of them).
+    func answer(_ text: String, image: RGBImage?, history: [PriorTurn]) async throws -> String
+}
+
+extension Answerer {
+    /// Answerers that keep no conversation take single questions only.
+    public func answer(_ text: String, image: RGBImage?, history: [PriorTurn]) async throws -> String {
+        guard history.isEmpty else { throw EvaluationError.invalidArgument("\(modelID) answers single questions only, not a conversation") }
+        return try await answer(text, image: image)
+    }
 }
 
 /// A question whose prompt (image positions included) does not fit the model's context. The
@@ -37,8 +47,18 @@ public final class EngineAnswerer: Answerer {
     }
 
     public func answer(_ text: String, image: RGBImage?) async throws -> String {
-        let request = CompletionRequest(messages: [ChatMessage(role: .user, text: text, images: image.map { [$0] } ?? [])],
-                                        parameters: GenerationParameters(maxNewTokens: maxNewTokens))
+        try await answer(text, image: image, history: [])
+    }
+
+    public func answer(_ text: String, image: RGBImage?, history: [PriorTurn]) async throws -> String {
+        let images = image.map { [$0] } ?? []
+        var messages: [ChatMessage] = []
+        for (i, turn) in history.enumerated() {
+            messages.append(ChatMessage(role: .user, text: turn.user, images: i == 0 ? images : []))
+            messages.append(ChatMessage(role: .assistant, text: turn.assistant))
+        }
+        messages.append(ChatMessage(role: .user, text: text, images: history.isEmpty ? images : []))
+        let request = CompletionRequest(messages: messages, parameters: GenerationParameters(maxNewTokens: maxNewTokens))
         // The queue may be full when more tasks submit than it holds: wait and resubmit.
         while true {
             do {

@@ -19,13 +19,18 @@ public struct BenchmarkItem: Sendable, Equatable {
     public var metadata: [String: String]
     /// The answers file's `prompt` when it differs from `text` (ScienceQA records "<image>\n" first).
     public var recordedPrompt: String?
+    /// Earlier turns of the conversation, oldest first; the image goes with the first of them
+    /// (with `text` when there are none), as in `llava chat`.
+    public var history: [PriorTurn]
 
-    public init(id: String, image: Image?, text: String, metadata: [String: String] = [:], recordedPrompt: String? = nil) {
+    public init(id: String, image: Image?, text: String, metadata: [String: String] = [:], recordedPrompt: String? = nil,
+                history: [PriorTurn] = []) {
         self.id = id
         self.image = image
         self.text = text
         self.metadata = metadata
         self.recordedPrompt = recordedPrompt
+        self.history = history
     }
 
     /// Decodes the image, if any; errors name the file or the source.
@@ -37,6 +42,13 @@ public struct BenchmarkItem: Sendable, Equatable {
         case .encoded(let data, let source): return try ImageDecoder.decode(data: data, source: source, options: options)
         }
     }
+}
+
+/// One earlier exchange of a multi-turn question: what the user asked and what the model answered.
+public struct PriorTurn: Sendable, Equatable {
+    public var user: String
+    public var assistant: String
+    public init(user: String, assistant: String) { self.user = user; self.assistant = assistant }
 }
 
 /// LLaVA-1.5's instructions (docs/Evaluation.md of the reference), appended after a newline.

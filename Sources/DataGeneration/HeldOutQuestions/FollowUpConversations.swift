@@ -1,0 +1,79 @@
+/// A scripted two-turn conversation: the first turn singles out one object without naming the
+/// attribute asked next, the follow-up asks about "it". `direct` asks the same thing in one turn,
+/// so a model's follow-up score can be read against its single-question score on the same objects.
+public struct FollowUpConversation: Sendable, Equatable {
+    /// "<scene id>-colour" or "<scene id>-position".
+    public var id: String
+    public var image: String
+    public var first: String
+    /// The first turn's short answer.
+    public var firstAnswer: String
+    public var followUp: String
+    public var direct: String
+    /// The follow-up's short answer (a colour or a region word), scored as `type`.
+    public var answer: String
+    public var type: QuestionType
+}
+
+/// The scripted conversations of a scene, from its ground truth.
+///
+/// ```swift
+/// let conversations = FollowUpConversations.conversations(for: scene, sceneID: "4", image: "test/4.png")
+/// // "How many stars are there?" → "1"; "And what color is it?" → "red"
+/// // "What shape is the blue object?" → "circle"; "And where is it?" → "left"
+/// ```
+public enum FollowUpConversations {
+    public static let colourFollowUp = "And what color is it?"
+    public static let positionFollowUp = "And where is it?"
+
+    /// Up to two: a colour follow-up on the first object (in drawing order) whose shape is the only
+    /// one of its kind in the scene, asked after counting that shape ("How many stars are there?"
+    /// → 1); a position follow-up on the first object whose colour no other object has, asked after
+    /// its shape ("What shape is the blue object?").
+    public static func conversations(for scene: Scene, sceneID: String, image: String) -> [FollowUpConversation] {
+        var out: [FollowUpConversation] = []
+        let objects = scene.objects
+        if let o = objects.first(where: { o in objects.filter { $0.shape == o.shape }.count == 1 }) {
+            out.append(FollowUpConversation(
+                id: "\(sceneID)-colour", image: image, first: "How many \(o.shape.plural) are there?", firstAnswer: "1",
+                followUp: colourFollowUp, direct: "What color is the \(o.shape.rawValue)?", answer: o.colour.rawValue, type: .colour))
+        }
+        if let o = objects.first(where: { o in objects.filter { $0.colour == o.colour }.count == 1 }) {
+            let region = Region(normalised: scene.normalisedCentre(o))
+            out.append(FollowUpConversation(
+                id: "\(sceneID)-position", image: image, first: "What shape is the \(o.colour.rawValue) object?",
+                firstAnswer: o.shape.rawValue, followUp: positionFollowUp, direct: "Where is the \(o.kind.name) in the image?",
+                answer: region.rawValue, type: .position))
+        }
+        return out
+    }
+}
+
+/// Correct / total of the follow-up conversations by type: the first turn, the follow-up and the
+/// same question asked directly.
+public struct FollowUpTotals: Sendable, Equatable, Codable {
+    public struct Row: Sendable, Equatable, Codable { public var total = 0, firstRight = 0, followUpRight = 0, directRight = 0 }
+    public var rows: [String: Row] = [:]
+
+    public init() {}
+
+    public mutating func add(_ c: FollowUpConversation, first: String, followUp: String, direct: String) {
+        var row = rows[c.type.rawValue] ?? Row()
+        row.total += 1
+        let firstType: QuestionType = c.type == .colour ? .count : .shape
+        if EvalQuestions.isCorrect(prediction: first, answer: c.firstAnswer, type: firstType) { row.firstRight += 1 }
+        if EvalQuestions.isCorrect(prediction: followUp, answer: c.answer, type: c.type) { row.followUpRight += 1 }
+        if EvalQuestions.isCorrect(prediction: direct, answer: c.answer, type: c.type) { row.directRight += 1 }
+        rows[c.type.rawValue] = row
+    }
+
+    public var table: String {
+        let p = { (n: Int, d: Int) in String(format: "%.1f%% (%d / %d)", 100 * Double(n) / Double(max(d, 1)), n, d) }
+        var lines = ["| follow-up | first turn | follow-up (\"it\") | asked directly |", "|---|---|---|---|"]
+        for (name, first) in [("colour", "count"), ("position", "shape")] {
+            guard let r = rows[name] else { continue }
+            lines.append("| \(first) → \(name) | \(p(r.firstRight, r.total)) | \(p(r.followUpRight, r.total)) | \(p(r.directRight, r.total)) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

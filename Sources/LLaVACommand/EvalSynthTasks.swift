@@ -1,0 +1,56 @@
+import ArgumentParser
+import DataGeneration
+import Evaluation
+import Foundation
+
+// `llava eval synth --task describe` and `--task follow-up`: questions made from the scenes of
+// the question file's images rather than read from it.
+extension SynthEval {
+    /// The question file's images (this chunk's), each once, in the file's order.
+    private func images() throws -> [String] {
+        var seen = Set<String>()
+        return try eval.questions().compactMap(\.image).filter { seen.insert($0).inserted }
+    }
+
+    private func item(_ id: String, _ image: String, _ text: String, history: [PriorTurn] = []) -> BenchmarkItem {
+        BenchmarkItem(id: id, image: .file(URL(fileURLWithPath: eval.imageFolder).appendingPathComponent(image)),
+                      text: text, history: history)
+    }
+
+    func describeReport(_ scenes: [String: Scene]) async throws -> SynthReport {
+        let images = try images()
+        let answers = try await eval.answer(images.map { item("describe/\($0)", $0, describePrompt) })
+        var totals = DescriptionTotals()
+        for image in images {
+            totals.add(DescriptionScore(description: answers["describe/\(image)"] ?? "", scene: scenes[UnboundBaseline.sceneID(ofImage: image)]!))
+        }
+        var report = SynthReport()
+        report.description = totals
+        return report
+    }
+
+    /// Turn one and the direct questions first, then the follow-ups after the model's own first answers.
+    func followUpReport(_ scenes: [String: Scene]) async throws -> SynthReport {
+        let ask = { (text: String) in shortAnswer ? text + "\n" + ShortAnswerVQA.instruction : text }
+        let conversations = try images().flatMap { image in
+            let id = UnboundBaseline.sceneID(ofImage: image)
+            return FollowUpConversations.conversations(for: scenes[id]!, sceneID: id, image: image)
+        }
+        let single = conversations.flatMap { c in
+            [item("\(c.id)/1", c.image, ask(c.first)), item("\(c.id)/direct", c.image, ask(c.direct))]
+        }
+        var answers = try await eval.answer(single)
+        let followUps = conversations.map { c in
+            item("\(c.id)/2", c.image, ask(c.followUp), history: [PriorTurn(user: ask(c.first), assistant: answers["\(c.id)/1"] ?? "")])
+        }
+        // With an answers file, the second run lists the first run's items too, so the file keeps them.
+        for (k, v) in try await eval.answer(eval.answersFile == nil ? followUps : single + followUps) { answers[k] = v }
+        var totals = FollowUpTotals()
+        for c in conversations {
+            totals.add(c, first: answers["\(c.id)/1"] ?? "", followUp: answers["\(c.id)/2"] ?? "", direct: answers["\(c.id)/direct"] ?? "")
+        }
+        var report = SynthReport()
+        report.followUp = totals
+        return report
+    }
+}

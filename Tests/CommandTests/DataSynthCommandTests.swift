@@ -1,0 +1,58 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `llava data synth --render-style`: the same scenes and questions drawn another way, and the
+/// settings it refuses.
+final class DataSynthCommandTests: XCTestCase {
+    private var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-synth-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    private func synth(_ out: String, _ extra: [String]) throws -> CommandResult {
+        try LLaVAExecutable.run(["data", "synth", "--out", dir.appendingPathComponent(out).path, "--train", "0", "--val", "0",
+                                 "--test", "3", "--size", "64", "--seed", "1", "--layout", "grid", "--outline-width", "1.5", "--quiet"] + extra)
+    }
+
+    private func file(_ out: String, _ name: String) throws -> Data {
+        try Data(contentsOf: dir.appendingPathComponent(out).appendingPathComponent(name))
+    }
+
+    /// `plain` writes what no style option writes; `unseen` and explicit settings change the
+    /// images only: scenes, eval and relation questions are byte for byte the same.
+    func testRenderStylesChangeOnlyThePixels() throws {
+        for (out, extra) in [("default", []), ("plain", ["--render-style", "plain"]), ("unseen", ["--render-style", "unseen"]),
+                             ("explicit", ["--anti-alias", "1", "--background-gradient", "30:30"])] {
+            let r = try synth(out, extra)
+            XCTAssertEqual(r.status, 0, "\(out): \(r.stderr)")
+        }
+        for name in ["scenes_test.json", "eval_test.jsonl", "relations_test.jsonl", "annotations_test.json"] {
+            for out in ["plain", "unseen", "explicit"] { XCTAssertEqual(try file(out, name), try file("default", name), "\(out) \(name)") }
+        }
+        XCTAssertFalse(try file("default", "relations_test.jsonl").isEmpty)
+        for image in ["images/test/1.png", "images/test/2.png", "images/test/3.png"] {
+            XCTAssertEqual(try file("plain", image), try file("default", image), image)
+            XCTAssertNotEqual(try file("unseen", image), try file("default", image), image)
+            XCTAssertNotEqual(try file("explicit", image), try file("default", image), image)
+        }
+    }
+
+    func testBadStyleSettingsAreRefusedWithTheFlag() throws {
+        let cases: [([String], String)] = [
+            (["--render-style", "fancy"], "--render-style must be one of plain, varied, unseen, got 'fancy'"),
+            (["--anti-alias", "1,x"], "--anti-alias must be a list like '1,4', got '1,x'"),
+            (["--background-texture", "2:1"], "--background-texture must be LO:HI with LO <= HI, got '2:1'"),
+            (["--size-jitter", "0.5"], "sizeJitter = 0.5: expected -0.25...0.25"),
+        ]
+        for (extra, message) in cases {
+            let r = try synth("bad", extra)
+            XCTAssertNotEqual(r.status, 0, "\(extra)")
+            XCTAssertTrue(r.stderr.contains(message), "\(extra): \(r.stderr)")
+        }
+    }
+}
