@@ -222,7 +222,7 @@ TARGET static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, siz
         __m256i q = LKQ_PREP_##T##_##MODE(p);                                                      \
         uint16_t hw;                                                                               \
         memcpy(&hw, p, 2);                                                                         \
-        __m256 ws = _mm256_set1_ps(_cvtsh_ss(hw));                                                 \
+        __m256 ws = _mm256_cvtph_ps(_mm_set1_epi16((short)hw));                                    \
         for (int j = 0; j < R; j++) {                                                              \
             __m256i xv = _mm256_loadu_si256((const __m256i *)(x[j].codes + (bi) * 32));            \
             __m256i l = LKQ_LANES_##T##_##MODE(q, xv, x[j].offset8 + (bi) * 8);                    \
@@ -400,10 +400,13 @@ static lkq_bodies bodies(int dtype) {
 #ifdef LKQ_X86
     int q8 = dtype == LK_Q8_0;
     if (dtype == LK_Q4_K || dtype == LK_Q6_K) {
-        // K-quants have 512-bit bodies only; below that, portable C.
-        if (level < 3 || !has_vnni()) return (lkq_bodies){NULL, NULL, NULL, NULL, 0};
-        return dtype == LK_Q4_K ? (lkq_bodies){q4_k_512_1, q4_k_512_2, q4_k_512_4, q4_k_512_2x4, 16}
-                                : (lkq_bodies){q6_k_512_1, q6_k_512_2, q6_k_512_4, q6_k_512_2x4, 16};
+        // K-quants: 512-bit VNNI bodies, AVX2 ones below that, else portable C.
+        if (level >= 3 && has_vnni())
+            return dtype == LK_Q4_K ? (lkq_bodies){q4_k_512_1, q4_k_512_2, q4_k_512_4, q4_k_512_2x4, 16}
+                                    : (lkq_bodies){q6_k_512_1, q6_k_512_2, q6_k_512_4, q6_k_512_2x4, 16};
+        if (level < 1) return (lkq_bodies){NULL, NULL, NULL, NULL, 0};
+        return dtype == LK_Q4_K ? (lkq_bodies){q4_k_avx2_1, q4_k_avx2_2, NULL, NULL, 8}
+                                : (lkq_bodies){q6_k_avx2_1, q6_k_avx2_2, NULL, NULL, 8};
     }
     if (level >= 3 && has_vnni())
         return q8 ? (lkq_bodies){q8_0_512_1, q8_0_512_2, q8_0_512_4, q8_0_512_2x4, 16}

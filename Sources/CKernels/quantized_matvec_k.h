@@ -164,4 +164,97 @@ LKQK_BODY512(q6_k_512_1, q6_k, LK_Q6_K_BLOCK_BYTES, 1, 1)
 LKQK_BODY512(q6_k_512_2, q6_k, LK_Q6_K_BLOCK_BYTES, 1, 2)
 LKQK_BODY512(q6_k_512_4, q6_k, LK_Q6_K_BLOCK_BYTES, 1, 4)
 LKQK_BODY512(q6_k_512_2x4, q6_k, LK_Q6_K_BLOCK_BYTES, 2, 4)
+// MARK: - 256-bit bodies (AVX2)
+
+/// An f16 value as a float, without the false dependency `_cvtsh_ss` can carry.
+LKQ_AVX2 static inline float f16_avx2(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+/// A superblock's per-block factors: Q4_K's d·sc_j and dmin·m_j / 8 for its 8 blocks of 32;
+/// Q6_K's d·sc_g for its 16 groups of 16 (`m` unused).
+typedef struct { float d[16], m[8]; } lkq_kfactors;
+
+LKQ_AVX2 static inline void q4_k_factors(const uint8_t *b, lkq_kfactors *f) {
+    uint8_t sc[8], m[8];
+    q4_k_scales(b + 4, sc, m);
+    float d = f16_avx2(b), dmin = f16_avx2(b + 2);
+    for (int j = 0; j < 8; j++) { f->d[j] = d * (float)sc[j]; f->m[j] = dmin * (float)m[j] * 0.125f; }
+}
+
+LKQ_AVX2 static inline void q6_k_factors(const uint8_t *b, lkq_kfactors *f) {
+    float d = f16_avx2(b + 208);
+    for (int g = 0; g < 16; g++) f->d[g] = d * (float)(int8_t)b[192 + g];
+}
+
+/// Block j (0..7) of a superblock as unsigned codes in element order.
+LKQ_AVX2 static inline __m256i q4_k_codes(const uint8_t *b, int j) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * (j / 2)));
+    return _mm256_and_si256(j & 1 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0F));
+}
+
+LKQ_AVX2 static inline __m256i q6_k_codes(const uint8_t *b, int j) {
+    int half = j / 4, quad = j % 4;
+    __m256i ql = _mm256_loadu_si256((const __m256i *)(b + 64 * half + 32 * (quad & 1)));
+    __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * half));
+    __m256i low = _mm256_and_si256(quad >= 2 ? _mm256_srli_epi16(ql, 4) : ql, _mm256_set1_epi8(0x0F));
+    __m256i top = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * quad)), _mm256_set1_epi8(3));
+    return _mm256_or_si256(low, _mm256_slli_epi16(top, 4));
+}
+
+/// Lanes of Σ q·c for unsigned codes q (≤ 63) and signed activation codes c.
+LKQ_AVX2 static inline __m256i lkq_lanes_u(__m256i q, __m256i c) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(q, c), _mm256_set1_epi16(1));
+}
+
+// Q4_K: (d·sc_j) Σ q·c + (dmin·m_j / 8) × the offsets (-8 Σ c). Q6_K: d·sc_g (Σ q·c + 4 × offsets),
+// lanes 0-3 group 2j, 4-7 group 2j + 1.
+#define LKQK_UPDATE256_q4_k(a, q, xv, off, xs, f, jj)                                               \
+    a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lkq_lanes_u(q, xv)), _mm256_mul_ps(xs, _mm256_set1_ps(f.d[jj])), a); \
+    a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_mul_ps(xs, _mm256_set1_ps(f.m[jj])), a);
+#define LKQK_UPDATE256_q6_k(a, q, xv, off, xs, f, jj)                                               \
+    a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(lkq_lanes_u(q, xv), _mm256_slli_epi32(off, 2))), \
+                        _mm256_mul_ps(xs, _mm256_setr_ps(f.d[2 * jj], f.d[2 * jj], f.d[2 * jj], f.d[2 * jj], \
+                                                         f.d[2 * jj + 1], f.d[2 * jj + 1], f.d[2 * jj + 1], f.d[2 * jj + 1])), a);
+
+/// As LKQ_BODY256 over superblocks (b0 and b1 count blocks of 32 and are multiples of 8):
+/// block b of the row goes into accumulator b % 2.
+#define LKQK_BODY256(NAME, T, BB, R)                                                                \
+LKQ_AVX2 static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, size_t xstride,     \
+                          size_t k, size_t b0, size_t b1, float *acc, size_t accstride) {           \
+    (void)wstride; (void)accstride;                                                                \
+    lkq_act x[R];                                                                                  \
+    __m256 a[R][2];                                                                                \
+    for (int j = 0; j < R; j++) {                                                                  \
+        x[j] = act_at(xq + j * xstride, k);                                                        \
+        a[j][0] = _mm256_loadu_ps(acc + j * 16);                                                   \
+        a[j][1] = _mm256_loadu_ps(acc + j * 16 + 8);                                               \
+    }                                                                                              \
+    for (size_t s = b0 / 8; s < b1 / 8; s++) {                                                     \
+        const uint8_t *b = w + s * BB;                                                             \
+        lkq_kfactors f;                                                                            \
+        T##_factors(b, &f);                                                                        \
+        for (int jj = 0; jj < 8; jj++) {                                                           \
+            __m256i q = T##_codes(b, jj);                                                          \
+            size_t blk = s * 8 + jj;                                                               \
+            for (int j = 0; j < R; j++) {                                                          \
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(x[j].codes + blk * 32));         \
+                __m256 xs = _mm256_loadu_ps(x[j].scale8 + blk * 8);                                \
+                __m256i off = _mm256_loadu_si256((const __m256i *)(x[j].offset8 + blk * 8));       \
+                LKQK_UPDATE256_##T(a[j][jj & 1], q, xv, off, xs, f, jj)                            \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    for (int j = 0; j < R; j++) {                                                                  \
+        _mm256_storeu_ps(acc + j * 16, a[j][0]);                                                   \
+        _mm256_storeu_ps(acc + j * 16 + 8, a[j][1]);                                               \
+    }                                                                                              \
+}
+
+LKQK_BODY256(q4_k_avx2_1, q4_k, LK_Q4_K_BLOCK_BYTES, 1)
+LKQK_BODY256(q4_k_avx2_2, q4_k, LK_Q4_K_BLOCK_BYTES, 2)
+LKQK_BODY256(q6_k_avx2_1, q6_k, LK_Q6_K_BLOCK_BYTES, 1)
+LKQK_BODY256(q6_k_avx2_2, q6_k, LK_Q6_K_BLOCK_BYTES, 2)
 #endif
