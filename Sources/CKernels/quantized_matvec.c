@@ -192,9 +192,10 @@ static float dot_c(int dtype, const uint8_t *w, lkq_act x, size_t nb) {
 #define LKQ_LANES_Q8_0_VNNI(w, x, off) _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w))
 #define LKQ_LANES_Q4_0_VNNI(w, x, off) _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(off)), w, x)
 
-/// acc[j] (2 × 8 floats per activation row j < R, rows `accstride` floats apart) += blocks
-/// [b0, b1) of weight row w against activation rows x (`xstride` bytes apart).
-#define LKQ_BODY256(NAME, TARGET, T, MODE, BB, R)                                                   \
+/// A 256-bit body's frame: acc[j] (2 × 8 floats per activation row j < R) loaded into a[j],
+/// activation rows x[j] (`xstride` bytes apart) found, the loop (the variadic argument) run,
+/// a[j] stored back.
+#define LKQ_FRAME256(NAME, TARGET, R, ...)                                                          \
 TARGET static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, size_t xstride,       \
                         size_t k, size_t b0, size_t b1, float *acc, size_t accstride) {             \
     (void)wstride; (void)accstride;                                                                \
@@ -205,15 +206,21 @@ TARGET static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, siz
         a[j][0] = _mm256_loadu_ps(acc + j * 16);                                                   \
         a[j][1] = _mm256_loadu_ps(acc + j * 16 + 8);                                               \
     }                                                                                              \
-    for (size_t b = b0; b < b1; b += 2) {                                                          \
-        LKQ_STEP256(T, MODE, BB, R, b, 0)                                                          \
-        if (b + 1 < b1) { LKQ_STEP256(T, MODE, BB, R, b + 1, 1) }                                  \
-    }                                                                                              \
+    __VA_ARGS__                                                                                    \
     for (int j = 0; j < R; j++) {                                                                  \
         _mm256_storeu_ps(acc + j * 16, a[j][0]);                                                   \
         _mm256_storeu_ps(acc + j * 16 + 8, a[j][1]);                                               \
     }                                                                                              \
 }
+
+/// acc[j] += blocks [b0, b1) of weight row w against activation row j, block b into
+/// accumulator b % 2.
+#define LKQ_BODY256(NAME, TARGET, T, MODE, BB, R)                                                   \
+LKQ_FRAME256(NAME, TARGET, R,                                                                      \
+    for (size_t b = b0; b < b1; b += 2) {                                                          \
+        LKQ_STEP256(T, MODE, BB, R, b, 0)                                                          \
+        if (b + 1 < b1) { LKQ_STEP256(T, MODE, BB, R, b + 1, 1) }                                  \
+    })
 
 /// Block `bi` into accumulator h of every activation row.
 #define LKQ_STEP256(T, MODE, BB, R, bi, h)                                                          \

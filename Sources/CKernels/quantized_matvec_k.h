@@ -222,16 +222,7 @@ LKQ_AVX2 static inline __m256i lkq_lanes_u(__m256i q, __m256i c) {
 /// As LKQ_BODY256 over superblocks (b0 and b1 count blocks of 32 and are multiples of 8):
 /// block b of the row goes into accumulator b % 2.
 #define LKQK_BODY256(NAME, T, BB, R)                                                                \
-LKQ_AVX2 static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, size_t xstride,     \
-                          size_t k, size_t b0, size_t b1, float *acc, size_t accstride) {           \
-    (void)wstride; (void)accstride;                                                                \
-    lkq_act x[R];                                                                                  \
-    __m256 a[R][2];                                                                                \
-    for (int j = 0; j < R; j++) {                                                                  \
-        x[j] = act_at(xq + j * xstride, k);                                                        \
-        a[j][0] = _mm256_loadu_ps(acc + j * 16);                                                   \
-        a[j][1] = _mm256_loadu_ps(acc + j * 16 + 8);                                               \
-    }                                                                                              \
+LKQ_FRAME256(NAME, LKQ_AVX2, R,                                                                    \
     for (size_t s = b0 / 8; s < b1 / 8; s++) {                                                     \
         const uint8_t *b = w + s * BB;                                                             \
         lkq_kfactors f;                                                                            \
@@ -246,12 +237,7 @@ LKQ_AVX2 static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, s
                 LKQK_UPDATE256_##T(a[j][jj & 1], q, xv, off, xs, f, jj)                            \
             }                                                                                      \
         }                                                                                          \
-    }                                                                                              \
-    for (int j = 0; j < R; j++) {                                                                  \
-        _mm256_storeu_ps(acc + j * 16, a[j][0]);                                                   \
-        _mm256_storeu_ps(acc + j * 16 + 8, a[j][1]);                                               \
-    }                                                                                              \
-}
+    })
 
 LKQK_BODY256(q4_k_avx2_1, q4_k, LK_Q4_K_BLOCK_BYTES, 1)
 LKQK_BODY256(q4_k_avx2_2, q4_k, LK_Q4_K_BLOCK_BYTES, 2)
