@@ -9,10 +9,9 @@ import CKernels
 /// One row (decode) runs the multithreaded SIMD mat-vec that reads f32, f16, bf16 or
 /// quantised (Q8_0, Q4_0, Q4_K, Q6_K) weights where they lie, and a few rows on a
 /// half-precision weight the several-row kernel that does the same. Many rows go through
-/// OpenBLAS SGEMM; a half-precision
-/// weight is widened a block of rows at a time into `scratch`, so the whole
-/// matrix is never copied to f32, and a quantised one is dequantised the same way, so a
-/// prompt on quantised weights computes exactly what the dequantised model computes.
+/// OpenBLAS SGEMM: a half-precision weight is widened, a quantised one dequantised, a block of
+/// rows at a time into `scratch`, so the whole matrix is never copied to f32 and a prompt on
+/// quantised weights computes exactly what the dequantised model computes.
 public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                           weight: Tensor, bias: Tensor? = nil, rows t: Int,
                           scratch: ScratchBuffer) {
