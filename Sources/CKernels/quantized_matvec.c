@@ -313,9 +313,10 @@ LKQ_512 static inline lkq_pair pair_q8_0(const uint8_t *p, int both) {
     return (lkq_pair){q, d};
 }
 
-/// acc[r][j] (2 × 16 floats per (weight row r < RW, activation row j < RA); weight rows
-/// `accstride` floats apart, activation rows 32) += blocks [b0, b1) (b0 even).
-#define LKQ_BODY512(NAME, T, BB, RW, RA)                                                            \
+/// A 512-bit body's frame: acc (2 × 16 floats per (weight row r < RW, activation row j < RA);
+/// weight rows `accstride` floats apart, activation rows 32) loaded into a[r][j], activation
+/// rows x[j] (`xstride` bytes apart) found, the loop (the variadic argument) run, a stored back.
+#define LKQ_FRAME512(NAME, RW, RA, ...)                                                             \
 LKQ_512 static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, size_t xstride,      \
                          size_t k, size_t b0, size_t b1, float *acc, size_t accstride) {            \
     lkq_act x[RA];                                                                                 \
@@ -324,6 +325,16 @@ LKQ_512 static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, si
     for (int r = 0; r < RW; r++)                                                                   \
         for (int j = 0; j < RA; j++)                                                               \
             for (int h = 0; h < 2; h++) a[r][j][h] = _mm512_loadu_ps(acc + r * accstride + j * 32 + h * 16); \
+    __VA_ARGS__                                                                                    \
+    for (int r = 0; r < RW; r++)                                                                   \
+        for (int j = 0; j < RA; j++)                                                               \
+            for (int h = 0; h < 2; h++) _mm512_storeu_ps(acc + r * accstride + j * 32 + h * 16, a[r][j][h]); \
+}
+
+/// acc[r][j] += blocks [b0, b1) (b0 even) of weight row r against activation row j, pairs of
+/// blocks into accumulators 0 and 1 in turn.
+#define LKQ_BODY512(NAME, T, BB, RW, RA)                                                            \
+LKQ_FRAME512(NAME, RW, RA, {                                                                       \
     size_t b = b0;                                                                                 \
     for (; b + 4 <= b1; b += 4) {                                                                  \
         LKQ_STEP512(T, BB, RW, RA, b, 1, 0)                                                        \
@@ -331,10 +342,7 @@ LKQ_512 static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, si
     }                                                                                              \
     if (b < b1) { LKQ_STEP512(T, BB, RW, RA, b, b + 1 < b1, 0) }                                   \
     if (b + 2 < b1) { LKQ_STEP512(T, BB, RW, RA, b + 2, b + 3 < b1, 1) }                           \
-    for (int r = 0; r < RW; r++)                                                                   \
-        for (int j = 0; j < RA; j++)                                                               \
-            for (int h = 0; h < 2; h++) _mm512_storeu_ps(acc + r * accstride + j * 32 + h * 16, a[r][j][h]); \
-}
+    })
 
 /// The pair of blocks from `bi` (only block bi when `two` is false) into accumulator h.
 #define LKQ_STEP512(T, BB, RW, RA, bi, two, h)                                                      \

@@ -128,14 +128,7 @@ LKQ_512 static inline lkq_kpair q6_k_pair(const uint8_t *b, lkq_kscales f, int p
 
 /// As LKQ_BODY512, over superblocks: b0 and b1 count blocks of 32 and are multiples of 8.
 #define LKQK_BODY512(NAME, T, BB, RW, RA)                                                           \
-LKQ_512 static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, size_t xstride,      \
-                         size_t k, size_t b0, size_t b1, float *acc, size_t accstride) {            \
-    lkq_act x[RA];                                                                                 \
-    __m512 a[RW][RA][2];                                                                           \
-    for (int j = 0; j < RA; j++) x[j] = act_at(xq + j * xstride, k);                               \
-    for (int r = 0; r < RW; r++)                                                                   \
-        for (int j = 0; j < RA; j++)                                                               \
-            for (int h = 0; h < 2; h++) a[r][j][h] = _mm512_loadu_ps(acc + r * accstride + j * 32 + h * 16); \
+LKQ_FRAME512(NAME, RW, RA,                                                                         \
     for (size_t s = b0 / 8; s < b1 / 8; s++) {                                                     \
         lkq_kscales f[RW];                                                                         \
         for (int r = 0; r < RW; r++) f[r] = T##_superblock(w + r * wstride + s * BB);              \
@@ -150,11 +143,7 @@ LKQ_512 static void NAME(const uint8_t *w, size_t wstride, const uint8_t *xq, si
                 for (int r = 0; r < RW; r++) { LKQK_UPDATE_##T(a[r][j][p & 1], wp[r], xv, off, xs) } \
             }                                                                                      \
         }                                                                                          \
-    }                                                                                              \
-    for (int r = 0; r < RW; r++)                                                                   \
-        for (int j = 0; j < RA; j++)                                                               \
-            for (int h = 0; h < 2; h++) _mm512_storeu_ps(acc + r * accstride + j * 32 + h * 16, a[r][j][h]); \
-}
+    })
 
 LKQK_BODY512(q4_k_512_1, q4_k, LK_Q4_K_BLOCK_BYTES, 1, 1)
 LKQK_BODY512(q4_k_512_2, q4_k, LK_Q4_K_BLOCK_BYTES, 1, 2)
