@@ -107,6 +107,57 @@ final class QuantizedLinearTests: XCTestCase {
         }
     }
 
+    /// Q4_0 with its rows interleaved in fours (the AVX2 decode layout) computes every value of
+    /// the one-row mat-vec, the several-row kernel and the SGEMM prefill bit for bit as Q4_0
+    /// does, at every level (its own AVX2 body at levels 1-2, Q4_0's bodies through row order
+    /// otherwise), widens to the same floats and goes back to the same bytes. Row ranges split
+    /// a group of 4 (threads take groups; a caller may not).
+    func testInterleavedQ4_0IsQ4_0BitForBit() {
+        defer { lk_limit_simd(3) }
+        let n = 20
+        for k in [32, 96, 544, 1056] {
+            let plain = Tensor(randoms(n * k, seed: UInt64(k) + 7), shape: [n, k]).converted(to: .q4_0)
+            let mixed = plain.interleavedForDecode(force: true)
+            XCTAssertEqual(mixed.dtype, .q4_0x4)
+            XCTAssertEqual(mixed.toFloatArray().map(\.bitPattern), plain.toFloatArray().map(\.bitPattern), "k=\(k)")
+            let back = mixed.inRowOrder()
+            withExtendedLifetime(back) {
+                XCTAssertEqual(Data(bytes: back.rawPointer, count: plain.byteCount),
+                               Data(bytes: plain.rawPointer, count: plain.byteCount), "k=\(k)")
+            }
+            XCTAssertNotEqual(Data(bytes: mixed.rawPointer, count: plain.byteCount),
+                              Data(bytes: plain.rawPointer, count: plain.byteCount), "k=\(k) is really interleaved")
+            for level in Int32(0)...3 {
+                lk_limit_simd(level)
+                for m in [1, 2, 3, 9, 70] {
+                    let x = randoms(m * k, seed: UInt64(m * 17 + k))
+                    func run(_ w: Tensor) -> [UInt32] {
+                        var y = [Float](repeating: .nan, count: m * n)
+                        y.withUnsafeMutableBufferPointer { y in
+                            if m == 70 {
+                                linearForward(y.baseAddress!, x, weight: w, rows: m, scratch: ScratchBuffer())
+                            } else {
+                                linearForwardBatchInvariant(y.baseAddress!, x, weight: w, rows: m)
+                            }
+                        }
+                        return y.map(\.bitPattern)
+                    }
+                    XCTAssertEqual(run(mixed), run(plain), "level \(level) k=\(k) m=\(m)")
+                }
+                let xq = [UInt8](repeating: 0, count: lk_qact_bytes(k))
+                var xqm = xq
+                let x = randoms(k, seed: 99)
+                lk_quantize_activation(x, &xqm, k)
+                for rows in [0..<3, 3..<9, 9..<20, 5..<6] {
+                    var a = [Float](repeating: 0, count: n), b = a
+                    lk_matvec_q(Int32(LK_Q4_0), plain.rawPointer, xqm, &a, rows.lowerBound, rows.upperBound, k)
+                    lk_matvec_q(Int32(LK_Q4_0X4), mixed.rawPointer, xqm, &b, rows.lowerBound, rows.upperBound, k)
+                    XCTAssertEqual(b.map(\.bitPattern), a.map(\.bitPattern), "level \(level) k=\(k) rows \(rows)")
+                }
+            }
+        }
+    }
+
     func testQuantizingTheActivationLosesLittle() {
         let n = 7
         for dtype in [DType.q8_0, .q4_0, .q4_K, .q6_K] {

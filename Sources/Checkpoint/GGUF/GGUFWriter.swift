@@ -71,6 +71,7 @@ public struct GGUFWriter {
 
     /// The tensor's bytes as `type`: copied when it already is, else through f32 a block of rows at a time.
     private static func writeData(_ t: Tensor, as type: GGMLType, to sink: AtomicFile.Sink) throws {
+        let t = t.inRowOrder()
         let target = DType(ggml: type)
         if t.dtype == target { return try sink.write(t.rawPointer, count: t.byteCount) }
         let k = t.shape.last!, rows = t.count / k, chunk = max(1, (1 << 20) / k)
