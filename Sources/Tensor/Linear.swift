@@ -127,8 +127,8 @@ func quantizedMatvecRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Fl
     withUnsafeTemporaryAllocation(byteCount: m * rowBytes, alignment: 64) { xq in
         for j in 0..<m { lk_quantize_activation(x + j * k, xq.baseAddress! + j * rowBytes, k) }
         let q = UnsafeRawPointer(xq.baseAddress!)
-        // Q4_0x4 rows are split between threads in their groups of 4.
-        let unit = weight.dtype == .q4_0x4 ? 4 : 1
+        // Q4_0x8 rows are split between threads in their groups of 8.
+        let unit = weight.dtype == .q4_0x8 ? 8 : 1
         parallelFor(n / unit, minChunk: max(1, 32_768 / max(1, k * m * unit))) { g in
             let r = g.lowerBound * unit..<g.upperBound * unit
             if m == 1 {
@@ -163,7 +163,7 @@ func kernelCode(_ dtype: DType) -> Int32 {
     case .q4_0: return Int32(LK_Q4_0)
     case .q4_K: return Int32(LK_Q4_K)
     case .q6_K: return Int32(LK_Q6_K)
-    case .q4_0x4: return Int32(LK_Q4_0X4)
+    case .q4_0x8: return Int32(LK_Q4_0X8)
     default: preconditionFailure("no mat-vec kernel for \(dtype) weights")
     }
 }
@@ -222,18 +222,18 @@ func accumulateColumnSums(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePoint
 private func forEachWidenedBlock(_ weight: Tensor, scratch: ScratchBuffer,
                                  _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
     let n = weight.shape[0], k = weight.shape[1]
-    // Q4_0x4 rows are widened in their groups of 4.
-    let unit = weight.dtype == .q4_0x4 ? 4 : 1
+    // Q4_0x8 rows are widened in their groups of 8.
+    let unit = weight.dtype == .q4_0x8 ? 8 : 1
     let block = max(unit, min(n, wideningBlockBytes / (4 * max(1, k))) / unit * unit)
     let w = scratch.reserve(block * k)
     let src = weight.rawPointer, rowBytes = weight.dtype.byteCount(elements: k)
     var n0 = 0
     while n0 < n {
         let nb = min(block, n - n0)
-        parallelFor(nb / unit, minChunk: 16 / unit) { g in
+        parallelFor(nb / unit, minChunk: max(1, 16 / unit)) { g in
             let r = g.lowerBound * unit..<g.upperBound * unit
-            if unit == 4 {
-                lk_dequantize_q4_0x4(src + (n0 + r.lowerBound) * rowBytes, w + r.lowerBound * k, r.count, k)
+            if unit == 8 {
+                lk_dequantize_q4_0x8(src + (n0 + r.lowerBound) * rowBytes, w + r.lowerBound * k, r.count, k)
             } else {
                 convertToFloat(src + (n0 + r.lowerBound) * rowBytes, dtype: weight.dtype,
                                count: r.count * k, into: w + r.lowerBound * k)
