@@ -171,6 +171,10 @@ static float dot_c(int dtype, const uint8_t *w, lkq_act x, size_t nb) {
 #define LKQ_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define LKQ_VL __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
 #define LKQ_VNNI256 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+/// How far ahead of the block being read the 256-bit bodies prefetch the weight stream: the
+/// hardware prefetchers alone leave half the memory bandwidth unused on an AMD EPYC (Zen 3)
+/// with two threads (Q4_0x8 mat-vec at 2 KB ahead: 26 → 38 GB/s).
+#define LKQ_AHEAD 2048
 #define LKQ_512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
 
 /// The 32 codes of a Q4_0 block as unsigned nibbles 0..15, element order (low nibbles are
@@ -227,6 +231,7 @@ LKQ_FRAME256(NAME, TARGET, R,                                                   
 #define LKQ_STEP256(T, MODE, BB, R, bi, h)                                                          \
     {                                                                                              \
         const uint8_t *p = w + (bi) * BB;                                                          \
+        _mm_prefetch((const char *)p + LKQ_AHEAD, _MM_HINT_T0);                                    \
         __m256i q = LKQ_PREP_##T##_##MODE(p);                                                      \
         uint16_t hw;                                                                               \
         memcpy(&hw, p, 2);                                                                         \

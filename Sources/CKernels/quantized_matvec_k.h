@@ -214,6 +214,7 @@ LKQ_AVX2 static inline __m256i lkq_lanes_u(__m256i q, __m256i c) {
 LKQ_FRAME256(NAME, LKQ_AVX2, R,                                                                    \
     for (size_t s = b0 / 8; s < b1 / 8; s++) {                                                     \
         const uint8_t *b = w + s * BB;                                                             \
+        for (int pf = 0; pf < BB; pf += 64) _mm_prefetch((const char *)b + LKQ_AHEAD + pf, _MM_HINT_T0); \
         lkq_kfactors f;                                                                            \
         T##_factors(b, &f);                                                                        \
         for (int jj = 0; jj < 8; jj++) {                                                           \

@@ -78,9 +78,6 @@ int lk_prefers_q4_0x8(void) {
     return level == 1 || level == 2;
 }
 
-#ifndef LKQ_X8_AHEAD
-#define LKQ_X8_AHEAD 2048
-#endif
 #ifdef LKQ_X86
 /// acc[0..7] and acc[8..15] (accumulators 0 and 1, lane r = row r of the group) += blocks
 /// [b0, b1) of group `g` against activation row `x`; `boff[b - b0]` is -8 · Σ of block b's codes.
@@ -100,9 +97,9 @@ LKQ_AVX2 static void q4_0x8_avx2(const uint8_t *g, lkq_act x, const int32_t *bof
     {                                                                                              \
         size_t bi = (bi_);                                                                         \
         const uint8_t *p = g + bi * LK_Q4_0X8_BLOCK_BYTES;                                         \
-        _mm_prefetch((const char *)p + LKQ_X8_AHEAD, _MM_HINT_T0);                                 \
-        _mm_prefetch((const char *)p + LKQ_X8_AHEAD + 64, _MM_HINT_T0);                            \
-        _mm_prefetch((const char *)p + LKQ_X8_AHEAD + 128, _MM_HINT_T0);                           \
+        _mm_prefetch((const char *)p + LKQ_AHEAD, _MM_HINT_T0);                                 \
+        _mm_prefetch((const char *)p + LKQ_AHEAD + 64, _MM_HINT_T0);                            \
+        _mm_prefetch((const char *)p + LKQ_AHEAD + 128, _MM_HINT_T0);                           \
         __m256i sum = _mm256_setzero_si256();                                                      \
         LKQ_X8_WORD(0) LKQ_X8_WORD(1) LKQ_X8_WORD(2) LKQ_X8_WORD(3)                                \
         __m256i s = _mm256_add_epi32(_mm256_madd_epi16(sum, ones), _mm256_set1_epi32(boff[bi - b0]));   \
