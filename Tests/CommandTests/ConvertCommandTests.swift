@@ -4,11 +4,11 @@ import Tensor
 import TestSupport
 import XCTest
 
-/// `llava convert` turns llama.cpp's GGUF files back into a Hugging Face directory: the
-/// directory answers as the GGUF files do (greedy tokens exactly), its tensors are the GGUF's
-/// dequantised values (f32) under HF's names with the Q/K rows back in HF's order, and its
-/// tokenizer encodes as the GGUF's.
-final class ConvertGGUFCommandTests: XCTestCase {
+/// `llava convert` re-types a safetensors directory, and turns llama.cpp's GGUF files back into a
+/// Hugging Face directory: one that answers as the GGUF files do (greedy tokens exactly), whose
+/// tensors are the GGUF's dequantised values (f32) under HF's names with the Q/K rows back in
+/// HF's order, and whose tokenizer encodes as the GGUF's.
+final class ConvertCommandTests: XCTestCase {
     var dir: URL!
 
     override func setUpWithError() throws {
@@ -182,6 +182,24 @@ final class ConvertGGUFCommandTests: XCTestCase {
         XCTAssertEqual(Set(try file.tensorNames.map { try file.tensor($0).dtype }), [.f16])
         let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any])
         XCTAssertEqual(config["torch_dtype"] as? String, "float16")
+    }
+
+    /// A safetensors directory is copied with every weight re-typed, value for value, and its
+    /// other files alongside.
+    func testSafetensorsDirectoryIsRetyped() throws {
+        let source = Fixtures.url("llama/mha"), out = dir.appendingPathComponent("bf16")
+        _ = try run(["convert", "--model", source.path, "--output", out.path, "--dtype", "bf16"])
+        let original = try SafeTensorsFile(url: source.appendingPathComponent("model.safetensors"))
+        let copy = try SafeTensorsFile(url: out.appendingPathComponent("model.safetensors"))
+        XCTAssertEqual(copy.tensorNames, original.tensorNames)
+        for name in original.tensorNames {
+            let t = try copy.tensor(name)
+            XCTAssertEqual(t.dtype, .bf16, name)
+            XCTAssertEqual(t.toFloatArray(), try original.tensor(name).converted(to: .bf16).toFloatArray(), name)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(),
+                       try FileManager.default.contentsOfDirectory(atPath: source.path).sorted())
+        XCTAssertEqual(try greedy(["--model", out.path], image: false).count, 12)
     }
 
     func testBadInputIsRefusedWithTheFileNamed() throws {
