@@ -222,6 +222,19 @@ final class ConvertCommandTests: XCTestCase {
             XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "\(arguments): output written")
         }
+        // A valid pair llava-hf cannot hold (a linear projector) fails whole: no directory is left.
+        let linear = dir.appendingPathComponent("linear")
+        _ = try run(["quantize", "--model", Fixtures.url("llava/orig-linear").path, "--vision-tower",
+                     Fixtures.url("llava/orig-linear-clip").path, "--type", "f16", "--output", linear.path])
+        let refused = try LLaVAExecutable.run(["convert", "--model", linear.path, "--output", dir.appendingPathComponent("linear-hf").path])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("2-layer projector"), refused.stderr)
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.hasPrefix(".linear-hf") || $0 == "linear-hf" })
+        // An output that already holds files is not written into.
+        let full = try LLaVAExecutable.run(["convert", "--model", Fixtures.url("gguf/llama-q4_0.gguf").path, "--output", linear.path])
+        XCTAssertNotEqual(full.status, 0)
+        XCTAssertTrue(full.stderr.contains("not empty"), full.stderr)
+
         let folder = dir.appendingPathComponent("pair")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: Fixtures.url("gguf/llama-q4_0.gguf"), to: folder.appendingPathComponent("model.gguf"))

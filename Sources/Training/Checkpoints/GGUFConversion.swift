@@ -28,20 +28,43 @@ import Vision
 /// ```
 public enum GGUFConversion {
     public static func writeHF(model: URL, mmproj: URL?, to directory: URL, dtype: DType, logger: Logger? = nil) throws {
-        let file = try GGUFFile(url: model)
-        if let mmproj {
-            let llava = try LLaVAModel(gguf: model, mmproj: mmproj, logger: logger)
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try Tokenizer.writeFiles(gguf: file, to: directory)
-            try writeLLaVAHF(llava, to: directory, dtype: dtype)
-        } else {
-            let language = try LlamaModel(gguf: file)
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try Tokenizer.writeFiles(gguf: file, to: directory)
-            let decoder = TrainableDecoder(weights: language.weights, config: language.config, mode: .frozen)
-            try ModelExport.writeLlama(to: directory, decoder: decoder, tokenizerDirectory: directory, dtype: dtype)
+        try publishWhole(directory) { temp in
+            let file = try GGUFFile(url: model)
+            if let mmproj {
+                let llava = try LLaVAModel(gguf: model, mmproj: mmproj, logger: logger)
+                try Tokenizer.writeFiles(gguf: file, to: temp)
+                try writeLLaVAHF(llava, to: temp, dtype: dtype)
+            } else {
+                let language = try LlamaModel(gguf: file)
+                try Tokenizer.writeFiles(gguf: file, to: temp)
+                let decoder = TrainableDecoder(weights: language.weights, config: language.config, mode: .frozen)
+                try ModelExport.writeLlama(to: temp, decoder: decoder, tokenizerDirectory: temp, dtype: dtype)
+            }
+            try writeGenerationConfig(try LlamaConfiguration(gguf: file), to: temp)
         }
-        try writeGenerationConfig(try LlamaConfiguration(gguf: file), to: directory)
+    }
+
+    /// Writes the directory under a temporary name beside it and renames it into place, so a
+    /// failed conversion leaves nothing and a reader never sees half a model. An existing
+    /// `directory` must be empty.
+    private static func publishWhole(_ directory: URL, _ body: (URL) throws -> Void) throws {
+        let existing = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        guard existing.isEmpty else {
+            throw TrainingError.invalidArgument("\(directory.path) exists and is not empty (\(existing.count) entries): give a new directory")
+        }
+        let temp = directory.deletingLastPathComponent()
+            .appendingPathComponent(".\(directory.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+        try? FileManager.default.removeItem(at: temp)
+        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
+        do {
+            try body(temp)
+            AtomicFile.syncDirectory(temp)
+            try AtomicFile.rename(temp, to: directory)
+            AtomicFile.syncDirectory(directory.deletingLastPathComponent())
+        } catch {
+            try? FileManager.default.removeItem(at: temp)
+            throw error
+        }
     }
 
     /// The loaded pair through the llava-hf writer, with the template `auto` picks for the GGUF
