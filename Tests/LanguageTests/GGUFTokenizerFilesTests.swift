@@ -31,6 +31,24 @@ final class GGUFTokenizerFilesTests: XCTestCase {
         XCTAssertEqual(single?.first?.keys.first == "SpecialToken", fromGGUF.encode("a").first == fromGGUF.bosTokenID, gguf)
     }
 
+    /// `tokenizer.chat_template` goes into tokenizer_config.json, where transformers reads it.
+    func testChatTemplateIsKept() throws {
+        let source = try GGUFFile(url: Fixtures.url("gguf/llama-q4_0.gguf"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gguf-template-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var writer = GGUFWriter()
+        for (key, value) in source.metadata.sorted(by: { $0.key < $1.key }) where key.hasPrefix("tokenizer.") { writer.add(key, value) }
+        let template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+        writer.add("tokenizer.chat_template", .string(template))
+        let file = dir.appendingPathComponent("vocab.gguf")
+        try writer.write(to: file)
+        try Tokenizer.writeFiles(gguf: GGUFFile(url: file), to: dir)
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("tokenizer_config.json"))) as? [String: Any])
+        XCTAssertEqual(config["chat_template"] as? String, template)
+        XCTAssertEqual(config["tokenizer_class"] as? String, "PreTrainedTokenizerFast")
+    }
+
     func testSentencePieceKind() throws { try check(gguf: "gguf/llama-q4_0.gguf", corpus: "tokenizer/legacy/corpus.json") }
 
     func testByteLevelKind() throws { try check(gguf: "gguf/vocab-llama3.gguf", corpus: "tokenizer/llama3/corpus.json") }
