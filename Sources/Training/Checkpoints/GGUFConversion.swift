@@ -19,10 +19,11 @@ import Vision
 /// - without: a `LlamaForCausalLM` directory.
 ///
 /// Quantised tensors are expanded with ggml's own formulas and stored as `dtype`, a tensor at a
-/// time (the blocks the kernels read stay mapped until then, so a 7B Q4_K_M file converts in
-/// about its own size of memory). Q4_1/Q5_0/Q5_1/Q5_K tensors, which the loader expands, pass
-/// through f16 in a model over 4 GiB of f32, as `llava` runs them. The tokenizer files are
-/// rebuilt from `tokenizer.ggml.*` (and `tokenizer.chat_template`).
+/// time: the blocks the kernels read stay mapped until then, and no f32 copy of the model is
+/// made (only of the two vocabulary matrices, when `<image>` adds a row). Q4_1/Q5_0/Q5_1/Q5_K
+/// tensors, which the loader expands, pass through f16 in a model over 4 GiB of f32, as `llava`
+/// runs them. The tokenizer files are rebuilt from `tokenizer.ggml.*` (and
+/// `tokenizer.chat_template`). The directory is written under a temporary name and renamed whole.
 ///
 /// ```swift
 /// try GGUFConversion.writeHF(model: URL(fileURLWithPath: "ggml-model-q4_k.gguf"),
