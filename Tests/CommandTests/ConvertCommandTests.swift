@@ -129,6 +129,34 @@ final class ConvertCommandTests: XCTestCase {
         return (try SafeTensorsFile(url: file).tensor("logits").toFloatArray(), ids.first)
     }
 
+    /// llava-hf → `quantize --type f32` → `convert --dtype f32` gives back the original tensors
+    /// bit for bit, but for what the mmproj format drops: the tower's last layer and its
+    /// post-layernorm (LLaVA-1.5 reads layer -2, before both; the converted post-layernorm is
+    /// the identity).
+    func testF32RoundTripGivesBackTheLlavaHFWeights() throws {
+        let source = Fixtures.url("llava/hf-mlp2x-default")
+        let gguf = dir.appendingPathComponent("f32"), out = dir.appendingPathComponent("f32-hf")
+        _ = try run(["quantize", "--model", source.path, "--type", "f32", "--output", gguf.path])
+        _ = try run(["convert", "--model", gguf.path, "--output", out.path, "--dtype", "f32"])
+        let original = try SafeTensorsFile(url: source.appendingPathComponent("model.safetensors"))
+        let converted = try SafeTensorsFile(url: out.appendingPathComponent("model.safetensors"))
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as? [String: Any])
+        let towerLayers = try XCTUnwrap((config["vision_config"] as? [String: Any])?["num_hidden_layers"] as? Int)
+        // The fixture names the tower as transformers 5.23 saves it (`vision_tower.`); the
+        // export writes the classic llava-hf names (`vision_tower.vision_model.`), which it loads too.
+        func exported(_ name: String) -> String {
+            name.hasPrefix("vision_tower.") ? "vision_tower.vision_model." + name.dropFirst("vision_tower.".count) : name
+        }
+        let dropped = Set(original.tensorNames.filter { $0.contains("encoder.layers.\(towerLayers - 1).") || $0.contains("post_layernorm") })
+        XCTAssertEqual(dropped.count, 18)
+        let identity = dropped.filter { $0.contains("post_layernorm") }
+        XCTAssertEqual(Set(converted.tensorNames), Set(original.tensorNames.filter { !dropped.contains($0) || identity.contains($0) }.map(exported)))
+        for name in original.tensorNames where !dropped.contains(name) {
+            XCTAssertEqual(try converted.tensor(exported(name)).toFloatArray().map(\.bitPattern),
+                           try original.tensor(name).toFloatArray().map(\.bitPattern), name)
+        }
+    }
+
     /// Q8_0 and Q4_0 pairs (written by `llava quantize`) convert to the values their blocks hold
     /// (bit for bit), and the converted model reads the prompt as the quantised one does: the
     /// same first token, logits within 1% of their largest. Not closer and not every token: each
