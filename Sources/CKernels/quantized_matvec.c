@@ -18,6 +18,7 @@
 // in tiles) so that each weight block is loaded and unpacked once for several activation rows.
 #include "CKernels.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -437,8 +438,12 @@ static lkq_bodies bodies(int dtype) {
     return (lkq_bodies){NULL, NULL, NULL, NULL, 0};
 }
 
+static void matvec_rows_q4_0x8(const void *w, const void *xq, float *y, size_t row_begin, size_t row_end,
+                               size_t k, size_t m, size_t ldy);
+
 void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
                  size_t row_begin, size_t row_end, size_t k) {
+    if (dtype == LK_Q4_0X8) { matvec_rows_q4_0x8(w, xq, y, row_begin, row_end, k, 1, 0); return; }
     size_t nb = k / 32, row_bytes = row_bytes_of(dtype, k);
     lkq_bodies b = bodies(dtype);
     for (size_t r = row_begin; r < row_end; r++) {
@@ -460,8 +465,11 @@ void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
 #define LKQ_TILE 16
 #define LKQ_MAX_M 8
 
+#include "quantized_matvec_x8.h"
+
 void lk_matvec_rows_q(int dtype, const void *w, const void *xq, float *y,
                       size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy) {
+    if (dtype == LK_Q4_0X8) { matvec_rows_q4_0x8(w, xq, y, row_begin, row_end, k, m, ldy); return; }
     size_t nb = k / 32, row_bytes = row_bytes_of(dtype, k), x_bytes = lk_qact_bytes(k);
     lkq_bodies b = bodies(dtype);
     if (b.lanes == 0) {

@@ -26,5 +26,5 @@ func mapFile(_ url: URL) throws -> Storage {
     guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
         throw CheckpointError.io(file: path, operation: "mmap", errno: errno)
     }
-    return Storage(base: p, byteCount: size, release: { munmap(p, size) })
+    return Storage(base: p, byteCount: size, isFileMapping: true, release: { munmap(p, size) })
 }

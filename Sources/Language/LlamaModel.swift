@@ -18,9 +18,11 @@ public final class LlamaModel: @unchecked Sendable {
     public let weights: LlamaWeights
     public let rope: RotaryEmbedding
 
+    /// Q4_0 matrices are rearranged for this CPU's decode kernel as the model is built
+    /// (`LlamaWeights.interleavedForDecode`); every other weight is used where it lies.
     public init(config: LlamaConfiguration, weights: LlamaWeights) {
         self.config = config
-        self.weights = weights
+        self.weights = weights.interleavedForDecode()
         rope = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta,
                                linearScaling: config.ropeLinearFactor)
     }

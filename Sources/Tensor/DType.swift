@@ -4,7 +4,9 @@
 /// (memory-mapped) and widened on the fly by the kernels. `q8_0` and `q4_0` are ggml's
 /// blocks of 32 values with one f16 scale each (34 and 18 bytes), `q4_K` and `q6_K` its
 /// superblocks of 256 (144 and 210 bytes); the decode kernels use them as they are,
-/// everything else expands them block by block.
+/// everything else expands them block by block. `q4_0x8` is Q4_0 with eight weight rows
+/// interleaved, the layout the AVX2 decode kernel reads fastest (`Tensor.interleavedForDecode`);
+/// it lives only in memory, never in a file.
 public enum DType: String, Sendable, CaseIterable, Codable {
     case f32 = "F32"
     case f16 = "F16"
@@ -16,6 +18,7 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     case q4_0 = "Q4_0"
     case q4_K = "Q4_K"
     case q6_K = "Q6_K"
+    case q4_0x8 = "Q4_0x8"
 
     /// Bytes per element (unquantised types only; quantised types use `byteCount(elements:)`).
     public var size: Int {
@@ -24,14 +27,14 @@ public enum DType: String, Sendable, CaseIterable, Codable {
         case .f16, .bf16: return 2
         case .i64: return 8
         case .u8: return 1
-        case .q8_0, .q4_0, .q4_K, .q6_K: preconditionFailure("\(self) has no per-element size; use byteCount(elements:)")
+        case .q8_0, .q4_0, .q4_K, .q6_K, .q4_0x8: preconditionFailure("\(self) has no per-element size; use byteCount(elements:)")
         }
     }
 
     /// Values per block: 32 for Q8_0/Q4_0, 256 for the K-quants, 1 otherwise.
     public var blockSize: Int {
         switch self {
-        case .q8_0, .q4_0: return 32
+        case .q8_0, .q4_0, .q4_0x8: return 32
         case .q4_K, .q6_K: return 256
         default: return 1
         }
@@ -43,7 +46,7 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     public func byteCount(elements: Int) -> Int {
         switch self {
         case .q8_0: return elements / 32 * 34
-        case .q4_0: return elements / 32 * 18
+        case .q4_0, .q4_0x8: return elements / 32 * 18
         case .q4_K: return elements / 256 * 144
         case .q6_K: return elements / 256 * 210
         default: return elements * size

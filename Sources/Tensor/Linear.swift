@@ -127,7 +127,10 @@ func quantizedMatvecRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Fl
     withUnsafeTemporaryAllocation(byteCount: m * rowBytes, alignment: 64) { xq in
         for j in 0..<m { lk_quantize_activation(x + j * k, xq.baseAddress! + j * rowBytes, k) }
         let q = UnsafeRawPointer(xq.baseAddress!)
-        parallelFor(n, minChunk: max(1, 32_768 / max(1, k * m))) { r in
+        // Q4_0x8 rows are split between threads in their groups of 8.
+        let unit = weight.dtype == .q4_0x8 ? 8 : 1
+        parallelFor(n / unit, minChunk: max(1, 32_768 / max(1, k * m * unit))) { g in
+            let r = g.lowerBound * unit..<g.upperBound * unit
             if m == 1 {
                 lk_matvec_q(code, w, q, y, r.lowerBound, r.upperBound, k)
             } else {
@@ -160,6 +163,7 @@ func kernelCode(_ dtype: DType) -> Int32 {
     case .q4_0: return Int32(LK_Q4_0)
     case .q4_K: return Int32(LK_Q4_K)
     case .q6_K: return Int32(LK_Q6_K)
+    case .q4_0x8: return Int32(LK_Q4_0X8)
     default: preconditionFailure("no mat-vec kernel for \(dtype) weights")
     }
 }
@@ -218,15 +222,22 @@ func accumulateColumnSums(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePoint
 private func forEachWidenedBlock(_ weight: Tensor, scratch: ScratchBuffer,
                                  _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
     let n = weight.shape[0], k = weight.shape[1]
-    let block = max(1, min(n, wideningBlockBytes / (4 * max(1, k))))
+    // Q4_0x8 rows are widened in their groups of 8.
+    let unit = weight.dtype == .q4_0x8 ? 8 : 1
+    let block = max(unit, min(n, wideningBlockBytes / (4 * max(1, k))) / unit * unit)
     let w = scratch.reserve(block * k)
     let src = weight.rawPointer, rowBytes = weight.dtype.byteCount(elements: k)
     var n0 = 0
     while n0 < n {
         let nb = min(block, n - n0)
-        parallelFor(nb, minChunk: 16) { r in
-            convertToFloat(src + (n0 + r.lowerBound) * rowBytes, dtype: weight.dtype,
-                           count: r.count * k, into: w + r.lowerBound * k)
+        parallelFor(nb / unit, minChunk: max(1, 16 / unit)) { g in
+            let r = g.lowerBound * unit..<g.upperBound * unit
+            if unit == 8 {
+                lk_dequantize_q4_0x8(src + (n0 + r.lowerBound) * rowBytes, w + r.lowerBound * k, r.count, k)
+            } else {
+                convertToFloat(src + (n0 + r.lowerBound) * rowBytes, dtype: weight.dtype,
+                               count: r.count * k, into: w + r.lowerBound * k)
+            }
         }
         body(n0, nb, w)
         n0 += nb

@@ -9,6 +9,8 @@ import Darwin
 public final class Storage: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let byteCount: Int
+    /// Whether the bytes are a read-only mapping of a file (pages may be given back and re-read).
+    public let isFileMapping: Bool
     private let release: () -> Void
 
     /// Allocates `byteCount` zeroed bytes, 64-byte aligned (a cache line, and AVX-512 friendly).
@@ -18,13 +20,16 @@ public final class Storage: @unchecked Sendable {
         p.initializeMemory(as: UInt8.self, repeating: 0, count: size)
         base = p
         self.byteCount = byteCount
+        isFileMapping = false
         release = { p.deallocate() }
     }
 
-    /// Wraps bytes someone else owns; `release` runs when the storage dies.
-    public init(base: UnsafeMutableRawPointer, byteCount: Int, release: @escaping () -> Void) {
+    /// Wraps bytes someone else owns; `release` runs when the storage dies. `isFileMapping`
+    /// says they are a read-only mapping of a file.
+    public init(base: UnsafeMutableRawPointer, byteCount: Int, isFileMapping: Bool = false, release: @escaping () -> Void) {
         self.base = base
         self.byteCount = byteCount
+        self.isFileMapping = isFileMapping
         self.release = release
     }
 

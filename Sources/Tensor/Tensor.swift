@@ -60,6 +60,8 @@ public struct Tensor: @unchecked Sendable {
     /// Rows `range` of the first dimension, without copying.
     public func slice(rows range: Range<Int>) -> Tensor {
         precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0])
+        precondition(dtype != .q4_0x8 || (range.lowerBound % 8 == 0 && range.upperBound % 8 == 0),
+                     "rows of a Q4_0x8 tensor come in groups of 8, got \(range)")
         let rowBytes = dtype.byteCount(elements: count / shape[0])
         var s = shape
         s[0] = range.count
@@ -69,16 +71,14 @@ public struct Tensor: @unchecked Sendable {
     /// The values widened to f32, in a new array (tests, small tensors).
     public func toFloatArray() -> [Float] {
         var out = [Float](repeating: 0, count: count)
-        out.withUnsafeMutableBufferPointer { dst in
-            convertToFloat(rawPointer, dtype: dtype, count: count, into: dst.baseAddress!)
-        }
+        out.withUnsafeMutableBufferPointer { dst in widen(into: dst.baseAddress!) }
         return out
     }
 
     /// A new owned f32 copy of this tensor.
     public func toF32() -> Tensor {
         let t = Tensor(zeros: shape)
-        convertToFloat(rawPointer, dtype: dtype, count: count, into: t.floats)
+        widen(into: t.floats)
         return t
     }
 }

@@ -107,6 +107,73 @@ final class QuantizedLinearTests: XCTestCase {
         }
     }
 
+    /// Q4_0 with its rows interleaved in eights (the AVX2 decode layout) widens to Q4_0's floats
+    /// and goes back to Q4_0's bytes, so prefill (SGEMM on the widened weight) is bit for bit
+    /// Q4_0's. Decode at levels 1-2 runs its own body (whole-block integer sums): every row of a
+    /// batch equals the one-row mat-vec bit for bit, within float rounding of Q4_0's kernel; at
+    /// level 0 it is Q4_0's kernel. Row ranges split a group of 8 (threads take whole groups; a
+    /// caller may not).
+    func testInterleavedQ4_0() {
+        defer { lk_limit_simd(3) }
+        let n = 40
+        for k in [32, 96, 544, 1056] {
+            let plain = Tensor(randoms(n * k, seed: UInt64(k) + 7), shape: [n, k]).converted(to: .q4_0)
+            let mixed = plain.interleavedForDecode(force: true)
+            XCTAssertEqual(mixed.dtype, .q4_0x8)
+            XCTAssertEqual(mixed.toFloatArray().map(\.bitPattern), plain.toFloatArray().map(\.bitPattern), "k=\(k)")
+            let back = mixed.inRowOrder()
+            withExtendedLifetime(back) {
+                XCTAssertEqual(Data(bytes: back.rawPointer, count: plain.byteCount),
+                               Data(bytes: plain.rawPointer, count: plain.byteCount), "k=\(k)")
+                XCTAssertNotEqual(Data(bytes: mixed.rawPointer, count: plain.byteCount),
+                                  Data(bytes: plain.rawPointer, count: plain.byteCount), "k=\(k) is really interleaved")
+            }
+            for level in Int32(0)...3 {
+                lk_limit_simd(level)
+                let own = lk_prefers_q4_0x8() != 0
+                let x = randoms(70 * k, seed: UInt64(k) + 1)
+                func run(_ w: Tensor, _ m: Int, prefill: Bool = false) -> [Float] {
+                    var y = [Float](repeating: .nan, count: m * n)
+                    y.withUnsafeMutableBufferPointer { y in
+                        if prefill {
+                            linearForward(y.baseAddress!, x, weight: w, rows: m, scratch: ScratchBuffer())
+                        } else {
+                            linearForwardBatchInvariant(y.baseAddress!, x, weight: w, rows: m)
+                        }
+                    }
+                    return y
+                }
+                XCTAssertEqual(run(mixed, 70, prefill: true).map(\.bitPattern), run(plain, 70, prefill: true).map(\.bitPattern),
+                               "level \(level) k=\(k) prefill")
+                let alone = (0..<9).map { row -> [Float] in
+                    var y = [Float](repeating: .nan, count: n)
+                    y.withUnsafeMutableBufferPointer { matvec($0.baseAddress!, Array(x[row * k..<(row + 1) * k]), weight: mixed) }
+                    return y
+                }
+                for m in [1, 2, 3, 9] {
+                    let batched = run(mixed, m), reference = run(plain, m)
+                    for row in 0..<m {
+                        XCTAssertEqual(Array(batched[row * n..<(row + 1) * n]).map(\.bitPattern), alone[row].map(\.bitPattern),
+                                       "level \(level) k=\(k) m=\(m) row \(row)")
+                    }
+                    if own {
+                        for (a, b) in zip(batched, reference) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "level \(level) k=\(k)") }
+                    } else {
+                        XCTAssertEqual(batched.map(\.bitPattern), reference.map(\.bitPattern), "level \(level) k=\(k) m=\(m)")
+                    }
+                }
+                var xq = [UInt8](repeating: 0, count: lk_qact_bytes(k))
+                lk_quantize_activation(x, &xq, k)
+                for rows in [0..<3, 3..<17, 17..<40, 5..<6] {
+                    var part = [Float](repeating: 0, count: n)
+                    lk_matvec_q(Int32(LK_Q4_0X8), mixed.rawPointer, xq, &part, rows.lowerBound, rows.upperBound, k)
+                    XCTAssertEqual(Array(part[rows]).map(\.bitPattern), Array(alone[0][rows]).map(\.bitPattern), "level \(level) k=\(k) rows \(rows)")
+                    XCTAssertTrue(part[..<rows.lowerBound].allSatisfy { $0 == 0 } && part[rows.upperBound...].allSatisfy { $0 == 0 })
+                }
+            }
+        }
+    }
+
     func testQuantizingTheActivationLosesLittle() {
         let n = 7
         for dtype in [DType.q8_0, .q4_0, .q4_K, .q6_K] {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /// Element type codes shared with Swift's `DType`.
-enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2, LK_Q8_0 = 3, LK_Q4_0 = 4, LK_Q4_K = 5, LK_Q6_K = 6 };
+enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2, LK_Q8_0 = 3, LK_Q4_0 = 4, LK_Q4_K = 5, LK_Q6_K = 6, LK_Q4_0X8 = 7 };
 
 /// Bytes of one ggml block: Q8_0 (f16 scale + 32 int8) and Q4_0 (f16 scale + 32 nibbles).
 enum { LK_Q8_0_BLOCK_BYTES = 34, LK_Q4_0_BLOCK_BYTES = 18, LK_QBLOCK = 32 };
@@ -16,6 +16,22 @@ enum { LK_Q8_0_BLOCK_BYTES = 34, LK_Q4_0_BLOCK_BYTES = 18, LK_QBLOCK = 32 };
 /// mins, 128 bytes of nibbles) and Q6_K (128 bytes of low nibbles, 64 of 2-bit highs, 16 int8
 /// scales, d).
 enum { LK_Q4_K_BLOCK_BYTES = 144, LK_Q6_K_BLOCK_BYTES = 210 };
+/// Q4_0 with eight weight rows interleaved for the AVX2 decode kernel (LK_Q4_0X8): per group of
+/// eight rows and block of 32 columns, the rows' eight f16 scales, then four vectors of 32
+/// bytes (vector i: bytes 4i..4i+3 of each row's nibbles, row after row). A group's blocks
+/// follow each other; groups take the bytes of their eight rows, so the tensor is the size of
+/// its Q4_0 form.
+enum { LK_Q4_0X8_BLOCK_BYTES = 144 };
+
+/// Q4_0 rows (a multiple of 8, each k values) to and from LK_Q4_0X8, and widened to f32 with
+/// the values Q4_0's dequantisation gives.
+void lk_interleave_q4_0x8(const void *src, void *dst, size_t rows, size_t k);
+void lk_deinterleave_q4_0x8(const void *src, void *dst, size_t rows, size_t k);
+void lk_dequantize_q4_0x8(const void *src, float *dst, size_t rows, size_t k);
+/// 1 when the decode kernels read LK_Q4_0X8 with a body of their own at this CPU's level (AVX2
+/// without AVX-512 VNNI's 512-bit bodies), faster than Q4_0; at other levels LK_Q4_0X8 computes
+/// what LK_Q4_0 does.
+int lk_prefers_q4_0x8(void);
 
 /// Quantises `k` floats (a multiple of 32) to Q8_0 or Q4_0 blocks, as ggml's reference
 /// quantisers do (Q8_0: scale max|x|/127, round to nearest; Q4_0: scale max/-8 of the value
@@ -34,8 +50,8 @@ size_t lk_qact_bytes(size_t k);
 /// values `lk_quantize_q8_0` gives.
 void lk_quantize_activation(const float *x, void *out, size_t k);
 
-/// y[r] = dot(W[r, :], x) for a quantised W (LK_Q8_0, LK_Q4_0, or LK_Q4_K / LK_Q6_K with k a
-/// multiple of 256), rows [row_begin, row_end),
+/// y[r] = dot(W[r, :], x) for a quantised W (LK_Q8_0, LK_Q4_0, LK_Q4_0X8, or LK_Q4_K / LK_Q6_K
+/// with k a multiple of 256), rows [row_begin, row_end),
 /// with x an activation row (`lk_quantize_activation`): integer dot products per block,
 /// scaled by both blocks' scales, summed in f32.
 void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
