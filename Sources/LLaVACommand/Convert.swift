@@ -19,7 +19,7 @@ struct Convert: ParsableCommand {
     @Option(help: "Model directory, or a GGUF language model (a .gguf file or a folder holding it and its mmproj).") var model: String
     @Option(help: "The mmproj GGUF (CLIP tower and projector) of a GGUF --model.") var mmproj: String?
     @Option(help: "Storage type: f32, f16 or bf16.") var dtype: WeightType = .f16
-    @Option(help: "Output directory (created).") var output: String
+    @Option(help: "Output directory (created; from GGUF it must be new or empty, and is written whole).") var output: String
 
     func run() throws {
         let src = URL(fileURLWithPath: model), dst = URL(fileURLWithPath: output)
