@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["Tensor", "JSONText"]),
         .target(name: "Tokenizer", dependencies: ["JSONText"]),
         .target(name: "Language", dependencies: [
-            "Tensor", "Checkpoint", "Tokenizer",
+            "Tensor", "Checkpoint", "Tokenizer", "JSONText",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Vision", dependencies: ["Tensor", "Checkpoint", "CImageCodecs"]),

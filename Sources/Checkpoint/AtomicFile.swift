@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -65,6 +66,25 @@ public enum AtomicFile {
 
         public func write(_ bytes: [UInt8]) throws {
             try bytes.withUnsafeBytes { if let base = $0.baseAddress { try write(base, count: $0.count) } }
+        }
+
+        /// The tensor's values stored as `target` (block types in row order, as files hold them):
+        /// its bytes when it already is, else through f32 about a mebi-value of rows at a time, so
+        /// a converted copy of the whole tensor is never held (a 7B model goes out a slice at a time).
+        public func write(_ t: Tensor, as target: DType) throws {
+            let t = t.inRowOrder()   // a decode layout (Q4_0x8) goes out as the rows files hold
+            if t.dtype == target { return try write(t.rawPointer, count: t.byteCount) }
+            let k = t.shape.last ?? 1, rows = k == 0 ? 0 : t.count / k, chunk = max(1, (1 << 20) / max(1, k))
+            let floats = Tensor(zeros: [min(rows, chunk), k])
+            let packed = Tensor(zeros: [min(rows, chunk), k], dtype: target)
+            var r = 0
+            while r < rows {
+                let n = min(chunk, rows - r)
+                convertToFloat(t.rawPointer + t.dtype.byteCount(elements: r * k), dtype: t.dtype, count: n * k, into: floats.floats)
+                convertFromFloat(floats.floats, count: n * k, to: target, into: packed.rawPointer)
+                try write(packed.rawPointer, count: target.byteCount(elements: n * k))
+                r += n
+            }
         }
     }
 

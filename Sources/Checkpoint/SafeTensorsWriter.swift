@@ -22,13 +22,18 @@ import Darwin
 public enum SafeTensorsWriter {
     /// Writes atomically: temp file in the same directory, fsync, rename; header 8-byte aligned
     /// (padded with spaces as the reference does), tensors in the order given, metadata optional.
-    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String]?, to url: URL) throws {
-        let header = try headerBytes(tensors, metadata: metadata, file: url.path)
+    /// With `storing`, every float or block tensor is stored as that float type, converted a
+    /// slice at a time while it is written (quantised blocks are expanded exactly first).
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], storing dtype: DType? = nil,
+                             metadata: [String: String]?, to url: URL) throws {
+        precondition(dtype?.isFloat ?? true, "safetensors stores f32, f16 or bf16 weights")
+        let stored = tensors.map { name, t in (name, dtype: dtype.flatMap { t.dtype.isWeight ? $0 : nil } ?? t.dtype, tensor: t) }
+        let header = try headerBytes(stored, metadata: metadata, file: url.path)
         try AtomicFile.write(to: url) { sink in
             var length = UInt64(header.count).littleEndian
             try withUnsafeBytes(of: &length) { try sink.write($0.baseAddress!, count: 8) }
             try sink.write(header)
-            for (_, t) in tensors { try sink.write(t.rawPointer, count: t.byteCount) }
+            for t in stored { try sink.write(t.tensor, as: t.dtype) }
         }
     }
 
@@ -56,8 +61,9 @@ public enum SafeTensorsWriter {
         }
     }
 
-    /// The JSON header, space-padded so that 8 + its length is a multiple of 8.
-    static func headerBytes(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String]?,
+    /// The JSON header for tensors stored as `dtype` each, space-padded so that 8 + its length
+    /// is a multiple of 8.
+    static func headerBytes(_ tensors: [(name: String, dtype: DType, tensor: Tensor)], metadata: [String: String]?,
                             file: String) throws -> [UInt8] {
         var parts: [String] = []
         if let metadata {
@@ -66,20 +72,21 @@ public enum SafeTensorsWriter {
         }
         var seen = Set<String>()
         var offset = 0
-        for (name, t) in tensors {
+        for (name, dtype, t) in tensors {
             if name.isEmpty || name == "__metadata__" {
                 throw CheckpointError.invalidTensorName(file: file, tensor: name, reason: "reserved or empty name")
             }
             guard seen.insert(name).inserted else {
                 throw CheckpointError.invalidTensorName(file: file, tensor: name, reason: "name given twice")
             }
-            guard !t.dtype.isQuantized else {
-                throw CheckpointError.invalidTensorName(file: file, tensor: name, reason: "\(t.dtype) blocks have no safetensors dtype")
+            guard !dtype.isQuantized else {
+                throw CheckpointError.invalidTensorName(file: file, tensor: name, reason: "\(dtype) blocks have no safetensors dtype")
             }
             let shape = t.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(shape)],"
-                + "\"data_offsets\":[\(offset),\(offset + t.byteCount)]}")
-            offset += t.byteCount
+            let bytes = dtype.byteCount(elements: t.count)
+            parts.append("\(jsonString(name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(shape)],"
+                + "\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            offset += bytes
         }
         var bytes = Array("{\(parts.joined(separator: ","))}".utf8)
         bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - bytes.count % 8) % 8))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Tokenizer
 
@@ -6,7 +7,7 @@ struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the token ids (and pieces) a model would see for a text.")
 
-    @Option(help: "Model (or tokenizer) directory holding tokenizer.json.")
+    @Option(help: "Model (or tokenizer) directory holding tokenizer.json, or a GGUF model (its tokenizer.ggml.* metadata).")
     var model: String
 
     @Option(help: "The text to tokenise.")
@@ -19,7 +20,8 @@ struct Tokenize: ParsableCommand {
     var json = false
 
     func run() throws {
-        let tokenizer = try Tokenizer(directory: URL(fileURLWithPath: model))
+        let tokenizer = try GGUFModelFiles(path: model, mmproj: nil).map { try Tokenizer(gguf: GGUFFile(url: $0.model)) }
+            ?? Tokenizer(directory: URL(fileURLWithPath: model))
         let ids = tokenizer.encode(text, addSpecialTokens: !noSpecialTokens)
         let pieces = tokenizer.tokens(for: ids)
         if json {

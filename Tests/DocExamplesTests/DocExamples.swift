@@ -86,6 +86,12 @@ struct DocExamples {
         let tokenizer = try Tokenizer(gguf: GGUFFile(url: URL(fileURLWithPath: "model.gguf")))
     }
 
+    // Sources/Language/GGUF/GGUFTokenizer.swift
+    func tokenizerGGUFFiles() throws {
+        try Tokenizer.writeFiles(gguf: GGUFFile(url: URL(fileURLWithPath: "model.gguf")),
+                                 to: URL(fileURLWithPath: "model-hf"))
+    }
+
     // Sources/Language/LlamaModel.swift
     func llamaModel() throws {
         let model = try LlamaModel(directory: URL(fileURLWithPath: "/models/llama"))

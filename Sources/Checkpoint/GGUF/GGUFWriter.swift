@@ -36,7 +36,7 @@ public struct GGUFWriter {
             try sink.write(header())
             for t in tensors {
                 try sink.write([UInt8](repeating: 0, count: Self.padding(sink.written)))
-                try Self.writeData(t.tensor, as: t.type, to: sink)
+                try sink.write(t.tensor, as: DType(ggml: t.type))
             }
         }
     }
@@ -67,24 +67,6 @@ public struct GGUFWriter {
         }
         b.bytes += [UInt8](repeating: 0, count: Self.padding(b.bytes.count))
         return b.bytes
-    }
-
-    /// The tensor's bytes as `type`: copied when it already is, else through f32 a block of rows at a time.
-    private static func writeData(_ t: Tensor, as type: GGMLType, to sink: AtomicFile.Sink) throws {
-        let t = t.inRowOrder()
-        let target = DType(ggml: type)
-        if t.dtype == target { return try sink.write(t.rawPointer, count: t.byteCount) }
-        let k = t.shape.last!, rows = t.count / k, chunk = max(1, (1 << 20) / k)
-        let floats = Tensor(zeros: [min(rows, chunk), k])
-        let packed = Tensor(zeros: [min(rows, chunk), k], dtype: target)
-        var r = 0
-        while r < rows {
-            let n = min(chunk, rows - r)
-            convertToFloat(t.rawPointer + t.dtype.byteCount(elements: r * k), dtype: t.dtype, count: n * k, into: floats.floats)
-            convertFromFloat(floats.floats, count: n * k, to: target, into: packed.rawPointer)
-            try sink.write(packed.rawPointer, count: target.byteCount(elements: n * k))
-            r += n
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import JSONText
 import Tokenizer
 
 /// The tokenizer of a GGUF file, rebuilt from its metadata (`tokenizer.ggml.*`) as the
@@ -20,6 +21,22 @@ extension Tokenizer {
         let spec = try GGUFTokenizerSpec(file: file)
         try self.init(tokenizerJSON: try spec.tokenizerJSON(), configJSON: try spec.configJSON(),
                       source: file.url.path + "#tokenizer")
+    }
+
+    /// Writes a GGUF file's tokenizer as the Hugging Face files this initializer reads, which
+    /// transformers' `AutoTokenizer` loads too: `tokenizer.json`, `tokenizer_config.json` (with
+    /// the file's chat template, if any) and `special_tokens_map.json`, each atomically.
+    ///
+    /// ```swift
+    /// try Tokenizer.writeFiles(gguf: GGUFFile(url: URL(fileURLWithPath: "model.gguf")),
+    ///                          to: URL(fileURLWithPath: "model-hf"))
+    /// ```
+    public static func writeFiles(gguf file: GGUFFile, to directory: URL) throws {
+        let spec = try GGUFTokenizerSpec(file: file)
+        try AtomicFile.write(try spec.tokenizerJSON(), to: directory.appendingPathComponent("tokenizer.json"))
+        try AtomicFile.write(try spec.configJSON(), to: directory.appendingPathComponent("tokenizer_config.json"))
+        let map = try JSONSerialization.data(withJSONObject: try spec.specialTokens(), options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(map, to: directory.appendingPathComponent("special_tokens_map.json"))
     }
 }
 
@@ -69,34 +86,84 @@ struct GGUFTokenizerSpec {
         return pieces[id]
     }
 
+    /// `tokenizer_config.json`: the generic `PreTrainedTokenizerFast` class, so transformers
+    /// reads `tokenizer.json` as it is (transformers 5 rebuilds a `LlamaTokenizerFast` from vocab
+    /// and merges with its own pre-tokenizer), the special tokens and the chat template.
     func configJSON() throws -> Data {
         var config: [String: Any] = [
-            "add_bos_token": try metadata.optionalBool("tokenizer.ggml.add_bos_token") ?? (kind == "llama"),
-            "add_eos_token": try metadata.optionalBool("tokenizer.ggml.add_eos_token") ?? false,
+            "tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": false,
+            "add_bos_token": try addsBOS(), "add_eos_token": try addsEOS(),
         ]
-        config["bos_token"] = try piece("tokenizer.ggml.bos_token_id")
-        config["eos_token"] = try piece("tokenizer.ggml.eos_token_id")
-        config["unk_token"] = try piece("tokenizer.ggml.unknown_token_id")
-        config["pad_token"] = try piece("tokenizer.ggml.padding_token_id")
-        return try JSONSerialization.data(withJSONObject: config)
+        for (key, piece) in try specialTokens() { config[key] = piece }
+        if kind == "llama" { config["legacy"] = true }
+        if let template = try metadata.optionalString("tokenizer.chat_template") { config["chat_template"] = template }
+        return try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
     }
 
+    private func addsBOS() throws -> Bool { try metadata.optionalBool("tokenizer.ggml.add_bos_token") ?? (kind == "llama") }
+    private func addsEOS() throws -> Bool { try metadata.optionalBool("tokenizer.ggml.add_eos_token") ?? false }
+
+    /// `bos_token`, `eos_token`, `unk_token`, `pad_token` for the ids the file names.
+    func specialTokens() throws -> [String: String] {
+        var tokens: [String: String] = [:]
+        for (key, gguf) in [("bos_token", "bos_token_id"), ("eos_token", "eos_token_id"), ("unk_token", "unknown_token_id"),
+                            ("pad_token", "padding_token_id")] {
+            tokens[key] = try piece("tokenizer.ggml." + gguf)
+        }
+        return tokens
+    }
+
+    /// `tokenizer.json` as transformers writes it: the vocabulary in id order, byte-exact (two
+    /// pieces that differ only in Unicode normalisation stay two entries; a piece given twice
+    /// keeps its first id), a post-processor that adds BOS as `add_bos_token` says.
     func tokenizerJSON() throws -> Data {
-        var vocab: [String: Int] = [:]
-        for (i, p) in pieces.enumerated() where vocab[p] == nil { vocab[p] = i }
         let added: [[String: Any]] = pieces.indices.compactMap { i in
             let t = types[i]
             guard t == .control || t == .unknown || t == .userDefined else { return nil }
             return ["id": i, "content": pieces[i], "single_word": false, "lstrip": false, "rstrip": false,
                     "normalized": false, "special": t != .userDefined]
         }
-        var json: [String: Any] = ["version": "1.0", "added_tokens": added]
+        var json: [String: Any] = ["version": "1.0", "added_tokens": added, "truncation": NSNull(), "padding": NSNull(),
+                                   "post_processor": try postProcessor()]
         if kind == "llama" {
+            var vocab: [String: Int] = [:]
+            for (i, p) in pieces.enumerated() where vocab[p] == nil { vocab[p] = i }
             try sentencePiece(into: &json, vocab: vocab)
         } else {
-            try byteLevel(into: &json, vocab: vocab)
+            try byteLevel(into: &json)
         }
-        return try JSONSerialization.data(withJSONObject: json)
+        var model = json["model"] as! [String: Any]
+        model["vocab"] = Self.vocabularyMark
+        json["model"] = model
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self)
+        return Data(text.replacingOccurrences(of: "\"\(Self.vocabularyMark)\"", with: vocabularyText()).utf8)
+    }
+
+    private static let vocabularyMark = "@@vocabulary@@"
+
+    private func vocabularyText() -> String {
+        var seen = Set<[UInt8]>()
+        let entries = pieces.enumerated().compactMap { i, p in seen.insert(Array(p.utf8)).inserted ? "\(jsonString(p)):\(i)" : nil }
+        return "{" + entries.joined(separator: ",") + "}"
+    }
+
+    /// BOS (and EOS) around each sequence as the file's `add_*_token` flags say; byte-level
+    /// offsets otherwise.
+    private func postProcessor() throws -> Any {
+        let bos = try addsBOS() ? try piece("tokenizer.ggml.bos_token_id") : nil
+        let eos = try addsEOS() ? try piece("tokenizer.ggml.eos_token_id") : nil
+        guard bos != nil || eos != nil else {
+            return kind == "gpt2" ? ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true] as Any : NSNull()
+        }
+        func special(_ p: String?, _ type: Int) -> [[String: Any]] { p.map { [["SpecialToken": ["id": $0, "type_id": type]]] } ?? [] }
+        func sequence(_ id: String, _ type: Int) -> [[String: Any]] { [["Sequence": ["id": id, "type_id": type]]] }
+        var specials: [String: Any] = [:]
+        for (key, p) in [("tokenizer.ggml.bos_token_id", bos), ("tokenizer.ggml.eos_token_id", eos)] {
+            if let p, let id = try metadata.optionalInt(key) { specials[p] = ["id": p, "ids": [id], "tokens": [p]] }
+        }
+        return ["type": "TemplateProcessing", "special_tokens": specials,
+                "single": special(bos, 0) + sequence("A", 0) + special(eos, 0),
+                "pair": special(bos, 0) + sequence("A", 0) + special(eos, 0) + special(bos, 1) + sequence("B", 1) + special(eos, 1)]
     }
 
     private func sentencePiece(into json: inout [String: Any], vocab: [String: Int]) throws {
@@ -107,9 +174,10 @@ struct GGUFTokenizerSpec {
                                          ["type": "ByteFallback"], ["type": "Fuse"]]
         if prefix { decoders.append(["type": "Strip", "content": " ", "start": 1, "stop": 0]) }
         json["decoder"] = ["type": "Sequence", "decoders": decoders]
-        json["model"] = ["type": "BPE", "unk_token": try piece("tokenizer.ggml.unknown_token_id") as Any,
+        json["pre_tokenizer"] = NSNull()
+        json["model"] = ["type": "BPE", "unk_token": try piece("tokenizer.ggml.unknown_token_id").map { $0 as Any } ?? NSNull(),
                          "fuse_unk": true, "byte_fallback": true, "ignore_merges": false,
-                         "vocab": vocab, "merges": sentencePieceMerges(vocab: vocab)]
+                         "merges": sentencePieceMerges(vocab: vocab)]
     }
 
     /// Every split of each normal piece into two known pieces, pieces in id order and splits by
@@ -133,7 +201,7 @@ struct GGUFTokenizerSpec {
         return ranked.map { [$0.element.left, $0.element.right] }
     }
 
-    private func byteLevel(into json: inout [String: Any], vocab: [String: Int]) throws {
+    private func byteLevel(into json: inout [String: Any]) throws {
         let pre = try metadata.optionalString("tokenizer.ggml.pre") ?? "default"
         guard let regex = Self.splitRegexes[pre] else {
             throw GGUFError.invalidMetadata(file: file.url.path, key: "tokenizer.ggml.pre",
@@ -150,7 +218,7 @@ struct GGUFTokenizerSpec {
             ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false]]]
         json["decoder"] = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true]
         json["model"] = ["type": "BPE", "fuse_unk": false, "byte_fallback": false, "ignore_merges": pre == "llama-bpe",
-                         "vocab": vocab, "merges": merges]
+                         "merges": merges]
     }
 
     /// The split regexes of the pre-tokenizers llama.cpp names in `tokenizer.ggml.pre`.

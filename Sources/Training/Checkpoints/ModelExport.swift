@@ -101,9 +101,10 @@ public enum ModelExport {
 
     /// A complete llava-hf directory: config, tokenizer (with `<image>` added if it lacks one),
     /// preprocessor config and safetensors that `LlavaForConditionalGeneration` loads as they are.
+    /// Weights are stored as `dtype` (f32, f16 or bf16), each converted as it is written.
     public static func writeLLaVAHF(to directory: URL, decoder: TrainableDecoder, projector: TrainableProjector,
                                     vision: CLIPVisionModel, llava: LLaVAConfiguration, tokenizerDirectory: URL,
-                                    imageProcessor: ImageProcessorConfiguration) throws {
+                                    imageProcessor: ImageProcessorConfiguration, dtype: DType = .f32) throws {
         guard case .mlp(2) = projector.kind else {
             throw TrainingError.invalidArgument("llava-hf checkpoints hold a 2-layer projector (mlp2x_gelu); this one is \(projector.kind): use the original layout")
         }
@@ -117,11 +118,11 @@ public enum ModelExport {
         }
         tensors += projector.exportTensors(names: ["multi_modal_projector.linear_1", "multi_modal_projector.linear_2"])
         tensors += clipTensors(vision.weights, config: vision.config, prefix: "vision_tower.vision_model.")
-        try SafeTensorsWriter.write(tensors.map { ($0.name, $0.tensor.dtype == .f32 ? $0.tensor : $0.tensor.toF32()) },
-                                    metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        try SafeTensorsWriter.write(tensors, storing: dtype, metadata: ["format": "pt"],
+                                    to: directory.appendingPathComponent("model.safetensors"))
         var text = decoder.config
         text.vocabularySize = vocab
-        let config = llavaHFConfig(text: text, vision: vision.config, llava: llava, imageToken: imageToken)
+        let config = llavaHFConfig(text: text, vision: vision.config, llava: llava, imageToken: imageToken, dtype: dtype)
         try writeJSON(config, to: directory.appendingPathComponent("config.json"))
         try writeJSON(preprocessorJSON(imageProcessor), to: directory.appendingPathComponent("preprocessor_config.json"))
         try tokenizer.write(to: directory)
@@ -141,7 +142,8 @@ public enum ModelExport {
     }
 
     static func llavaHFConfig(text c: LlamaConfiguration, vision v: CLIPVisionConfiguration, llava: LLaVAConfiguration,
-                              imageToken: Int) -> [String: Any] {
+                              imageToken: Int, dtype: DType = .f32) -> [String: Any] {
+        let torchDType = torchName(dtype)
         let textConfig: [String: Any] = [
             "model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": c.vocabularySize,
             "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize, "num_hidden_layers": c.layerCount,
@@ -151,7 +153,7 @@ public enum ModelExport {
             "max_position_embeddings": c.maxPositionEmbeddings, "tie_word_embeddings": c.tieWordEmbeddings,
             "attention_bias": c.attentionBias, "mlp_bias": c.mlpBias, "hidden_act": "silu",
             "bos_token_id": c.bosTokenID as Any, "eos_token_id": c.eosTokenIDs.count == 1 ? c.eosTokenIDs[0] as Any : c.eosTokenIDs,
-            "pad_token_id": c.padTokenID as Any, "torch_dtype": "float32",
+            "pad_token_id": c.padTokenID as Any, "torch_dtype": torchDType,
         ]
         let visionConfig: [String: Any] = [
             "model_type": "clip_vision_model", "hidden_size": v.hiddenSize, "intermediate_size": v.intermediateSize,
@@ -169,11 +171,20 @@ public enum ModelExport {
             "vision_feature_select_strategy": llava.featureSelection.rawValue,
             "image_seq_length": llava.featureSelection == .full ? patches + 1 : patches,
             "multimodal_projector_bias": llava.projectorBias, "tie_word_embeddings": c.tieWordEmbeddings,
-            "text_config": textConfig, "vision_config": visionConfig, "torch_dtype": "float32",
+            "text_config": textConfig, "vision_config": visionConfig, "torch_dtype": torchDType,
             // Not read by transformers; `llava` uses them to run the model as it was trained.
             "image_aspect_ratio": llava.padsImagesToSquare ? "pad" : "square",
             "conversation_template": llava.conversationTemplate ?? "vicuna_v1",
         ]
+    }
+
+    /// PyTorch's name of a float storage type (`torch_dtype`).
+    public static func torchName(_ dtype: DType) -> String {
+        switch dtype {
+        case .f16: return "float16"
+        case .bf16: return "bfloat16"
+        default: return "float32"
+        }
     }
 
     static func preprocessorJSON(_ p: ImageProcessorConfiguration) -> [String: Any] {

@@ -76,17 +76,21 @@ public func languageModelGraph(weights: LlamaWeights, config: LlamaConfiguration
 }
 
 extension ModelExport {
-    /// A bare LLaMA directory (`LlamaForCausalLM`): config, tokenizer and `model.*` / `lm_head` weights.
-    public static func writeLlama(to directory: URL, decoder: TrainableDecoder, tokenizerDirectory: URL) throws {
+    /// A bare LLaMA directory (`LlamaForCausalLM`): config, tokenizer and `model.*` / `lm_head` weights,
+    /// stored as `dtype`.
+    public static func writeLlama(to directory: URL, decoder: TrainableDecoder, tokenizerDirectory: URL,
+                                  dtype: DType = .f32) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let tensors = decoder.exportTensors().map { name, t -> (name: String, tensor: Tensor) in
             let renamed = name.hasPrefix("language_model.lm_head") ? "lm_head.weight"
                 : name.replacingOccurrences(of: "language_model.model.", with: "model.")
-            return (renamed, t.dtype == .f32 ? t : t.toF32())
+            return (renamed, t)
         }
-        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        try SafeTensorsWriter.write(tensors, storing: dtype, metadata: ["format": "pt"],
+                                    to: directory.appendingPathComponent("model.safetensors"))
         var config = llavaHFConfig(text: decoder.config, vision: .init(), llava: .init(layout: .original, text: decoder.config,
-                                   vision: nil, imageTokenID: -200, padsImagesToSquare: false), imageToken: 0)["text_config"] as! [String: Any]
+                                   vision: nil, imageTokenID: -200, padsImagesToSquare: false), imageToken: 0,
+                                   dtype: dtype)["text_config"] as! [String: Any]
         config["architectures"] = ["LlamaForCausalLM"]
         config["initializer_range"] = 0.02
         try writeJSON(config, to: directory.appendingPathComponent("config.json"))
