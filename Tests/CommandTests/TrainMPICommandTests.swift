@@ -110,10 +110,16 @@ final class TrainMPICommandTests: XCTestCase {
         let command = ["train", "finetune"] + base + ["--data", dir.appendingPathComponent("finetune.json").path,
                                                       "--batch-size", "5", "--max-steps", "\(Self.killSteps)", "--learning-rate", "1e-3",
                                                       "--lora-r", "4", "--lora-alpha", "8", "--save-steps", "\(Self.saveSteps)"]
+        try killAndResume(command, steps: Self.killSteps)
+    }
+
+    /// Runs `command` under MPI to the end, then again with a rank SIGKILLed after its second
+    /// checkpoint (the job must stop, non-zero), then resumed: the same losses, step for step.
+    func killAndResume(_ command: [String], steps: Int) throws {
         let (refStatus, refOutput) = try runMPI(command + ["--output-dir", dir.appendingPathComponent("ref").path])
         XCTAssertEqual(refStatus, 0, refOutput)
         let expected = try losses("ref")
-        XCTAssertEqual(expected.count, Self.killSteps)
+        XCTAssertEqual(expected.count, steps)
 
         let out = dir.appendingPathComponent("killed")
         let (process, log) = try mpi(command + ["--output-dir", out.path])
@@ -134,7 +140,7 @@ final class TrainMPICommandTests: XCTestCase {
         XCTAssertNotEqual(process.terminationStatus, 0)
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         XCTAssertTrue(text.lowercased().contains("signal") || text.lowercased().contains("killed"), text)
-        XCTAssertLessThan((try? losses("killed"))?.count ?? 0, Self.killSteps, "killed before the end")
+        XCTAssertLessThan((try? losses("killed"))?.count ?? 0, steps, "killed before the end")
 
         let (status, output) = try runMPI(command + ["--output-dir", out.path, "--resume"])
         XCTAssertEqual(status, 0, output)
@@ -146,14 +152,37 @@ final class TrainMPICommandTests: XCTestCase {
         }
     }
 
+    /// `llava train clip` on the four fixture images (pretrain.json's captions), tiny towers.
+    func clipCommand(_ extra: [String]) -> [String] {
+        ["train", "clip", "--data", dir.appendingPathComponent("pretrain.json").path, "--image-folder", dir.path,
+         "--tokenizer", Fixtures.url("llama/mha").path, "--heads", "2", "--text-hidden", "32", "--text-layers", "1",
+         "--projection-dim", "16", "--image-size", "32", "--quiet"] + extra
+    }
+
+    /// CLIP's loss couples the whole global batch: each rank all-gathers both towers'
+    /// embeddings, so 2 ranks (batch 3: shards of 2 and 1) give one process's losses.
+    func testCLIPTwoRanksMatchOneProcess() throws {
+        try compare(clipCommand(["--hidden", "32", "--layers", "1", "--patch-size", "16", "--batch-size", "3",
+                                 "--max-steps", "20", "--learning-rate", "1e-2", "--warmup-ratio", "0"]), "clip")
+    }
+
+    /// A CLIP job with a rank killed stops, and resumed under MPI continues with exactly the
+    /// uninterrupted 2-rank job's losses (optimizer state restored, batches derived from the step).
+    func testCLIPKilledRankStopsTheJobAndTheResumedJobContinues() throws {
+        let command = clipCommand(["--hidden", "64", "--layers", "2", "--patch-size", "8", "--batch-size", "4",
+                                   "--max-steps", "\(Self.clipKillSteps)", "--learning-rate", "1e-3",
+                                   "--save-steps", "\(Self.saveSteps)"])
+        try killAndResume(command, steps: Self.clipKillSteps)
+    }
+
     /// The step of the newest checkpoint in `dir` (0: none).
     func latestCheckpoint(_ dir: URL) -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
         return names.compactMap { $0.hasPrefix("checkpoint-") ? Int($0.dropFirst("checkpoint-".count)) : nil }.max() ?? 0
     }
 
-    /// Long enough a run that a rank can be killed between its second checkpoint and its end.
-    static let killSteps = 200, saveSteps = 20
+    /// Long enough runs that a rank can be killed between its second checkpoint and its end.
+    static let killSteps = 200, clipKillSteps = 400, saveSteps = 20
 
     /// Every process below `pid` (through mpirun's launcher), from /proc.
     func descendants(of pid: Int32) -> [Int32] {
