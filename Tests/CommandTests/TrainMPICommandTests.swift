@@ -6,8 +6,9 @@ import XCTest
 /// rank runs its half of every global batch and the gradients are summed, so the per-step
 /// losses equal a one-process run with the same global batch (1e-5 relative over 20 steps),
 /// for stage 1, stage 2 full and stage 2 LoRA (dropout on: a sequence's masks follow its place
-/// in the global batch, not its rank). A rank killed mid-run stops the whole job, and the job
-/// resumed under MPI continues with exactly the losses of the same 2-rank job left alone.
+/// in the global batch, not its rank), and `train clip` (embeddings all-gathered for the
+/// full-batch contrastive loss). A rank killed mid-run stops the whole job, and the job resumed
+/// under MPI continues with exactly the losses of the same 2-rank job left alone.
 ///
 /// Two ranks and one process sum each gradient in a different order, so their losses agree to
 /// float rounding and drift apart as training compounds it (measured on the kill test's job:
