@@ -86,7 +86,8 @@ def clip_main(argv):
     coco = json.load(open(a.captions))
     names = {im["id"]: im["file_name"] for im in coco["images"]}
     pairs, seen = [], set()
-    for c in coco["annotations"]:           # one caption per image, as an epoch of `llava train clip`
+    # Captions under 'captions' in a combined file (`llava data synth`), else COCO's 'annotations'.
+    for c in coco["captions" if "captions" in coco else "annotations"]:   # one per image, as an epoch of `llava train clip`
         if c["image_id"] not in seen:
             seen.add(c["image_id"]); pairs.append((names[c["image_id"]], c["caption"].strip()))
     head = [text.bos_token_id] if text.bos_token_id is not None else []
@@ -118,7 +119,7 @@ def clip_main(argv):
             seen_pairs += len(batch)
     elapsed = time.perf_counter() - start
     print(f"torch {torch.__version__}, {a.threads} threads: {seen_pairs / elapsed:.1f} pairs/s "
-          f"({a.steps - 1} steps of batch {a.batch}, final loss {float(loss):.3f})")
+          f"({a.steps - 1} steps of batch {a.batch}, final loss {loss.item():.3f})")
 
 
 if __name__ == "__main__":
