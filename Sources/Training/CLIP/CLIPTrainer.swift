@@ -98,6 +98,11 @@ public final class CLIPTrainer {
         guard imagePairs.count >= 2 else {
             throw TrainingError.invalidArgument("contrastive training needs at least 2 distinct images (all \(pairs.count) pairs show \(pairs[0].image))")
         }
+        // Every rank runs at least one pair of each batch (a rank without rows has no tower pass).
+        let batch = min(options.batchSize, imagePairs.count)
+        guard batch >= group.size else {
+            throw TrainingError.invalidArgument("a batch of \(batch) pairs cannot be split over \(group.size) ranks: use --batch-size ≥ \(group.size) (and as many images) or fewer ranks")
+        }
         self.imagePairs = imagePairs
         self.units = units
         // Full batches only (an odd small last batch would be an easier task); at least one batch.
