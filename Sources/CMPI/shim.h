@@ -8,6 +8,7 @@
 static inline MPI_Comm llava_mpi_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Datatype llava_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype llava_mpi_double(void) { return MPI_DOUBLE; }
+static inline MPI_Datatype llava_mpi_int32(void) { return MPI_INT32_T; }
 static inline MPI_Datatype llava_mpi_int64(void) { return MPI_INT64_T; }
 static inline MPI_Datatype llava_mpi_byte(void) { return MPI_BYTE; }
 static inline MPI_Op llava_mpi_sum(void) { return MPI_SUM; }

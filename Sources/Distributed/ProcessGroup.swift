@@ -13,6 +13,7 @@ import Foundation
 /// let group = ProcessGroup.world
 /// let tokens = group.sum(localTokens)                 // the same on every rank
 /// group.allreduceSum(grad, count: n)                  // in place
+/// let rows = group.allgather(localRows)               // every rank's, in rank order
 /// if group.isRoot { try writeCheckpoint() }
 /// ```
 public final class ProcessGroup: @unchecked Sendable {
@@ -121,6 +122,29 @@ public final class ProcessGroup: @unchecked Sendable {
                   "MPI_Bcast (\(n) floats)")
             done += n
         }
+    }
+
+    /// Every rank's `local` floats, laid end to end in rank order, on every rank (MPI_Allgatherv:
+    /// ranks may contribute different counts, e.g. uneven shards of a batch).
+    ///
+    /// ```swift
+    /// let all = group.allgather(localEmbeddings)   // (Σ rows, J) when each rank gives (rows, J)
+    /// ```
+    public func allgather(_ local: [Float]) -> [Float] {
+        guard usesMPI && size > 1 else { return local }
+        var mine = Int32(local.count), counts = [Int32](repeating: 0, count: size)
+        check(MPI_Allgather(&mine, 1, llava_mpi_int32(), &counts, 1, llava_mpi_int32(), llava_mpi_comm_world()),
+              "MPI_Allgather (counts)")
+        var offsets = [Int32](repeating: 0, count: size)
+        for r in 1..<size { offsets[r] = offsets[r - 1] + counts[r - 1] }
+        var all = [Float](repeating: 0, count: Int(offsets[size - 1] + counts[size - 1]))
+        local.withUnsafeBufferPointer { send in
+            all.withUnsafeMutableBufferPointer { receive in
+                check(MPI_Allgatherv(send.baseAddress, mine, llava_mpi_float(), receive.baseAddress, counts, offsets,
+                                     llava_mpi_float(), llava_mpi_comm_world()), "MPI_Allgatherv (\(receive.count) floats)")
+            }
+        }
+        return all
     }
 
     /// Waits until every rank is here.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import Tensor
 import Training
@@ -117,6 +118,13 @@ struct TrainCLIP: ParsableCommand {
 
     func run() throws {
         try runtime.apply()
+        try ProcessGroup.world.runOrAbort(train)
+    }
+
+    /// The run; under `mpirun` on every rank, each running its share of every batch (rank 0 alone speaks and writes).
+    private func train() throws {
+        let group = ProcessGroup.world
+        func say(_ s: String) { if group.isRoot { print(s) } }
         let out = URL(fileURLWithPath: outputDir)
         let tok = try CLIPTokenizerSetup(directory: URL(fileURLWithPath: tokenizer))
         let model = try startingModel(tok)
@@ -124,6 +132,19 @@ struct TrainCLIP: ParsableCommand {
         let encoder = tok.encoder(maxPositions: model.text.config.maxPositions)
         let images = try CLIPImageCache(paths: pairs.map(\.image), folder: URL(fileURLWithPath: imageFolder),
                                         processor: ImageProcessor(configuration: model.imageProcessorConfiguration))
+        let trainer = try CLIPTrainer(model: model, pairs: pairs, captions: pairs.map { encoder.encode($0.caption) },
+                                      images: images, options: options, outputDirectory: out, group: group)
+        if resume, let step = try trainer.resumeIfPossible() {
+            say("resumed at step \(step)/\(trainer.totalSteps)")
+        }
+        if group.size > 1 { say("\(group.size) ranks (MPI), each global batch of \(batchSize) split across them") }
+        let summary = try trainer.run(progress: !quiet && group.isRoot, tokenizer: tok)
+        let last = summary.losses.last.map { String(format: "%.4f", Double($0)) } ?? "-"
+        say("trained \(summary.steps) steps on \(pairs.count) pairs (\(trainer.stepsPerEpoch) per epoch), last loss \(last), "
+            + "\(String(format: "%.1f", summary.tokensPerSecond)) pairs/s; CLIPModel written to \(out.path)")
+    }
+
+    private var options: CLIPTrainingOptions {
         var o = CLIPTrainingOptions()
         o.epochs = epochs
         o.maxSteps = maxSteps
@@ -135,14 +156,6 @@ struct TrainCLIP: ParsableCommand {
         o.seed = seed
         o.saveSteps = saveSteps
         o.finalVisionPositionNoise = finalPositionNoise
-        let trainer = try CLIPTrainer(model: model, pairs: pairs, captions: pairs.map { encoder.encode($0.caption) },
-                                      images: images, options: o, outputDirectory: out)
-        if resume, let step = try trainer.resumeIfPossible() {
-            print("resumed at step \(step)/\(trainer.totalSteps)")
-        }
-        let summary = try trainer.run(progress: !quiet, tokenizer: tok)
-        let last = summary.losses.last.map { String(format: "%.4f", Double($0)) } ?? "-"
-        print("trained \(summary.steps) steps on \(pairs.count) pairs (\(trainer.stepsPerEpoch) per epoch), last loss \(last), "
-              + "\(String(format: "%.1f", summary.tokensPerSecond)) pairs/s; CLIPModel written to \(out.path)")
+        return o
     }
 }

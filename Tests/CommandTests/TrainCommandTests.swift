@@ -43,11 +43,14 @@ final class TrainCommandTests: XCTestCase {
     func losses(_ run: String) throws -> [Double] { try Self.losses(dir.appendingPathComponent(run)) }
 
     /// The per-step losses of a run's metrics.jsonl.
-    static func losses(_ run: URL) throws -> [Double] {
+    static func losses(_ run: URL) throws -> [Double] { try metric("loss", of: run) }
+
+    /// One field (`loss`, `grad_norm`, …) of every record of a run's metrics.jsonl.
+    static func metric(_ key: String, of run: URL) throws -> [Double] {
         let text = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
         return try text.split(separator: "\n").map {
             let o = try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-            return (o["loss"] as! NSNumber).doubleValue
+            return (o[key] as! NSNumber).doubleValue
         }
     }
 

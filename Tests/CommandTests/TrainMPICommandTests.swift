@@ -6,8 +6,9 @@ import XCTest
 /// rank runs its half of every global batch and the gradients are summed, so the per-step
 /// losses equal a one-process run with the same global batch (1e-5 relative over 20 steps),
 /// for stage 1, stage 2 full and stage 2 LoRA (dropout on: a sequence's masks follow its place
-/// in the global batch, not its rank). A rank killed mid-run stops the whole job, and the job
-/// resumed under MPI continues with exactly the losses of the same 2-rank job left alone.
+/// in the global batch, not its rank), and `train clip` (embeddings all-gathered for the
+/// full-batch contrastive loss). A rank killed mid-run stops the whole job, and the job resumed
+/// under MPI continues with exactly the losses of the same 2-rank job left alone.
 ///
 /// Two ranks and one process sum each gradient in a different order, so their losses agree to
 /// float rounding and drift apart as training compounds it (measured on the kill test's job:
@@ -110,10 +111,16 @@ final class TrainMPICommandTests: XCTestCase {
         let command = ["train", "finetune"] + base + ["--data", dir.appendingPathComponent("finetune.json").path,
                                                       "--batch-size", "5", "--max-steps", "\(Self.killSteps)", "--learning-rate", "1e-3",
                                                       "--lora-r", "4", "--lora-alpha", "8", "--save-steps", "\(Self.saveSteps)"]
+        try killAndResume(command, steps: Self.killSteps)
+    }
+
+    /// Runs `command` under MPI to the end, then again with a rank SIGKILLed after its second
+    /// checkpoint (the job must stop, non-zero), then resumed: the same losses, step for step.
+    func killAndResume(_ command: [String], steps: Int) throws {
         let (refStatus, refOutput) = try runMPI(command + ["--output-dir", dir.appendingPathComponent("ref").path])
         XCTAssertEqual(refStatus, 0, refOutput)
         let expected = try losses("ref")
-        XCTAssertEqual(expected.count, Self.killSteps)
+        XCTAssertEqual(expected.count, steps)
 
         let out = dir.appendingPathComponent("killed")
         let (process, log) = try mpi(command + ["--output-dir", out.path])
@@ -134,7 +141,7 @@ final class TrainMPICommandTests: XCTestCase {
         XCTAssertNotEqual(process.terminationStatus, 0)
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         XCTAssertTrue(text.lowercased().contains("signal") || text.lowercased().contains("killed"), text)
-        XCTAssertLessThan((try? losses("killed"))?.count ?? 0, Self.killSteps, "killed before the end")
+        XCTAssertLessThan((try? losses("killed"))?.count ?? 0, steps, "killed before the end")
 
         let (status, output) = try runMPI(command + ["--output-dir", out.path, "--resume"])
         XCTAssertEqual(status, 0, output)
@@ -146,14 +153,44 @@ final class TrainMPICommandTests: XCTestCase {
         }
     }
 
+    /// `llava train clip` on the four fixture images (pretrain.json's captions), tiny towers.
+    func clipCommand(_ extra: [String]) -> [String] {
+        ["train", "clip", "--data", dir.appendingPathComponent("pretrain.json").path, "--image-folder", dir.path,
+         "--tokenizer", Fixtures.url("llama/mha").path, "--heads", "2", "--text-hidden", "32", "--text-layers", "1",
+         "--projection-dim", "16", "--image-size", "32", "--quiet"] + extra
+    }
+
+    /// CLIP's loss couples the whole global batch: each rank all-gathers both towers'
+    /// embeddings, so 2 ranks (batch 3: shards of 2 and 1) give one process's losses, and the
+    /// same gradient norms before clipping (AdamW hides a gradient scaled by a constant from the
+    /// losses; the norm shows it). Learning rate 1e-4 keeps the loss O(1) (1.31 → 0.52): a loss
+    /// near 0 is the difference of near-equal logits, its relative rounding large.
+    func testCLIPTwoRanksMatchOneProcess() throws {
+        try compare(clipCommand(["--hidden", "32", "--layers", "1", "--patch-size", "16", "--batch-size", "3",
+                                 "--max-steps", "20", "--learning-rate", "1e-4", "--warmup-ratio", "0"]), "clip")
+        let one = try TrainCommandTests.metric("grad_norm", of: dir.appendingPathComponent("clip-1"))
+        let two = try TrainCommandTests.metric("grad_norm", of: dir.appendingPathComponent("clip-2"))
+        XCTAssertEqual(one.count, 20)
+        assertSameLosses(two, one, "clip gradient norm")
+    }
+
+    /// A CLIP job with a rank killed stops, and resumed under MPI continues with exactly the
+    /// uninterrupted 2-rank job's losses (optimizer state restored, batches derived from the step).
+    func testCLIPKilledRankStopsTheJobAndTheResumedJobContinues() throws {
+        let command = clipCommand(["--hidden", "64", "--layers", "2", "--patch-size", "8", "--batch-size", "4",
+                                   "--max-steps", "\(Self.clipKillSteps)", "--learning-rate", "1e-3",
+                                   "--save-steps", "\(Self.saveSteps)"])
+        try killAndResume(command, steps: Self.clipKillSteps)
+    }
+
     /// The step of the newest checkpoint in `dir` (0: none).
     func latestCheckpoint(_ dir: URL) -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
         return names.compactMap { $0.hasPrefix("checkpoint-") ? Int($0.dropFirst("checkpoint-".count)) : nil }.max() ?? 0
     }
 
-    /// Long enough a run that a rank can be killed between its second checkpoint and its end.
-    static let killSteps = 200, saveSteps = 20
+    /// Long enough runs that a rank can be killed between its second checkpoint and its end.
+    static let killSteps = 200, clipKillSteps = 400, saveSteps = 20
 
     /// Every process below `pid` (through mpirun's launcher), from /proc.
     func descendants(of pid: Int32) -> [Int32] {

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Logging
 import Tensor
@@ -35,6 +36,13 @@ public struct CLIPTrainingOptions: Sendable {
 /// logit_scale clamped after each step, metrics.jsonl, a progress line, loss.svg, atomic
 /// checkpoints and exact resume.
 ///
+/// Data parallel over `group` as ``Trainer`` is: every rank derives the same global batch from
+/// the step and runs its contiguous shard of it; the embeddings are all-gathered for the
+/// full-batch loss (see ``CLIPTrainingModel/accumulate(pixels:captions:group:)``) and the
+/// gradients summed (bucketed allreduce), so every rank takes the step one process would take
+/// with the whole batch. Rank 0 alone writes metrics, progress, checkpoints and the model; on
+/// resume every rank reads the same checkpoint.
+///
 /// ```swift
 /// let trainer = try CLIPTrainer(model: model, pairs: pairs, captions: ids, images: cache,
 ///                               options: options, outputDirectory: out)
@@ -58,9 +66,12 @@ public final class CLIPTrainer {
     let logger: Logger
     private var optimizer: AdamW
     private(set) var step = 0
+    public let group: ProcessGroup
+    private let reducer: GradientReducer
 
     public init(model: CLIPTrainingModel, pairs: [CLIPPair], captions: [[Int]], images: CLIPImageCache,
-                options: CLIPTrainingOptions, outputDirectory: URL, logger: Logger = Logger(label: "llava.train.clip")) throws {
+                options: CLIPTrainingOptions, outputDirectory: URL, logger: Logger = Logger(label: "llava.train.clip"),
+                group: ProcessGroup = .single) throws {
         guard pairs.count >= 2, captions.count == pairs.count else {
             throw TrainingError.invalidArgument("contrastive training needs at least 2 pairs with a caption each (found \(pairs.count) pairs, \(captions.count) captions)")
         }
@@ -72,6 +83,8 @@ public final class CLIPTrainer {
         self.options = options
         self.outputDirectory = outputDirectory
         self.logger = logger
+        self.group = group
+        reducer = GradientReducer(group: group)
         var imageIndex: [String: Int] = [:], imagePairs: [[Int]] = [], groupUnits: [Int: Int] = [:], units: [[Int]] = []
         for (p, pair) in pairs.enumerated() {
             if let i = imageIndex[pair.image] { imagePairs[i].append(p); continue }
@@ -85,6 +98,11 @@ public final class CLIPTrainer {
         guard imagePairs.count >= 2 else {
             throw TrainingError.invalidArgument("contrastive training needs at least 2 distinct images (all \(pairs.count) pairs show \(pairs[0].image))")
         }
+        // Every rank runs at least one pair of each batch (a rank without rows has no tower pass).
+        let batch = min(options.batchSize, imagePairs.count)
+        guard batch >= group.size else {
+            throw TrainingError.invalidArgument("a batch of \(batch) pairs cannot be split over \(group.size) ranks: use --batch-size ≥ \(group.size) (and as many images) or fewer ranks")
+        }
         self.imagePairs = imagePairs
         self.units = units
         // Full batches only (an odd small last batch would be an easier task); at least one batch.
@@ -92,6 +110,8 @@ public final class CLIPTrainer {
         totalSteps = options.maxSteps ?? stepsPerEpoch * options.epochs
         schedule = LearningRateSchedule(baseLR: options.learningRate, totalSteps: totalSteps, warmupRatio: options.warmupRatio)
         optimizer = AdamW(weightDecay: options.weightDecay)
+        // Every rank starts from rank 0's values (they agree already when seeded alike).
+        reducer.broadcastValues(model.parameters)
     }
 
     /// The pair indices of optimizer step `step` (0-based): the epoch's units shuffled and laid
@@ -122,16 +142,19 @@ public final class CLIPTrainer {
         try c.restore(into: model.parameters)
         optimizer = c.optimizer
         step = c.step
-        logger.info("resumed from \(dir.path) at step \(step)")
+        if group.isRoot { logger.info("resumed from \(dir.path) at step \(step)") }
         return step
     }
 
-    /// One optimizer step on the pairs `indices`; returns the loss and retrieval accuracy before it.
+    /// One optimizer step on the global batch `indices` (this rank runs its shard); returns the
+    /// loss and retrieval accuracy before it, the same on every rank.
     public func trainStep(_ indices: [Int]) throws -> (result: CLIPContrastiveResult, gradNorm: Float, lr: Float) {
         let params = model.parameters
         zeroGradients(params)
-        let pixels = indices.flatMap { images.pixels(pairs[$0].image) }
-        let result = try model.accumulate(pixels: pixels, captions: indices.map { captions[$0] })
+        let mine = indices[group.shard(of: indices.count)]
+        let pixels = mine.flatMap { images.pixels(pairs[$0].image) }
+        let result = try model.accumulate(pixels: pixels, captions: mine.map { captions[$0] }, group: group)
+        reducer.allreduceGradients(params)
         let norm = clipGradientNorm(params, maxNorm: options.maxGradNorm)
         let lr = schedule.lr(atStep: step)
         if norm.isFinite { optimizer.step(params, lr: lr) }
@@ -141,10 +164,13 @@ public final class CLIPTrainer {
     }
 
     /// Runs from the current step to `totalSteps`, then writes the HF CLIP directory into the
-    /// output directory (`tokenizer` files beside it).
+    /// output directory (`tokenizer` files beside it). Under MPI only rank 0 writes; every rank
+    /// returns the same losses.
     public func run(progress show: Bool = true, tokenizer: CLIPTokenizerSetup? = nil) throws -> TrainingSummary {
-        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-        let metrics = try MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"), keepingStepsThrough: step)
+        let root = group.isRoot
+        if root { try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true) }
+        let metrics: MetricsLog? = try root ? MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"),
+                                                         keepingStepsThrough: step) : nil
         var progress = ProgressLine(totalSteps: totalSteps, startStep: step)
         let clock = ContinuousClock(), start = clock.now
         var losses: [Float] = [], pairsSeen = 0
@@ -156,20 +182,23 @@ public final class CLIPTrainer {
             let rate = Double(indices.count) / max(1e-9, clipSeconds(clock.now - t0))
             let elapsed = clipSeconds(clock.now - start)
             losses.append(r.loss)
-            try metrics.append(MetricsRecord(step: step, loss: r.loss, lr: lr, gradNorm: norm, positions: indices.count,
-                                             tokens: indices.count,
-                                             tokensPerSecond: rate, elapsed: elapsed))
+            guard root else { continue }
+            try metrics?.append(MetricsRecord(step: step, loss: r.loss, lr: lr, gradNorm: norm, positions: indices.count,
+                                              tokens: indices.count, tokensPerSecond: rate, elapsed: elapsed))
             if show { progress.update(step: step, loss: r.loss, lr: lr, tokensPerSecond: rate, elapsed: elapsed) }
             if step % options.saveSteps == 0 || step == totalSteps { try checkpoint() }
         }
+        let total = clipSeconds(clock.now - start)
+        let summary = TrainingSummary(steps: step, losses: losses, tokensPerSecond: Double(pairsSeen) / max(1e-9, total),
+                                      seconds: total)
+        guard root else { return summary }
         if show { progress.finish() }
         let all = (try? MetricsLog.read(outputDirectory.appendingPathComponent("metrics.jsonl"))) ?? []
         try? LossCurve.writeSVG(steps: all.map(\.step), losses: all.map(\.loss),
                                 to: outputDirectory.appendingPathComponent("loss.svg"), title: "CLIP contrastive loss")
         if let std = options.finalVisionPositionNoise { model.addVisionPositionNoise(std: std, seed: options.seed) }
         try model.write(to: outputDirectory, tokenizer: tokenizer?.files)
-        let total = clipSeconds(clock.now - start)
-        return TrainingSummary(steps: step, losses: losses, tokensPerSecond: Double(pairsSeen) / max(1e-9, total), seconds: total)
+        return summary
     }
 
     private func checkpoint() throws {

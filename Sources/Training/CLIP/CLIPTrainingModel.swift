@@ -1,4 +1,5 @@
 import Checkpoint
+import Distributed
 import Foundation
 import Tensor
 import Vision
@@ -36,9 +37,18 @@ public final class CLIPTrainingModel {
     /// All trainable tensors in HF's `named_parameters` order.
     public var parameters: [Parameter] { text.parameters + vision.parameters + [logitScale] }
 
-    /// Forward both towers on B pairs, the contrastive loss, and the backward into every gradient
-    /// (accumulating). `pixels` holds B images (C, S, S) back to back.
-    public func accumulate(pixels: [Float], captions: [[Int]]) throws -> CLIPContrastiveResult {
+    /// Forward both towers on this rank's pairs, the contrastive loss over the global batch, and
+    /// the backward into every gradient (accumulating). `pixels` holds the rank's b images
+    /// (C, S, S) back to back; in a world of one b = B.
+    ///
+    /// Data parallel (open_clip's `gather_with_grad` with local loss, exact): the loss couples
+    /// every pair of the global batch, so each rank all-gathers the (B, J) embeddings of both
+    /// towers, runs the same full-batch loss, and backpropagates only its own rows'
+    /// gradients through its towers. Each embedding row thus gets exactly its single-process
+    /// gradient on exactly one rank, and the ranks' parameter gradients *sum* (the caller's
+    /// allreduce) to one process's. The loss's own parameter, `logit_scale`, gets its gradient on
+    /// rank 0 only, or the sum would count it once per rank.
+    public func accumulate(pixels: [Float], captions: [[Int]], group: ProcessGroup = .single) throws -> CLIPContrastiveResult {
         let b = captions.count, c = vision.config, j = projectionDim
         let per = c.channelCount * c.imageSize * c.imageSize
         guard b >= 1, pixels.count == b * per else {
@@ -46,14 +56,19 @@ public final class CLIPTrainingModel {
         }
         let image = pixels.withUnsafeBufferPointer { vision.forward(pixels: $0.baseAddress!, images: b) }
         let txt = try text.forward(captions: captions)
-        var dImage = [Float](repeating: 0, count: b * j), dText = dImage
+        // This rank's rows start at `first` of the global (B, J): the ranks before it, in rank order.
+        let images = group.allgather(Array(UnsafeBufferPointer(start: image, count: b * j)))
+        let texts = group.allgather(Array(UnsafeBufferPointer(start: txt, count: b * j)))
+        let first = group.allgather([Float(b)]).prefix(group.rank).reduce(0) { $0 + Int($1) }
+        let global = images.count / j
+        var dImage = [Float](repeating: 0, count: global * j), dText = dImage
         var dScale: Float = 0
-        let result = CLIPContrastive.forwardBackward(image: image, text: txt, batch: b, dim: j,
+        let result = CLIPContrastive.forwardBackward(image: images, text: texts, batch: global, dim: j,
                                                      logitScale: logitScale.value.floats[0], dImage: &dImage,
                                                      dText: &dText, dLogitScale: &dScale)
-        logitScale.grad[0] += dScale
-        vision.backward(dEmbeddings: dImage)
-        text.backward(dEmbeddings: dText)
+        if group.isRoot { logitScale.grad[0] += dScale }
+        dImage.withUnsafeBufferPointer { vision.backward(dEmbeddings: $0.baseAddress! + first * j) }
+        dText.withUnsafeBufferPointer { text.backward(dEmbeddings: $0.baseAddress! + first * j) }
         return result
     }
 
