@@ -130,6 +130,8 @@ final class QuantizedLinearTests: XCTestCase {
             let mixed = plain.interleavedForDecode(force: true)
             XCTAssertEqual(mixed.dtype, layout)
             XCTAssertEqual(mixed.inRowOrder().dtype, type)
+            let (num, den) = type == .q4_K ? (148, 144) : (1, 1)   // Q4_Kx8 keeps its 6-bit scales decoded to bytes
+            XCTAssertEqual(mixed.byteCount * den, plain.byteCount * num, "k=\(k)")
             XCTAssertEqual(mixed.toFloatArray().map(\.bitPattern), plain.toFloatArray().map(\.bitPattern), "k=\(k)")
             let back = mixed.inRowOrder()
             withExtendedLifetime(back) {
