@@ -72,7 +72,7 @@ public enum AtomicFile {
         /// its bytes when it already is, else through f32 about a mebi-value of rows at a time, so
         /// a converted copy of the whole tensor is never held (a 7B model goes out a slice at a time).
         public func write(_ t: Tensor, as target: DType) throws {
-            let t = t.inRowOrder()   // a decode layout (Q4_0x8) goes out as the rows files hold
+            let t = t.inRowOrder()   // a decode layout (Q4_0x8, Q4_Kx8) goes out as the rows files hold
             if t.dtype == target { return try write(t.rawPointer, count: t.byteCount) }
             let k = t.shape.last ?? 1, rows = k == 0 ? 0 : t.count / k, chunk = max(1, (1 << 20) / max(1, k))
             let floats = Tensor(zeros: [min(rows, chunk), k])

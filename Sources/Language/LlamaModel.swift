@@ -18,7 +18,7 @@ public final class LlamaModel: @unchecked Sendable {
     public let weights: LlamaWeights
     public let rope: RotaryEmbedding
 
-    /// Q4_0 matrices are rearranged for this CPU's decode kernel as the model is built
+    /// Q4_0 and Q4_K matrices are rearranged for this CPU's decode kernels as the model is built
     /// (`LlamaWeights.interleavedForDecode`); every other weight is used where it lies.
     public init(config: LlamaConfiguration, weights: LlamaWeights) {
         self.config = config

@@ -48,7 +48,7 @@ public struct LlamaWeights: @unchecked Sendable {
 }
 
 extension LlamaWeights {
-    /// The same weights with every Q4_0 matrix in the layout the decode kernels read fastest
+    /// The same weights with every Q4_0 and Q4_K matrix in the layout the decode kernels read fastest
     /// on this CPU (`Tensor.interleavedForDecode`): the same values and results, faster decode.
     /// The embedding table keeps its rows as they are (it is read a row at a time), and so does
     /// a head tied to it.

@@ -27,8 +27,8 @@ public func convertToFloat(_ src: UnsafeRawPointer, dtype: DType, count: Int,
         dequantizeGGML(type: 12, source: src, into: dst, count: count)
     case .q6_K:
         dequantizeGGML(type: 14, source: src, into: dst, count: count)
-    case .q4_0x8:
-        preconditionFailure("Q4_0x8 values depend on their row length: widen the tensor (toF32) or put it in row order first")
+    case .q4_0x8, .q4_Kx8:
+        preconditionFailure("\(dtype) values depend on their row length: widen the tensor (toF32) or put it in row order first")
     }
 }
 
@@ -59,8 +59,8 @@ public func convertFromFloat(_ src: UnsafePointer<Float>, count: Int,
         lk_quantize_q4_k(src, dst, count)
     case .q6_K:
         lk_quantize_q6_k(src, dst, count)
-    case .q4_0x8:
-        preconditionFailure("Q4_0x8 blocks depend on their row length: convert the tensor to q4_0, then interleave it")
+    case .q4_0x8, .q4_Kx8:
+        preconditionFailure("\(dtype) blocks depend on their row length: convert the tensor to \(dtype.rowOrderType), then interleave it")
     }
 }
 
@@ -68,7 +68,7 @@ extension Tensor {
     /// This tensor's values narrowed to `dtype` in a new owned tensor.
     public func converted(to target: DType) -> Tensor {
         if target == dtype { return self }
-        if target == .q4_0x8 { return converted(to: .q4_0).interleavedForDecode(force: true) }
+        if target.interleavedRows > 1 { return converted(to: target.rowOrderType).interleavedForDecode(force: true) }
         let f = dtype == .f32 ? self : toF32()
         let out = Tensor(zeros: shape, dtype: target)
         convertFromFloat(f.floats, count: count, to: target, into: out.rawPointer)

@@ -4,9 +4,9 @@
 /// (memory-mapped) and widened on the fly by the kernels. `q8_0` and `q4_0` are ggml's
 /// blocks of 32 values with one f16 scale each (34 and 18 bytes), `q4_K` and `q6_K` its
 /// superblocks of 256 (144 and 210 bytes); the decode kernels use them as they are,
-/// everything else expands them block by block. `q4_0x8` is Q4_0 with eight weight rows
-/// interleaved, the layout the AVX2 decode kernel reads fastest (`Tensor.interleavedForDecode`);
-/// it lives only in memory, never in a file.
+/// everything else expands them block by block. `q4_0x8` and `q4_Kx8` are Q4_0 and Q4_K with
+/// eight weight rows interleaved, the layouts the AVX2 decode kernels read fastest
+/// (`Tensor.interleavedForDecode`); they live only in memory, never in a file.
 public enum DType: String, Sendable, CaseIterable, Codable {
     case f32 = "F32"
     case f16 = "F16"
@@ -19,6 +19,7 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     case q4_K = "Q4_K"
     case q6_K = "Q6_K"
     case q4_0x8 = "Q4_0x8"
+    case q4_Kx8 = "Q4_Kx8"
 
     /// Bytes per element (unquantised types only; quantised types use `byteCount(elements:)`).
     public var size: Int {
@@ -27,7 +28,7 @@ public enum DType: String, Sendable, CaseIterable, Codable {
         case .f16, .bf16: return 2
         case .i64: return 8
         case .u8: return 1
-        case .q8_0, .q4_0, .q4_K, .q6_K, .q4_0x8: preconditionFailure("\(self) has no per-element size; use byteCount(elements:)")
+        case .q8_0, .q4_0, .q4_K, .q6_K, .q4_0x8, .q4_Kx8: preconditionFailure("\(self) has no per-element size; use byteCount(elements:)")
         }
     }
 
@@ -35,12 +36,25 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     public var blockSize: Int {
         switch self {
         case .q8_0, .q4_0, .q4_0x8: return 32
-        case .q4_K, .q6_K: return 256
+        case .q4_K, .q6_K, .q4_Kx8: return 256
         default: return 1
         }
     }
 
     public var isQuantized: Bool { blockSize > 1 }
+
+    /// Weight rows that come together in this layout: 8 for the interleaved decode layouts
+    /// (rows are sliced, split between threads and widened in whole groups), 1 otherwise.
+    public var interleavedRows: Int { self == .q4_0x8 || self == .q4_Kx8 ? 8 : 1 }
+
+    /// The file type whose rows an interleaved layout holds (`q4_0x8` → `q4_0`); any other type itself.
+    public var rowOrderType: DType {
+        switch self {
+        case .q4_0x8: return .q4_0
+        case .q4_Kx8: return .q4_K
+        default: return self
+        }
+    }
 
     /// Bytes that `elements` values take (a whole number of blocks for quantised types).
     public func byteCount(elements: Int) -> Int {
@@ -49,6 +63,7 @@ public enum DType: String, Sendable, CaseIterable, Codable {
         case .q4_0, .q4_0x8: return elements / 32 * 18
         case .q4_K: return elements / 256 * 144
         case .q6_K: return elements / 256 * 210
+        case .q4_Kx8: return elements / 256 * 148   // decoded scales: 1184 bytes per 8 superblocks
         default: return elements * size
         }
     }

@@ -127,8 +127,8 @@ func quantizedMatvecRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Fl
     withUnsafeTemporaryAllocation(byteCount: m * rowBytes, alignment: 64) { xq in
         for j in 0..<m { lk_quantize_activation(x + j * k, xq.baseAddress! + j * rowBytes, k) }
         let q = UnsafeRawPointer(xq.baseAddress!)
-        // Q4_0x8 rows are split between threads in their groups of 8.
-        let unit = weight.dtype == .q4_0x8 ? 8 : 1
+        // Interleaved rows are split between threads in their groups of 8.
+        let unit = weight.dtype.interleavedRows
         parallelFor(n / unit, minChunk: max(1, 32_768 / max(1, k * m * unit))) { g in
             let r = g.lowerBound * unit..<g.upperBound * unit
             if m == 1 {
@@ -164,6 +164,7 @@ func kernelCode(_ dtype: DType) -> Int32 {
     case .q4_K: return Int32(LK_Q4_K)
     case .q6_K: return Int32(LK_Q6_K)
     case .q4_0x8: return Int32(LK_Q4_0X8)
+    case .q4_Kx8: return Int32(LK_Q4_KX8)
     default: preconditionFailure("no mat-vec kernel for \(dtype) weights")
     }
 }
@@ -222,8 +223,8 @@ func accumulateColumnSums(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePoint
 private func forEachWidenedBlock(_ weight: Tensor, scratch: ScratchBuffer,
                                  _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
     let n = weight.shape[0], k = weight.shape[1]
-    // Q4_0x8 rows are widened in their groups of 8.
-    let unit = weight.dtype == .q4_0x8 ? 8 : 1
+    // Interleaved rows are widened in their groups of 8.
+    let unit = weight.dtype.interleavedRows
     let block = max(unit, min(n, wideningBlockBytes / (4 * max(1, k))) / unit * unit)
     let w = scratch.reserve(block * k)
     let src = weight.rawPointer, rowBytes = weight.dtype.byteCount(elements: k)
@@ -232,12 +233,8 @@ private func forEachWidenedBlock(_ weight: Tensor, scratch: ScratchBuffer,
         let nb = min(block, n - n0)
         parallelFor(nb / unit, minChunk: max(1, 16 / unit)) { g in
             let r = g.lowerBound * unit..<g.upperBound * unit
-            if unit == 8 {
-                lk_dequantize_q4_0x8(src + (n0 + r.lowerBound) * rowBytes, w + r.lowerBound * k, r.count, k)
-            } else {
-                convertToFloat(src + (n0 + r.lowerBound) * rowBytes, dtype: weight.dtype,
-                               count: r.count * k, into: w + r.lowerBound * k)
-            }
+            widenRows(src + (n0 + r.lowerBound) * rowBytes, dtype: weight.dtype, rows: r.count, rowLength: k,
+                      into: w + r.lowerBound * k)
         }
         body(n0, nb, w)
         n0 += nb

@@ -60,8 +60,9 @@ public struct Tensor: @unchecked Sendable {
     /// Rows `range` of the first dimension, without copying.
     public func slice(rows range: Range<Int>) -> Tensor {
         precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0])
-        precondition(dtype != .q4_0x8 || (range.lowerBound % 8 == 0 && range.upperBound % 8 == 0),
-                     "rows of a Q4_0x8 tensor come in groups of 8, got \(range)")
+        let unit = dtype.interleavedRows
+        precondition(range.lowerBound % unit == 0 && range.upperBound % unit == 0,
+                     "rows of a \(dtype) tensor come in groups of \(unit), got \(range)")
         let rowBytes = dtype.byteCount(elements: count / shape[0])
         var s = shape
         s[0] = range.count

@@ -111,15 +111,27 @@ final class QuantizedLinearTests: XCTestCase {
     /// and goes back to Q4_0's bytes, so prefill (SGEMM on the widened weight) is bit for bit
     /// Q4_0's. Decode at levels 1-2 runs its own body (whole-block integer sums): every row of a
     /// batch equals the one-row mat-vec bit for bit, within float rounding of Q4_0's kernel; at
-    /// level 0 it is Q4_0's kernel. Row ranges split a group of 8 (threads take whole groups; a
-    /// caller may not).
+    /// other levels it is Q4_0's kernel. Row ranges split a group of 8 (threads take whole
+    /// groups; a caller may not).
     func testInterleavedQ4_0() {
+        checkInterleaved(.q4_0, as: .q4_0x8, code: Int32(LK_Q4_0X8), ks: [32, 96, 544, 1056])
+    }
+
+    /// As `testInterleavedQ4_0` for Q4_K (superblocks of 256, scales decoded to bytes).
+    func testInterleavedQ4_K() {
+        checkInterleaved(.q4_K, as: .q4_Kx8, code: Int32(LK_Q4_KX8), ks: [256, 512, 1280])
+    }
+
+    private func checkInterleaved(_ type: DType, as layout: DType, code: Int32, ks: [Int]) {
         defer { lk_limit_simd(3) }
         let n = 40
-        for k in [32, 96, 544, 1056] {
-            let plain = Tensor(randoms(n * k, seed: UInt64(k) + 7), shape: [n, k]).converted(to: .q4_0)
+        for k in ks {
+            let plain = Tensor(randoms(n * k, seed: UInt64(k) + 7), shape: [n, k]).converted(to: type)
             let mixed = plain.interleavedForDecode(force: true)
-            XCTAssertEqual(mixed.dtype, .q4_0x8)
+            XCTAssertEqual(mixed.dtype, layout)
+            XCTAssertEqual(mixed.inRowOrder().dtype, type)
+            let (num, den) = type == .q4_K ? (148, 144) : (1, 1)   // Q4_Kx8 keeps its 6-bit scales decoded to bytes
+            XCTAssertEqual(mixed.byteCount * den, plain.byteCount * num, "k=\(k)")
             XCTAssertEqual(mixed.toFloatArray().map(\.bitPattern), plain.toFloatArray().map(\.bitPattern), "k=\(k)")
             let back = mixed.inRowOrder()
             withExtendedLifetime(back) {
@@ -166,7 +178,7 @@ final class QuantizedLinearTests: XCTestCase {
                 lk_quantize_activation(x, &xq, k)
                 for rows in [0..<3, 3..<17, 17..<40, 5..<6] {
                     var part = [Float](repeating: 0, count: n)
-                    lk_matvec_q(Int32(LK_Q4_0X8), mixed.rawPointer, xq, &part, rows.lowerBound, rows.upperBound, k)
+                    lk_matvec_q(code, mixed.rawPointer, xq, &part, rows.lowerBound, rows.upperBound, k)
                     XCTAssertEqual(Array(part[rows]).map(\.bitPattern), Array(alone[0][rows]).map(\.bitPattern), "level \(level) k=\(k) rows \(rows)")
                     XCTAssertTrue(part[..<rows.lowerBound].allSatisfy { $0 == 0 } && part[rows.upperBound...].allSatisfy { $0 == 0 })
                 }

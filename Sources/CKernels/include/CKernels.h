@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /// Element type codes shared with Swift's `DType`.
-enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2, LK_Q8_0 = 3, LK_Q4_0 = 4, LK_Q4_K = 5, LK_Q6_K = 6, LK_Q4_0X8 = 7 };
+enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2, LK_Q8_0 = 3, LK_Q4_0 = 4, LK_Q4_K = 5, LK_Q6_K = 6, LK_Q4_0X8 = 7, LK_Q4_KX8 = 8 };
 
 /// Bytes of one ggml block: Q8_0 (f16 scale + 32 int8) and Q4_0 (f16 scale + 32 nibbles).
 enum { LK_Q8_0_BLOCK_BYTES = 34, LK_Q4_0_BLOCK_BYTES = 18, LK_QBLOCK = 32 };
@@ -28,10 +28,21 @@ enum { LK_Q4_0X8_BLOCK_BYTES = 144 };
 void lk_interleave_q4_0x8(const void *src, void *dst, size_t rows, size_t k);
 void lk_deinterleave_q4_0x8(const void *src, void *dst, size_t rows, size_t k);
 void lk_dequantize_q4_0x8(const void *src, float *dst, size_t rows, size_t k);
-/// 1 when the decode kernels read LK_Q4_0X8 with a body of their own at this CPU's level (AVX2
-/// without AVX-512 VNNI's 512-bit bodies), faster than Q4_0; at other levels LK_Q4_0X8 computes
-/// what LK_Q4_0 does.
+/// 1 when the decode kernels read LK_Q4_0X8 and LK_Q4_KX8 with bodies of their own at this
+/// CPU's level (AVX2 without AVX-512 VNNI's 512-bit bodies), faster than Q4_0 / Q4_K; at other
+/// levels the interleaved types compute what the plain ones do.
 int lk_prefers_q4_0x8(void);
+/// Q4_K with eight weight rows interleaved for the AVX2 decode kernel (LK_Q4_KX8): per group of
+/// eight rows and superblock of 256 columns, the rows' eight f16 d, eight f16 dmin, their 6-bit
+/// sub-block scales and mins decoded to bytes (8 sub-blocks × 8 rows each), then the nibbles in
+/// 32 vectors of 32 bytes (quantized_matvec_x8.h). 1184 bytes where Q4_K takes 1152: a tensor
+/// is 148/144 of its Q4_K size (+2.8%).
+enum { LK_Q4_KX8_BLOCK_BYTES = 1184 };
+/// Q4_K rows (a multiple of 8, each k values, k a multiple of 256) to and from LK_Q4_KX8, and
+/// widened to f32 with the values Q4_K's dequantisation gives.
+void lk_interleave_q4_kx8(const void *src, void *dst, size_t rows, size_t k);
+void lk_deinterleave_q4_kx8(const void *src, void *dst, size_t rows, size_t k);
+void lk_dequantize_q4_kx8(const void *src, float *dst, size_t rows, size_t k);
 
 /// Quantises `k` floats (a multiple of 32) to Q8_0 or Q4_0 blocks, as ggml's reference
 /// quantisers do (Q8_0: scale max|x|/127, round to nearest; Q4_0: scale max/-8 of the value
@@ -50,8 +61,8 @@ size_t lk_qact_bytes(size_t k);
 /// values `lk_quantize_q8_0` gives.
 void lk_quantize_activation(const float *x, void *out, size_t k);
 
-/// y[r] = dot(W[r, :], x) for a quantised W (LK_Q8_0, LK_Q4_0, LK_Q4_0X8, or LK_Q4_K / LK_Q6_K
-/// with k a multiple of 256), rows [row_begin, row_end),
+/// y[r] = dot(W[r, :], x) for a quantised W (LK_Q8_0, LK_Q4_0, LK_Q4_0X8, or LK_Q4_K / LK_Q6_K /
+/// LK_Q4_KX8 with k a multiple of 256), rows [row_begin, row_end),
 /// with x an activation row (`lk_quantize_activation`): integer dot products per block,
 /// scaled by both blocks' scales, summed in f32.
 void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
