@@ -54,13 +54,9 @@ extension LlamaWeights {
     /// a head tied to it.
     public func interleavedForDecode() -> LlamaWeights {
         var out = self
+        let matrices: [WritableKeyPath<LlamaLayerWeights, Tensor>] = [\.wq, \.wk, \.wv, \.wo, \.gate, \.up, \.down]
         for i in out.layers.indices {
-            var l = out.layers[i]
-            l.wq = l.wq.interleavedForDecode(); l.wk = l.wk.interleavedForDecode()
-            l.wv = l.wv.interleavedForDecode(); l.wo = l.wo.interleavedForDecode()
-            l.gate = l.gate.interleavedForDecode(); l.up = l.up.interleavedForDecode()
-            l.down = l.down.interleavedForDecode()
-            out.layers[i] = l
+            for m in matrices { out.layers[i][keyPath: m] = out.layers[i][keyPath: m].interleavedForDecode() }
         }
         if lmHead.storage !== embedTokens.storage || lmHead.offset != embedTokens.offset {
             out.lmHead = lmHead.interleavedForDecode()
