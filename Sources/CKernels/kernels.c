@@ -151,6 +151,16 @@ LK_TARGET static void axpy_avx(float a, const float *x, float *y, size_t n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+LK_TARGET static void axpy_f16_avx(float a, const uint16_t *x, float *y, size_t n) {
+    __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, xv, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++) y[i] += a * half_to_float(x[i]);
+}
+
 // MARK: - dot products of weight rows with activation rows (AVX2 / AVX-512)
 //
 // One arithmetic for every decode path, so that a row's result never depends on how many
@@ -396,7 +406,27 @@ void lk_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = bf16_to_float(src[i]);
 }
 
+#ifdef LK_X86
+/// F16C's rounding (to nearest even, overflow to infinity) is `float_to_half`'s for every
+/// number; eight floats holding a NaN go the scalar way, which keeps no payload.
+LK_TARGET static void f32_to_f16_avx(const float *s, uint16_t *d, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(s + i);
+        if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))) {
+            for (size_t j = i; j < i + 8; j++) d[j] = float_to_half(s[j]);
+        } else {
+            _mm_storeu_si128((__m128i *)(d + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+        }
+    }
+    for (; i < n; i++) d[i] = float_to_half(s[i]);
+}
+#endif
+
 void lk_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
+#ifdef LK_X86
+    if (lk_has_avx2()) { f32_to_f16_avx(src, dst, n); return; }
+#endif
     for (size_t i = 0; i < n; i++) dst[i] = float_to_half(src[i]);
 }
 
@@ -409,6 +439,21 @@ float lk_dot_f32(const float *a, const float *b, size_t n) {
     if (lk_has_avx2()) return dot_f32_avx(a, b, n);
 #endif
     return dot_f32_c(a, b, n);
+}
+
+float lk_dot_f16(const uint16_t *a, const float *b, size_t n) {
+#ifdef LK_X86
+    if (lk_has_avx2()) return dot_avx(dot_bodies(LK_F16), a, b, n);
+#endif
+    return dot_f16_c(a, b, n);
+}
+
+void lk_axpy_f16(float a, const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+#ifdef LK_X86
+    if (lk_has_avx2()) { axpy_f16_avx(a, x, y, n); return; }
+#endif
+    for (; i < n; i++) y[i] += a * half_to_float(x[i]);
 }
 
 void lk_axpy_f32(float a, const float *x, float *y, size_t n) {

@@ -18,6 +18,7 @@ final class LlamaRunState: @unchecked Sendable {
     var hb2: UnsafeMutablePointer<Float> { buffers[8].pointer }    // (T, F)
     var scores: UnsafeMutablePointer<Float> { buffers[9].pointer } // (max(T, H), S)
     let widen = ScratchBuffer()                                    // f16/bf16 rows widened for GEMM
+    let kvWide = ScratchBuffer()                                   // (2, S, E) one f16 cache head widened
     var cos: [Float] = []                                          // (T, E/2)
     var sin: [Float] = []                                          // (T, E/2)
 
@@ -25,9 +26,11 @@ final class LlamaRunState: @unchecked Sendable {
     /// one sequence over `s` positions.
     func prepare(config c: LlamaConfiguration, tokens t: Int, positions s: Int, attentionRows: Int? = nil) {
         let qd = c.headCount * c.headDim, kvd = c.kvHeadCount * c.headDim
+        let room = (s + 255) / 256 * 256   // positions rounded up, so decoding grows these rarely
         let sizes = [t * c.hiddenSize, t * c.hiddenSize, t * c.hiddenSize, t * qd, t * kvd, t * kvd,
-                     t * qd, t * c.intermediateSize, t * c.intermediateSize, max(attentionRows ?? t, c.headCount) * s]
+                     t * qd, t * c.intermediateSize, t * c.intermediateSize, max(attentionRows ?? t, c.headCount) * room]
         for (b, n) in zip(buffers, sizes) { b.reserve(n) }
+        if t > 1 { kvWide.reserve(2 * s * c.headDim) }
     }
 }
 
@@ -75,15 +78,11 @@ extension LlamaModel {
         }
         for sequence in sequences {
             let r0 = sequence.rows.lowerBound, n = sequence.rows.count, start = sequence.start
-            sequence.cache.keys[l].withUnsafeMutableBufferPointer { keys in
-                sequence.cache.values[l].withUnsafeMutableBufferPointer { values in
-                    (keys.baseAddress! + start * kvd).update(from: s.k + r0 * kvd, count: n * kvd)
-                    (values.baseAddress! + start * kvd).update(from: s.v + r0 * kvd, count: n * kvd)
-                    causalAttention(out: s.att + r0 * qd, q: s.q + r0 * qd, keys: keys.baseAddress!,
-                                    values: values.baseAddress!, start: start, tokens: n, heads: h, kvHeads: g,
-                                    headDim: e, scores: s.scores)
-                }
-            }
+            let cache = sequence.cache
+            cache.store(layer: l, position: start, rows: n, keys: s.k + r0 * kvd, values: s.v + r0 * kvd)
+            causalAttention(out: s.att + r0 * qd, q: s.q + r0 * qd, keys: cache.keys[l], values: cache.values[l],
+                            cacheType: cache.elementType, start: start, tokens: n, heads: h, kvHeads: g,
+                            headDim: e, scores: s.scores, widened: s.kvWide.pointer)
         }
         linear(s.xb2, s.att, w.wo, w.bo)
         addInPlace(s.x, s.xb2, count: t * d)

@@ -16,36 +16,70 @@ public func causalAttention(out: UnsafeMutablePointer<Float>, q: UnsafePointer<F
                             keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
                             start: Int, tokens t: Int, heads h: Int, kvHeads g: Int,
                             headDim e: Int, scores: UnsafeMutablePointer<Float>) {
+    causalAttention(out: out, q: q, keys: UnsafeRawPointer(keys), values: UnsafeRawPointer(values),
+                    cacheType: .f32, start: start, tokens: t, heads: h, kvHeads: g, headDim: e,
+                    scores: scores, widened: nil)
+}
+
+/// `causalAttention` over cache rows of `cacheType`, f32 or f16 (f16 rows are widened
+/// exactly, so an f16 cache computes what an f32 cache holding the same rounded values would).
+///
+/// - widened: for an f16 prefill (T > 1), scratch of 2·S·E floats: one key/value head's rows
+///   as f32 at a time. Decode widens inside its dot products and needs none.
+public func causalAttention(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+                            keys: UnsafeRawPointer, values: UnsafeRawPointer, cacheType: DType,
+                            start: Int, tokens t: Int, heads h: Int, kvHeads g: Int,
+                            headDim e: Int, scores: UnsafeMutablePointer<Float>,
+                            widened: UnsafeMutablePointer<Float>?) {
+    precondition(cacheType == .f32 || cacheType == .f16, "a KV cache holds f32 or f16 rows")
+    let half = cacheType == .f16
     if t == 1 {
-        attendOne(out: out, q: q, keys: keys, values: values, length: start + 1,
+        attendOne(out: out, q: q, keys: keys, values: values, f16: half, length: start + 1,
                   heads: h, kvHeads: g, headDim: e, scores: scores)
         return
     }
-    let s = start + t
+    let s = start + t, stride = g * e
     let scale = 1 / Float(e).squareRoot()
-    let qStride = Int32(h * e), kvStride = Int32(g * e)
-    for head in 0..<h {
-        let kv = head / (h / g)
-        // scores[T, S] = scale · Q_h · K_kvᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(s), Int32(e),
-                    scale, q + head * e, qStride, keys + kv * e, kvStride, 0, scores, Int32(s))
-        parallelFor(t, minChunk: 8) { rows in
-            for i in rows {
-                let row = scores + i * s
-                let visible = start + i + 1
-                softmaxInPlace(row, count: visible)
-                for j in visible..<s { row[j] = 0 }
+    let qStride = Int32(h * e)
+    for kv in 0..<g {
+        // This key/value head as f32 rows: in place for an f32 cache, widened for f16.
+        let kh: UnsafePointer<Float>, vh: UnsafePointer<Float>, kvStride: Int32
+        if half, let widened {
+            let k16 = keys.assumingMemoryBound(to: UInt16.self) + kv * e
+            let v16 = values.assumingMemoryBound(to: UInt16.self) + kv * e
+            for j in 0..<s {
+                lk_f16_to_f32(k16 + j * stride, widened + j * e, e)
+                lk_f16_to_f32(v16 + j * stride, widened + (s + j) * e, e)
             }
+            (kh, vh, kvStride) = (UnsafePointer(widened), UnsafePointer(widened + s * e), Int32(e))
+        } else {
+            precondition(!half, "an f16 prefill needs the widened scratch")
+            kh = keys.assumingMemoryBound(to: Float.self) + kv * e
+            vh = values.assumingMemoryBound(to: Float.self) + kv * e
+            kvStride = Int32(stride)
         }
-        // out_h[T, E] = P[T, S] · V_kv[S, E]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(e), Int32(s),
-                    1, scores, Int32(s), values + kv * e, kvStride, 0, out + head * e, qStride)
+        for head in kv * (h / g) ..< (kv + 1) * (h / g) {
+            // scores[T, S] = scale · Q_h · K_kvᵀ
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(s), Int32(e),
+                        scale, q + head * e, qStride, kh, kvStride, 0, scores, Int32(s))
+            parallelFor(t, minChunk: 8) { rows in
+                for i in rows {
+                    let row = scores + i * s
+                    let visible = start + i + 1
+                    softmaxInPlace(row, count: visible)
+                    for j in visible..<s { row[j] = 0 }
+                }
+            }
+            // out_h[T, E] = P[T, S] · V_kv[S, E]
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(e), Int32(s),
+                        1, scores, Int32(s), vh, kvStride, 0, out + head * e, qStride)
+        }
     }
 }
 
 /// One query per head over `length` cached positions; heads run in parallel.
 private func attendOne(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
-                       keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                       keys: UnsafeRawPointer, values: UnsafeRawPointer, f16: Bool,
                        length n: Int, heads h: Int, kvHeads g: Int, headDim e: Int,
                        scores: UnsafeMutablePointer<Float>) {
     let scale = 1 / Float(e).squareRoot()
@@ -55,11 +89,22 @@ private func attendOne(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>
             let kv = head / (h / g)
             let qh = q + head * e
             let sc = scores + head * n
-            for j in 0..<n { sc[j] = scale * lk_dot_f32(qh, keys + j * stride + kv * e, e) }
-            softmaxInPlace(sc, count: n)
             let oh = out + head * e
-            oh.update(repeating: 0, count: e)
-            for j in 0..<n { lk_axpy_f32(sc[j], values + j * stride + kv * e, oh, e) }
+            if f16 {
+                let k16 = keys.assumingMemoryBound(to: UInt16.self) + kv * e
+                let v16 = values.assumingMemoryBound(to: UInt16.self) + kv * e
+                for j in 0..<n { sc[j] = scale * lk_dot_f16(k16 + j * stride, qh, e) }
+                softmaxInPlace(sc, count: n)
+                oh.update(repeating: 0, count: e)
+                for j in 0..<n { lk_axpy_f16(sc[j], v16 + j * stride, oh, e) }
+            } else {
+                let k32 = keys.assumingMemoryBound(to: Float.self) + kv * e
+                let v32 = values.assumingMemoryBound(to: Float.self) + kv * e
+                for j in 0..<n { sc[j] = scale * lk_dot_f32(qh, k32 + j * stride, e) }
+                softmaxInPlace(sc, count: n)
+                oh.update(repeating: 0, count: e)
+                for j in 0..<n { lk_axpy_f32(sc[j], v32 + j * stride, oh, e) }
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensor
 import TestSupport
@@ -104,6 +105,64 @@ final class KernelTests: XCTestCase {
         XCTAssertLessThan(maxAbsDifference(all, one), 1e-5)
         // the first query sees only position 0: its output is value row 0 of its KV head
         XCTAssertEqual(Array(all[0..<e]), Array(v[0..<e]))
+    }
+
+    /// An f16 cache is an f32 cache holding the f16-rounded rows: prefill and decode give the
+    /// very same floats at every SIMD level with vector bodies (the portable level's dot product
+    /// sums in another order: within 1e-6 there).
+    func testF16CacheAttentionEqualsF32OfRoundedRows() {
+        let (t, h, g, e) = (7, 4, 2, 40)   // e not a multiple of 16 or 32: the tails are widened too
+        let q = randoms(t * h * e, seed: 31), k = randoms(t * g * e, seed: 32), v = randoms(t * g * e, seed: 33)
+        var k16 = [UInt16](repeating: 0, count: k.count), v16 = k16
+        lk_f32_to_f16(k, &k16, k.count)
+        lk_f32_to_f16(v, &v16, v.count)
+        var kr = [Float](repeating: 0, count: k.count), vr = kr
+        lk_f16_to_f32(k16, &kr, k.count)
+        lk_f16_to_f32(v16, &vr, v.count)
+        XCTAssertNotEqual(kr, k)   // the rounding is real
+        defer { lk_limit_simd(3) }
+        for level: Int32 in [0, 1, 2, 3] {
+            lk_limit_simd(level)
+            var scores = [Float](repeating: 0, count: t * t * h)
+            var widened = [Float](repeating: 0, count: 2 * t * e)
+            // prefill of the last 4 tokens after 3 cached ones, then one decode query at position 6
+            for (start, n) in [(3, 4), (6, 1)] {
+                let qs = Array(q[(start * h * e)..<((start + n) * h * e)])
+                var want = [Float](repeating: 0, count: n * h * e), got = want
+                causalAttention(out: &want, q: qs, keys: kr, values: vr, start: start, tokens: n, heads: h,
+                                kvHeads: g, headDim: e, scores: &scores)
+                k16.withUnsafeBytes { kb in
+                    v16.withUnsafeBytes { vb in
+                        causalAttention(out: &got, q: qs, keys: kb.baseAddress!, values: vb.baseAddress!, cacheType: .f16,
+                                        start: start, tokens: n, heads: h, kvHeads: g, headDim: e,
+                                        scores: &scores, widened: &widened)
+                    }
+                }
+                if level == 0 && n == 1 {
+                    XCTAssertLessThan(maxAbsDifference(got, want), 1e-6, "level \(level), \(n) tokens")
+                } else {
+                    XCTAssertEqual(got, want, "level \(level), \(n) tokens")
+                }
+            }
+        }
+    }
+
+    /// F16C's f32 → f16 conversion gives the portable conversion's bits for every kind of value:
+    /// ties, subnormals, overflow, infinities, NaNs (in vectors of 8 and in the tail).
+    func testF32ToF16VectorEqualsScalar() {
+        var x: [Float] = [0, -0.0, 1, -1, 65504, 65519.99, 65520, 1e9, -1e9, .infinity, -.infinity, .nan,
+                          Float(bitPattern: 0x7fc0_1234), 5.96e-8, 2.98e-8, 2.99e-8, 1e-10, 6.1e-5, 6.09e-5,
+                          1 + 1.0 / 2048, 1 + 3.0 / 2048, 1 + 1.0 / 4096, -(1 + 3.0 / 4096)]
+        x += randoms(61, seed: 41).map { $0 * 70000 } + randoms(40, seed: 42).map { $0 * 1e-6 }
+        var vector = [UInt16](repeating: 0, count: x.count), scalar = vector
+        defer { lk_limit_simd(3) }
+        lk_limit_simd(0)
+        lk_f32_to_f16(x, &scalar, x.count)
+        lk_limit_simd(3)
+        lk_f32_to_f16(x, &vector, x.count)
+        XCTAssertEqual(vector, scalar)
+        XCTAssertEqual(scalar[4], 0x7bff)   // 65504: the largest half
+        XCTAssertEqual(scalar[6], 0x7c00)   // 65520 rounds to infinity
     }
 
     func testRotaryIsARotation() {

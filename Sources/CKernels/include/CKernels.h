@@ -100,6 +100,10 @@ int lk_dequantize_ggml(uint32_t type, const void *src, float *dst, size_t n);
 float lk_dot_f32(const float *a, const float *b, size_t n);
 /// y += a * x over n floats.
 void lk_axpy_f32(float a, const float *x, float *y, size_t n);
+/// The f16-weight dot product of `lk_matvec` (a widened exactly), for one row.
+float lk_dot_f16(const uint16_t *a, const float *b, size_t n);
+/// y += a · x, x f16 widened exactly.
+void lk_axpy_f16(float a, const uint16_t *x, float *y, size_t n);
 
 /// Lets freed large blocks stay in the process heap (glibc) so they are reused without page faults.
 void lk_retain_freed_memory(void);

@@ -43,7 +43,7 @@ final class EngineSequence: @unchecked Sendable {
         let items = prompt.items
         let embeddings = try model.embeddings(for: items[...], images: features)
         let capacity = min(context, items.count + max(1, parameters.maxNewTokens))
-        cache = KVCache(config: model.language.config, capacity: capacity, maxCapacity: context)
+        cache = model.language.makeCache(capacity: capacity, maxCapacity: context)
         return embeddings
     }
 
