@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Language
 import Logging
 import Tensor
 
@@ -17,6 +18,11 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Keys and values kept for attention: f32, f16, or auto (f16 for quantised weights, as llama.cpp keeps them; f32 otherwise).")
+    var cacheType: CacheType = .auto
+
+    enum CacheType: String, ExpressibleByArgument, CaseIterable { case auto, f32, f16 }
+
     @Flag(name: .shortAndLong, help: "Log loading and timing details to stderr.")
     var verbose = false
 
@@ -26,6 +32,11 @@ struct RuntimeOptions: ParsableArguments {
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
             Compute.setThreads(threads)
+        }
+        KVCache.elementTypeOverride = switch cacheType {
+        case .auto: nil
+        case .f32: .f32
+        case .f16: .f16
         }
         let level: Logger.Level = verbose ? .debug : defaultLevel
         LoggingSystem.bootstrap { label in

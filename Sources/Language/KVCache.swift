@@ -22,6 +22,13 @@ public final class KVCache: @unchecked Sendable {
     /// This sequence's scratch activations, so sequences can run side by side on one model.
     let scratch = LlamaRunState()
 
+    /// The row type every model's caches use from now on (`.f32` or `.f16`), in place of the
+    /// model's own choice (`LlamaModel.cacheElementType`); nil restores that choice. Set once
+    /// at start-up, like `Compute.setThreads`.
+    nonisolated(unsafe) public static var elementTypeOverride: DType? {
+        didSet { precondition(elementTypeOverride.map { $0 == .f32 || $0 == .f16 } ?? true, "a KV cache holds f32 or f16 rows") }
+    }
+
     public init(config: LlamaConfiguration, capacity: Int = 256, maxCapacity: Int? = nil,
                 elementType: DType = .f32) {
         precondition(elementType == .f32 || elementType == .f16, "a KV cache holds f32 or f16 rows")

@@ -34,10 +34,13 @@ public final class LlamaModel: @unchecked Sendable {
         try self.init(config: config, weights: LlamaWeights(store: store, config: config, source: directory.path))
     }
 
-    /// The cache a sequence of this model gets: f16 rows when the matrices are quantised, as
-    /// llama.cpp keeps them for the same files (half the bytes read per decoded token), and f32
-    /// otherwise, so f32, f16 and bf16 checkpoints compute exactly as they always have.
-    public var cacheElementType: DType { weights.layers.first?.wq.dtype.isQuantized == true ? .f16 : .f32 }
+    /// The cache a sequence of this model gets: `KVCache.elementTypeOverride` when set (the
+    /// CLI's `--cache-type`); otherwise f16 rows when the matrices are quantised, as llama.cpp
+    /// keeps them for the same files (half the bytes read per decoded token), and f32 otherwise,
+    /// so f32, f16 and bf16 checkpoints compute exactly as they always have.
+    public var cacheElementType: DType {
+        KVCache.elementTypeOverride ?? (weights.layers.first?.wq.dtype.isQuantized == true ? .f16 : .f32)
+    }
 
     public func makeCache(capacity: Int = 256, maxCapacity: Int? = nil) -> KVCache {
         KVCache(config: config, capacity: capacity, maxCapacity: maxCapacity, elementType: cacheElementType)

@@ -197,7 +197,10 @@ final class ConvertCommandTests: XCTestCase {
                 XCTAssertEqual(try ours.tensor(name).toFloatArray().map(\.bitPattern),
                                try reference.tensor(name).toFloatArray().map(\.bitPattern), "\(type) \(name)")
             }
-            XCTAssertEqual(try greedy(["--model", out.path], image: false), try greedy(["--model", gguf.path], image: false), type)
+            // The quantised files' own f16 cache (`--cache-type auto`) rounds keys and values; with the
+            // converted directory's f32 cache both compute on the same weights the same way.
+            XCTAssertEqual(try greedy(["--model", out.path], image: false),
+                           try greedy(["--model", gguf.path, "--cache-type", "f32"], image: false), type)
             for text in Self.texts { XCTAssertEqual(try tokenIDs(out.path, text), try tokenIDs(gguf.path, text), text) }
         }
     }
