@@ -84,6 +84,9 @@ struct TrainHyperparameters: ParsableArguments {
     @Flag(help: "No progress line.") var quiet = false
     @Flag(help: "Recompute each block's activations in the backward pass instead of keeping them (less memory, ~1/3 more compute).")
     var gradientCheckpointing = false
+    @Flag(inversion: .prefixedNo,
+          help: "Split each micro-batch's sequences over the --threads, each shard single-threaded (off: every kernel threaded).")
+    var threadShards = true
 
     func options(for stage: TrainingStage) throws -> TrainingOptions {
         var o = TrainingOptions.defaults(for: stage)
@@ -162,6 +165,7 @@ func runTraining(stage: TrainingStage, template: DataTemplate, inputs: TrainInpu
 func runTrainer(_ trainer: Trainer, hyper: TrainHyperparameters, what: String) throws {
     let group = trainer.group
     func say(_ s: String) { if group.isRoot { printErr(s) } }
+    trainer.graph.shardsAcrossThreads = hyper.threadShards
     if hyper.resume, try trainer.resumeIfPossible() == nil { say("no checkpoint in \(hyper.outputDir): starting from step 0") }
     say(what + (group.size > 1 ? " on \(group.size) ranks (MPI), each global batch split across them" : ""))
     let summary = try trainer.run(progress: !hyper.quiet)

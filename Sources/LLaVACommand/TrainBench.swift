@@ -41,6 +41,8 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Positions per sequence (image features included).") var sequenceLength = 256
     @Option(help: "Optimizer steps (the first is a warm-up).") var steps = 4
     @Flag(help: "Recompute block activations in the backward pass.") var gradientCheckpointing = false
+    @Flag(inversion: .prefixedNo, help: "Split each batch's sequences over the --threads (off: every kernel threaded).")
+    var threadShards = true
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var runtime: RuntimeOptions
 
@@ -69,6 +71,7 @@ struct TrainBench: ParsableCommand {
         printErr("building random \(preset.rawValue) weights (\(c.layerCount) layers, hidden \(c.hiddenSize), \(weights.rawValue))…")
         let graph = try makeGraph(c, stage: stage)
         graph.decoder.gradientCheckpointing = gradientCheckpointing
+        graph.shardsAcrossThreads = threadShards
         let batch = makeBatch(graph, config: c, visionWidth: preset.vision?.hiddenSize ?? c.hiddenSize)
         let params = graph.parameters
         var optimizer = AdamW(weightDecay: 0)

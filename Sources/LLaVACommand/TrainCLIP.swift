@@ -48,6 +48,8 @@ struct TrainCLIP: ParsableCommand {
     @Option(help: "Checkpoint every N steps.") var saveSteps = 500
     @Flag(help: "Continue from the latest checkpoint in --output-dir.") var resume = false
     @Flag(help: "No progress line.") var quiet = false
+    @Flag(inversion: .prefixedNo, help: "Split each batch's pairs over the --threads, each shard single-threaded (off: every kernel threaded).")
+    var threadShards = true
     @OptionGroup var runtime: RuntimeOptions
 
     /// A new model's architecture where its flag is not given.
@@ -128,6 +130,7 @@ struct TrainCLIP: ParsableCommand {
         let out = URL(fileURLWithPath: outputDir)
         let tok = try CLIPTokenizerSetup(directory: URL(fileURLWithPath: tokenizer))
         let model = try startingModel(tok)
+        model.shardsAcrossThreads = threadShards
         let pairs = try CLIPPairLoading.pairs(contentsOf: URL(fileURLWithPath: data))
         let encoder = tok.encoder(maxPositions: model.text.config.maxPositions)
         let images = try CLIPImageCache(paths: pairs.map(\.image), folder: URL(fileURLWithPath: imageFolder),

@@ -48,17 +48,33 @@ public final class CLIPTrainingModel {
     /// gradient on exactly one rank, and the ranks' parameter gradients *sum* (the caller's
     /// allreduce) to one process's. The loss's own parameter, `logit_scale`, gets its gradient on
     /// rank 0 only, or the sum would count it once per rank.
+    ///
+    /// Inside the process the same split runs over the threads (`shardsAcrossThreads`,
+    /// `Compute.threads` > 1): contiguous shards of the pairs, each through both towers of its
+    /// own replica single-threaded; the loss sees the shards' embeddings in order, and the
+    /// replicas' gradients are added to this model's in shard order.
     public func accumulate(pixels: [Float], captions: [[Int]], group: ProcessGroup = .single) throws -> CLIPContrastiveResult {
         let b = captions.count, c = vision.config, j = projectionDim
         let per = c.channelCount * c.imageSize * c.imageSize
         guard b >= 1, pixels.count == b * per else {
             throw TrainingError.invalidArgument("pixels: expected \(b) images of \(per) floats, found \(pixels.count) floats")
         }
-        let image = pixels.withUnsafeBufferPointer { vision.forward(pixels: $0.baseAddress!, images: b) }
-        let txt = try text.forward(captions: captions)
+        let shards = balancedShards(rows: [Int](repeating: 1, count: b), parts: shardsAcrossThreads ? Compute.threads : 1)
+        let models = try shardModels(shards.count)
+        // This rank's (b, J) embeddings of both towers, the shards' rows in order.
+        var image = [Float](repeating: 0, count: b * j), txt = image
+        try image.withUnsafeMutableBufferPointer { im in
+            try txt.withUnsafeMutableBufferPointer { tx in
+                try runShards(shards.count) { k in
+                    let m = models[k], r = shards[k]
+                    let e = pixels.withUnsafeBufferPointer { m.vision.forward(pixels: $0.baseAddress! + r.lowerBound * per, images: r.count) }
+                    (im.baseAddress! + r.lowerBound * j).update(from: e, count: r.count * j)
+                    (tx.baseAddress! + r.lowerBound * j).update(from: try m.text.forward(captions: Array(captions[r])), count: r.count * j)
+                }
+            }
+        }
         // This rank's rows start at `first` of the global (B, J): the ranks before it, in rank order.
-        let images = group.allgather(Array(UnsafeBufferPointer(start: image, count: b * j)))
-        let texts = group.allgather(Array(UnsafeBufferPointer(start: txt, count: b * j)))
+        let images = group.allgather(image), texts = group.allgather(txt)
         let first = group.allgather([Float(b)]).prefix(group.rank).reduce(0) { $0 + Int($1) }
         let global = images.count / j
         var dImage = [Float](repeating: 0, count: global * j), dText = dImage
@@ -67,9 +83,37 @@ public final class CLIPTrainingModel {
                                                      logitScale: logitScale.value.floats[0], dImage: &dImage,
                                                      dText: &dText, dLogitScale: &dScale)
         if group.isRoot { logitScale.grad[0] += dScale }
-        dImage.withUnsafeBufferPointer { vision.backward(dEmbeddings: $0.baseAddress! + first * j) }
-        dText.withUnsafeBufferPointer { text.backward(dEmbeddings: $0.baseAddress! + first * j) }
+        try dImage.withUnsafeBufferPointer { di in
+            try dText.withUnsafeBufferPointer { dt in
+                try runShards(shards.count) { k in
+                    let row = first + shards[k].lowerBound
+                    models[k].vision.backward(dEmbeddings: di.baseAddress! + row * j)
+                    models[k].text.backward(dEmbeddings: dt.baseAddress! + row * j)
+                }
+            }
+        }
+        replicas?.reduceGradients(shards: shards.count)
         return result
+    }
+
+    /// Split a batch over the threads (see `accumulate`); off, every kernel is threaded instead.
+    public var shardsAcrossThreads = true
+    private var replicas: ShardReplicas<CLIPTrainingModel>?
+
+    /// This model and `n - 1` replicas holding its current values (replicas made on first need).
+    private func shardModels(_ n: Int) throws -> [CLIPTrainingModel] {
+        guard n > 1 else { return [self] }
+        if replicas == nil {
+            let values = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.value) })
+            let (v, t, j) = (vision.config, text.config, projectionDim)
+            replicas = ShardReplicas(of: self, parameters: \.parameters) {
+                // Built from this model's tensors; whatever a layer copies is refreshed by `syncValues`.
+                try! CLIPTrainingModel(vision: v, text: t, projectionDim: j) { name, _ in values[name]! }
+            }
+        }
+        replicas!.reserve(n)
+        replicas!.syncValues(shards: n)
+        return [self] + replicas!.replicas.prefix(n - 1)
     }
 
     /// OpenAI CLIP's clamp after each optimizer step: 0 ≤ logit_scale ≤ ln 100.

@@ -100,14 +100,55 @@ public final class LLaVATrainingModel {
     /// is one GEMM over all their tokens. `firstIndex` is the batch's first sequence within
     /// the global batch (a data-parallel rank's shard): LoRA dropout masks follow a sequence's
     /// place in the global batch, not the rank that runs it.
+    ///
+    /// With `Compute.threads` above 1 (and `shardsAcrossThreads`), the batch is split into
+    /// contiguous shards balanced by rows, one per thread, each run single-threaded by a
+    /// replica of this model (shared weights, own activations and gradients; `ShardReplicas`);
+    /// the replicas' gradients are then added to this model's in shard order, so a given thread
+    /// count always gives the same result (equal to one thread's up to float rounding).
     public func accumulate(_ batch: [TrainingExample], normalizer: Int, firstIndex: Int = 0) throws -> Double {
         let expanded = try batch.map(expand)
         let seeds = decoder.dropoutSeeds(count: batch.count, first: firstIndex)
         let scale = 1 / Float(max(1, normalizer))
-        var lossSum = 0.0, i = 0
-        while i < batch.count {
+        let parts = shardsAcrossThreads ? min(Compute.threads, batch.count) : 1
+        guard parts > 1 else { return try accumulatePasses(batch[...], expanded[...], seeds: seeds[...], scale: scale) }
+        let shards = balancedShards(rows: expanded.map { $0.positions.count }, parts: parts)
+        replicas.reserve(shards.count)
+        var losses = [Double](repeating: 0, count: shards.count)
+        try losses.withUnsafeMutableBufferPointer { loss in
+            try runShards(shards.count) { k in
+                let model = k == 0 ? self : replicas.replicas[k - 1]
+                if k > 0 { model.mirrorSettings(of: self) }
+                let r = shards[k]
+                loss[k] = try model.accumulatePasses(batch[r], expanded[r], seeds: seeds[r], scale: scale)
+            }
+        }
+        replicas.reduceGradients(shards: shards.count)
+        return losses.reduce(0, +)
+    }
+
+    /// Split a batch over the threads (see `accumulate`); off, one thread's work runs through
+    /// the kernels' own threading instead.
+    public var shardsAcrossThreads = true
+
+    private lazy var replicas = ShardReplicas(of: self, parameters: \.parameters) { [unowned self] in
+        LLaVATrainingModel(decoder: TrainableDecoder(replicaOf: decoder), projector: TrainableProjector(replicaOf: projector),
+                           imageTokenID: imageTokenID, featuresPerImage: featuresPerImage)
+    }
+
+    private func mirrorSettings(of o: LLaVATrainingModel) {
+        maxRowsPerPass = o.maxRowsPerPass
+        decoder.gradientCheckpointing = o.decoder.gradientCheckpointing
+    }
+
+    /// Sequences in packed passes of up to `maxRowsPerPass` rows.
+    private func accumulatePasses(_ batch: ArraySlice<TrainingExample>,
+                                  _ expanded: ArraySlice<(positions: [Position], labels: [Int])>,
+                                  seeds: ArraySlice<UInt64>, scale: Float) throws -> Double {
+        var lossSum = 0.0, i = batch.startIndex
+        while i < batch.endIndex {
             var j = i + 1, rows = expanded[i].positions.count
-            while j < batch.count && rows + expanded[j].positions.count <= maxRowsPerPass {
+            while j < batch.endIndex && rows + expanded[j].positions.count <= maxRowsPerPass {
                 rows += expanded[j].positions.count
                 j += 1
             }

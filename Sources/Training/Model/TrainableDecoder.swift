@@ -47,6 +47,20 @@ final class TrainableBlock {
         }
     }
 
+    /// The same weights with gradients of its own (a thread's shard, `ShardReplicas`).
+    init(replicaOf b: TrainableBlock) {
+        (attentionNorm, mlpNorm) = (b.attentionNorm, b.mlpNorm)
+        attentionNormParameter = b.attentionNormParameter.map(Parameter.init(replicaOf:))
+        mlpNormParameter = b.mlpNormParameter.map(Parameter.init(replicaOf:))
+        q = TrainableLinear(replicaOf: b.q)
+        k = TrainableLinear(replicaOf: b.k)
+        v = TrainableLinear(replicaOf: b.v)
+        o = TrainableLinear(replicaOf: b.o)
+        gate = TrainableLinear(replicaOf: b.gate)
+        up = TrainableLinear(replicaOf: b.up)
+        down = TrainableLinear(replicaOf: b.down)
+    }
+
     var linears: [TrainableLinear] { [q, k, v, o, gate, up, down] }
 
     var parameters: [Parameter] {
@@ -139,6 +153,27 @@ public final class TrainableDecoder {
         layerInputs = (0...c.layerCount).map { _ in ScratchBuffer() }
         dropoutRNG = SplitMix64(seed: seed ^ 0x5EED)
         // Linears never run at once: one workspace serves them all.
+        let workspace = LinearWorkspace()
+        for l in blocks.flatMap(\.linears) + [lmHead] { l.workspace = workspace }
+    }
+
+    /// A replica for another thread's shard of a batch (`ShardReplicas`): the same weights
+    /// (optimizer steps in place reach both), its own gradients, activations and scratch.
+    /// Its `parameters` pair one to one, in order, with the original's.
+    init(replicaOf o: TrainableDecoder) {
+        config = o.config
+        mode = o.mode
+        embedTokens = o.embedTokens
+        embedParameter = o.embedParameter.map(Parameter.init(replicaOf:))
+        blocks = o.blocks.map(TrainableBlock.init(replicaOf:))
+        finalNorm = o.finalNorm
+        finalNormParameter = o.finalNormParameter.map(Parameter.init(replicaOf:))
+        lmHead = TrainableLinear(replicaOf: o.lmHead)
+        rope = o.rope
+        gradientCheckpointing = o.gradientCheckpointing
+        acts = TrainableDecoder.activations(o.config, o.gradientCheckpointing)
+        layerInputs = (0...o.config.layerCount).map { _ in ScratchBuffer() }
+        dropoutRNG = o.dropoutRNG
         let workspace = LinearWorkspace()
         for l in blocks.flatMap(\.linears) + [lmHead] { l.workspace = workspace }
     }

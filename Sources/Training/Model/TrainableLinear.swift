@@ -21,6 +21,14 @@ public final class LoRAAdapter {
         self.dropout = dropout
     }
 
+    /// The same factors' storage with gradients of its own (a thread's shard, `ShardReplicas`).
+    init(replicaOf o: LoRAAdapter) {
+        a = Parameter(replicaOf: o.a)
+        b = Parameter(replicaOf: o.b)
+        scale = o.scale
+        dropout = o.dropout
+    }
+
     public var rank: Int { a.value.shape[0] }
 }
 
@@ -72,6 +80,19 @@ public final class TrainableLinear {
             biasParameter = nil
             self.bias = bias?.toF32()
         }
+    }
+
+    /// A replica for another thread's shard of a batch (`ShardReplicas`): the same weight and
+    /// bias storage (the optimizer's in-place steps reach both), its own gradients, workspace
+    /// and saved activations.
+    init(replicaOf o: TrainableLinear) {
+        name = o.name
+        dropoutTag = o.dropoutTag
+        weight = o.weight
+        weightParameter = o.weightParameter.map(Parameter.init(replicaOf:))
+        bias = o.bias
+        biasParameter = o.biasParameter.map(Parameter.init(replicaOf:))
+        lora = o.lora.map(LoRAAdapter.init(replicaOf:))
     }
 
     public var outFeatures: Int { weight.shape[0] }

@@ -29,6 +29,15 @@ public final class TrainableProjector {
         activated = layers.map { _ in ScratchBuffer() }
     }
 
+    /// The same weights with gradients, activations and scratch of its own (`ShardReplicas`).
+    init(replicaOf o: TrainableProjector) {
+        kind = o.kind
+        activation = o.activation
+        layers = o.layers.map(TrainableLinear.init(replicaOf:))
+        preActivations = layers.map { _ in ScratchBuffer() }
+        activated = layers.map { _ in ScratchBuffer() }
+    }
+
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
     var outputWidth: Int { layers.last?.outFeatures ?? 0 }
     var inputWidth: Int { layers.first?.inFeatures ?? 0 }
