@@ -18,11 +18,18 @@ extension TrainableDecoder {
         b.k.forward(k, norm1, rows: r, saved: a.linears[1], batch: batch)
         b.v.forward(v, norm1, rows: r, saved: a.linears[2], batch: batch)
         rotate(q, k, backward: false)
-        let att = a.att.reserve(r * qd), probs = a.probs.reserve(batch.probabilityCount)
+        let att = a.att.reserve(r * qd)
+        // Checkpointing keeps no (H, T, T) probabilities: the backward recomputes them head by head.
+        let probs = gradientCheckpointing ? nil : a.probs.reserve(batch.probabilityCount)
         for s in 0..<batch.count {
             let r0 = batch.starts[s]
-            causalAttentionForward(out: att + r0 * qd, probs: probs + batch.probabilityOffsets[s], q: q + r0 * qd,
-                                   k: k + r0 * kvd, v: v + r0 * kvd, tokens: batch.lengths[s], heads: h, kvHeads: g, headDim: e)
+            if let probs {
+                causalAttentionForward(out: att + r0 * qd, probs: probs + batch.probabilityOffsets[s], q: q + r0 * qd,
+                                       k: k + r0 * kvd, v: v + r0 * kvd, tokens: batch.lengths[s], heads: h, kvHeads: g, headDim: e)
+            } else {
+                causalAttentionForward(out: att + r0 * qd, q: q + r0 * qd, k: k + r0 * kvd, v: v + r0 * kvd,
+                                       tokens: batch.lengths[s], heads: h, kvHeads: g, headDim: e, scratch: attScratch)
+            }
         }
         let xMid = a.xMid.reserve(r * d)
         b.o.forward(xMid, att, rows: r, saved: a.linears[3], batch: batch)
@@ -92,10 +99,17 @@ extension TrainableDecoder {
         let dq = g.zeroed(6, r * qd), dk = g.zeroed(7, r * kvd), dv = g.zeroed(8, r * kvd)
         for s in 0..<batch.count {
             let r0 = batch.starts[s]
-            causalAttentionBackward(dq: dq + r0 * qd, dk: dk + r0 * kvd, dv: dv + r0 * kvd, dOut: dAtt + r0 * qd,
-                                    q: a.q.pointer + r0 * qd, k: a.k.pointer + r0 * kvd, v: a.v.pointer + r0 * kvd,
-                                    probs: a.probs.pointer + batch.probabilityOffsets[s], tokens: batch.lengths[s],
-                                    heads: h, kvHeads: kvh, headDim: e, scratch: attScratch)
+            let (dqS, dkS, dvS, dOutS) = (dq + r0 * qd, dk + r0 * kvd, dv + r0 * kvd, dAtt + r0 * qd)
+            let (qS, kS, vS) = (a.q.pointer + r0 * qd, a.k.pointer + r0 * kvd, a.v.pointer + r0 * kvd)
+            if gradientCheckpointing {
+                causalAttentionBackwardRecomputing(dq: dqS, dk: dkS, dv: dvS, dOut: dOutS, q: qS, k: kS, v: vS,
+                                                   tokens: batch.lengths[s], heads: h, kvHeads: kvh, headDim: e,
+                                                   scratch: attScratch)
+            } else {
+                causalAttentionBackward(dq: dqS, dk: dkS, dv: dvS, dOut: dOutS, q: qS, k: kS, v: vS,
+                                        probs: a.probs.pointer + batch.probabilityOffsets[s], tokens: batch.lengths[s],
+                                        heads: h, kvHeads: kvh, headDim: e, scratch: attScratch)
+            }
         }
         rotate(dq, dk, backward: true)
         let dNorm1 = g.buffer(9, r * d)
