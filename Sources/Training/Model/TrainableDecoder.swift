@@ -70,7 +70,7 @@ final class BlockActivations {
     let q = ScratchBuffer(), k = ScratchBuffer(), v = ScratchBuffer()  // (R, H*E), (R, G*E) ×2, after rotary
     let probs = ScratchBuffer(), att = ScratchBuffer()         // Σ_s (H, T_s, T_s), (R, H*E)
     let xMid = ScratchBuffer(), norm2 = ScratchBuffer()        // (R, D)
-    let gate = ScratchBuffer(), up = ScratchBuffer(), h = ScratchBuffer()  // (R, F)
+    let gate = ScratchBuffer(), up = ScratchBuffer()          // (R, F); h = swiglu(gate, up) is made again
     let linears = (0..<7).map { _ in LinearSaved() }           // q k v o gate up down
 }
 
@@ -81,7 +81,8 @@ final class BlockActivations {
 /// length, so every Linear is one GEMM over all tokens of the batch while attention (and the
 /// rotary positions) stay within each sequence; no padding or attention mask is needed.
 /// With `gradientCheckpointing`, only each block's input is kept and the block's activations
-/// are recomputed in the backward pass (one block's worth of memory instead of all of them).
+/// are recomputed in the backward pass (one block's worth of memory instead of all of them),
+/// and attention keeps no (H, T, T) probabilities: the backward computes each head's again.
 public final class TrainableDecoder {
     public let config: LlamaConfiguration
     public let mode: DecoderTraining
