@@ -102,7 +102,7 @@ public final class TrainableDecoder {
     var acts: [BlockActivations]                  // one per block, or one shared when checkpointing
     let layerInputs: [ScratchBuffer]              // L + 1 of (R, D): block inputs, then the final hidden
     let normFinal = ScratchBuffer()               // (R, D)
-    let logitsChunk = ScratchBuffer(), dLogitsChunk = ScratchBuffer()  // (C, V)
+    let logitsChunk = ScratchBuffer()             // (C, V) logits, then their gradient
     let recomputed = ScratchBuffer()              // (R, D): a recomputed block's output (discarded)
     var cos: [Float] = [], sin: [Float] = []      // (longest T, E/2)
     let attScratch = ScratchBuffer()
@@ -223,11 +223,12 @@ public final class TrainableDecoder {
         var r0 = 0
         while r0 < r {
             let n = min(logitsChunkRows, r - r0)
-            let logits = logitsChunk.reserve(n * v), dLogits = dLogitsChunk.reserve(n * v)
+            let logits = logitsChunk.reserve(n * v)
             lmHead.forward(logits, normFinal.pointer + r0 * d, rows: n, saved: headSaved, batch: .empty)
-            dLogits.update(repeating: 0, count: n * v)
-            let (sum, count) = crossEntropyForwardBackward(logits: logits, targets: targets + r0, rows: n, vocabulary: v,
-                                                           dLogits: dLogits, scale: scale)
+            // The gradient overwrites the logits: one (C, V) buffer instead of two.
+            let (sum, count) = crossEntropyForwardBackwardInPlace(logits: logits, targets: targets + r0, rows: n,
+                                                                  vocabulary: v, scale: scale)
+            let dLogits = logits
             lossSum += sum
             counted += count
             lmHead.backward(dx: dNorm + r0 * d, dy: dLogits, x: normFinal.pointer + r0 * d, rows: n, saved: headSaved,

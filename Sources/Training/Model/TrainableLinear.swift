@@ -66,8 +66,9 @@ struct DropoutDraws {
 final class LinearWorkspace {
     let widened = ScratchBuffer()    // a block of half-precision weight rows widened to f32
     let du = ScratchBuffer()         // (T, R)
-    let dInput = ScratchBuffer()     // (T, K) gradient of dropout(x), before the mask
-    let dropped = ScratchBuffer()    // (T, K) dropout(x), drawn in the forward, again in the backward
+    /// (T, K) dropout(x), drawn in the forward and again in the backward; once dA has read it,
+    /// the backward reuses it for the gradient of dropout(x) before the mask.
+    let dropped = ScratchBuffer()
 }
 
 /// A Linear layer in training: its weight either a trainable `Parameter` or frozen (any dtype,
@@ -190,7 +191,7 @@ public final class TrainableLinear {
         }
         guard let dx else { return }
         if lora.dropout > 0 {
-            let dInput = workspace.dInput.reserve(t * k)
+            let dInput = workspace.dropped.reserve(t * k)  // x̃ is no longer needed
             gemm(.noTrans, .noTrans, m: t, n: k, k: r, alpha: 1, du, r, lora.a.value.floats, k, beta: 0, dInput, k)
             saved.dropout.forEach(k: k, p: lora.dropout) { i, scale in dx[i] += dInput[i] * scale }
         } else {

@@ -1,10 +1,11 @@
 import Tensor
 import XCTest
 
-/// Training attention without saved probabilities (each head's softmax recomputed in the
-/// backward) gives the saved-probabilities path's output and gradients bit for bit:
-/// grouped-query and plain heads, one token and several.
-final class AttentionRecomputeTests: XCTestCase {
+/// The kernels that save training memory give the results of the ones they stand in for, bit
+/// for bit: attention without saved probabilities (each head's softmax recomputed in the
+/// backward; grouped-query and plain heads, one token and several), and the cross-entropy
+/// that writes its gradient over the logits.
+final class MemorySavingKernelTests: XCTestCase {
     func randoms(_ n: Int, seed: UInt64) -> [Float] {
         var rng = SplitMix64(seed: seed)
         return (0..<n).map { _ in Float(rng.nextUnit()) * 3 - 1.5 }
@@ -33,5 +34,19 @@ final class AttentionRecomputeTests: XCTestCase {
                 XCTAssertNotEqual(a, name == "dq" ? start.0 : name == "dk" ? start.1 : start.2, "\(name) moved")
             }
         }
+    }
+
+    func testInPlaceCrossEntropyEqualsTheAccumulatingOne() {
+        let (t, v) = (6, 1000)
+        let logits = randoms(t * v, seed: 8).map { $0 * 4 }
+        let targets: [Int32] = [3, -100, 999, 0, -100, 512]
+        var dLogits = [Float](repeating: 0, count: t * v)
+        let want = crossEntropyForwardBackward(logits: logits, targets: targets, rows: t, vocabulary: v, dLogits: &dLogits,
+                                               scale: 1 / 7)
+        var inPlace = logits
+        let got = crossEntropyForwardBackwardInPlace(logits: &inPlace, targets: targets, rows: t, vocabulary: v, scale: 1 / 7)
+        XCTAssertEqual(got.lossSum.bitPattern, want.lossSum.bitPattern, "loss \(got.lossSum) against \(want.lossSum)")
+        XCTAssertEqual(got.count, want.count)
+        XCTAssertEqual(inPlace.map(\.bitPattern), dLogits.map(\.bitPattern), "the gradient, ignored rows zero")
     }
 }
