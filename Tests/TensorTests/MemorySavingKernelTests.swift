@@ -31,7 +31,10 @@ final class MemorySavingKernelTests: XCTestCase {
                                                tokens: t, heads: h, kvHeads: g, headDim: e, scratch: ScratchBuffer())
             for (name, a, b) in [("dq", dq2, dq1), ("dk", dk2, dk1), ("dv", dv2, dv1)] {
                 XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(name), t \(t) h \(h) g \(g)")
-                XCTAssertNotEqual(a, name == "dq" ? start.0 : name == "dk" ? start.1 : start.2, "\(name) moved")
+                // One token: softmax is 1 whatever the score, so only dv moves.
+                if t > 1 || name == "dv" {
+                    XCTAssertNotEqual(a, name == "dq" ? start.0 : name == "dk" ? start.1 : start.2, "\(name) moved")
+                }
             }
         }
     }
