@@ -21,7 +21,9 @@ struct TrainBench: ParsableCommand {
         and lora train stage 2 (projector + LLM or LoRA), pretrain stage 1 (projector), each
         sequence then starting with one image of random vision features when the preset has a
         vision tower. Frozen weights stay in --weights (f16 by default; never widened whole).
-        The first step is a warm-up; tokens/s is the median of the others.
+        The first step is a warm-up; tokens/s is the median of the others (of the warm-up
+        itself with --steps 1, which still measures the peak memory: the optimizer's moments
+        exist from the first step).
         """)
 
     @Option(help: "Shape preset: \(ModelPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -41,14 +43,19 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Positions per sequence (image features included).") var sequenceLength = 256
     @Option(help: "Optimizer steps (the first is a warm-up).") var steps = 4
     @Flag(help: "Recompute block activations in the backward pass.") var gradientCheckpointing = false
+<<<<<<< HEAD
     @Flag(inversion: .prefixedNo, help: "Split each batch's sequences over the --threads (off: every kernel threaded).")
     var threadShards = true
+=======
+    @Option(help: "How AdamW keeps its moments: f32 (torch's AdamW) or bf16 (half the optimizer memory, stochastic rounding).")
+    var optimizerMoments: MomentPrecision = .f32
+>>>>>>> loramem
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
-        guard batchSize > 0, sequenceLength > 1, steps > 1 else {
-            throw ValidationError("--batch-size > 0, --sequence-length > 1 and --steps > 1")
+        guard batchSize > 0, sequenceLength > 1, steps > 0 else {
+            throw ValidationError("--batch-size > 0, --sequence-length > 1 and --steps > 0")
         }
         guard ["lm", "pretrain", "full", "lora"].contains(resolvedStage) else {
             throw ValidationError("--stage must be lm, pretrain, full or lora, got \(resolvedStage)")
@@ -74,7 +81,7 @@ struct TrainBench: ParsableCommand {
         graph.shardsAcrossThreads = threadShards
         let batch = makeBatch(graph, config: c, visionWidth: preset.vision?.hiddenSize ?? c.hiddenSize)
         let params = graph.parameters
-        var optimizer = AdamW(weightDecay: 0)
+        var optimizer = AdamW(weightDecay: 0, momentPrecision: optimizerMoments)
         var rates: [Double] = []
         let clock = ContinuousClock()
         let positions = try graph.countPositions(batch), targets = try graph.countTargets(batch)
@@ -85,12 +92,13 @@ struct TrainBench: ParsableCommand {
             _ = clipGradientNorm(params, maxNorm: 1)
             optimizer.step(params, lr: 1e-4)
             let dt = seconds(clock.now - t0)
-            if s > 0 { rates.append(Double(positions) / dt) }
+            if s > 0 || steps == 1 { rates.append(Double(positions) / dt) }
             printErr(String(format: "step %d: loss %.4f, %.2f s, %.0f tokens/s%@", s + 1, loss, dt, Double(positions) / dt,
                             s == 0 ? " (warm-up)" : ""))
         }
         let report = TrainBenchReport(
             model: preset.rawValue, stage: stage == "lora" ? "lora-r\(loraR)" : stage, weights: weights.rawValue,
+            optimizer_moments: optimizerMoments.rawValue,
             threads: Compute.threads, batch_size: batchSize, sequence_length: sequenceLength,
             gradient_checkpointing: gradientCheckpointing, trainable_parameters: params.reduce(0) { $0 + $1.value.count },
             tokens_per_second: .init(rates), peak_resident_mb: Double(peakResidentBytes()) / 1_048_576)
@@ -132,7 +140,8 @@ struct TrainBench: ParsableCommand {
 }
 
 struct TrainBenchReport: BenchTable {
-    let model: String, stage: String, weights: String, threads: Int, batch_size: Int, sequence_length: Int
+    let model: String, stage: String, weights: String, optimizer_moments: String, threads: Int, batch_size: Int
+    let sequence_length: Int
     let gradient_checkpointing: Bool, trainable_parameters: Int
     let tokens_per_second: BenchReport.Stat
     let peak_resident_mb: Double
@@ -143,7 +152,9 @@ struct TrainBenchReport: BenchTable {
             "|---|---|---|---|---|---|---|---|---|",
             "| \(model) | \(stage) | \(weights) | \(threads) | \(batch_size) × \(sequence_length) | \(gradient_checkpointing ? "yes" : "no") | "
                 + String(format: "%.0f | %.0f | %.0f |", tokens_per_second.min, tokens_per_second.median, peak_resident_mb),
-            "trainable parameters: \(trainable_parameters)",
+            "trainable parameters: \(trainable_parameters), AdamW moments: \(optimizer_moments)",
         ].joined(separator: "\n")
     }
 }
+
+extension MomentPrecision: ExpressibleByArgument {}

@@ -144,23 +144,41 @@ func attentionForwardSavingProbabilities(out: UnsafeMutablePointer<Float>, probs
                                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                          tokens t: Int, heads h: Int, kvHeads g: Int, headDim e: Int, causal: Bool) {
     precondition(g > 0 && h % g == 0, "query heads (\(h)) must be a multiple of key/value heads (\(g))")
+    for head in 0..<h {
+        attentionForwardHead(head, out: out, p: probs + head * t * t, q: q, k: k, v: v, tokens: t,
+                             heads: h, kvHeads: g, headDim: e, causal: causal)
+    }
+}
+
+/// One query head of `attentionForwardSavingProbabilities`: its (T, T) probabilities into `p`,
+/// its output columns of `out`.
+func attentionForwardHead(_ head: Int, out: UnsafeMutablePointer<Float>, p: UnsafeMutablePointer<Float>,
+                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                          tokens t: Int, heads h: Int, kvHeads g: Int, headDim e: Int, causal: Bool) {
+    let qStride = Int32(h * e), kvStride = Int32(g * e)
+    let kv = head / (h / g)
+    attentionProbabilitiesHead(head, p: p, q: q, k: k, tokens: t, heads: h, kvHeads: g, headDim: e, causal: causal)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(e), Int32(t),
+                1, p, Int32(t), v + kv * e, kvStride, 0, out + head * e, qStride)
+}
+
+/// P = softmax(scale · Q_h·K_kvᵀ) of one query head into `p` (T, T), masked above the diagonal
+/// when `causal`.
+func attentionProbabilitiesHead(_ head: Int, p: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+                                k: UnsafePointer<Float>, tokens t: Int, heads h: Int, kvHeads g: Int, headDim e: Int,
+                                causal: Bool) {
     let scale = 1 / Float(e).squareRoot()
     let qStride = Int32(h * e), kvStride = Int32(g * e)
-    for head in 0..<h {
-        let kv = head / (h / g)
-        let p = probs + head * t * t
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(e),
-                    scale, q + head * e, qStride, k + kv * e, kvStride, 0, p, Int32(t))
-        parallelFor(t, minChunk: 8) { rows in
-            for i in rows {
-                let row = p + i * t
-                let visible = causal ? i + 1 : t
-                softmaxInPlace(row, count: visible)
-                for j in visible..<t { row[j] = 0 }
-            }
+    let kv = head / (h / g)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(e),
+                scale, q + head * e, qStride, k + kv * e, kvStride, 0, p, Int32(t))
+    parallelFor(t, minChunk: 8) { rows in
+        for i in rows {
+            let row = p + i * t
+            let visible = causal ? i + 1 : t
+            softmaxInPlace(row, count: visible)
+            for j in visible..<t { row[j] = 0 }
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(e), Int32(t),
-                    1, p, Int32(t), v + kv * e, kvStride, 0, out + head * e, qStride)
     }
 }
 
@@ -175,28 +193,38 @@ func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer
                        headDim e: Int, scratch: ScratchBuffer) {
     precondition(g > 0 && h % g == 0, "query heads (\(h)) must be a multiple of key/value heads (\(g))")
     guard t > 0 else { return }
-    let scale = 1 / Float(e).squareRoot()
-    let qStride = Int32(h * e), kvStride = Int32(g * e), tt = Int32(t)
     let dp = scratch.reserve(t * t)
     for head in 0..<h {
-        let kv = head / (h / g)
-        let p = probs + head * t * t
-        let dOutH = dOut + head * e
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tt, Int32(e), tt,
-                    1, p, tt, dOutH, qStride, 1, dv + kv * e, kvStride)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tt, tt, Int32(e),
-                    1, dOutH, qStride, v + kv * e, kvStride, 0, dp, tt)
-        parallelFor(t, minChunk: 8) { rows in
-            for i in rows {
-                let pr = p + i * t, dr = dp + i * t
-                var s: Float = 0
-                for j in 0..<t { s += pr[j] * dr[j] }
-                for j in 0..<t { dr[j] = pr[j] * (dr[j] - s) }
-            }
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tt, Int32(e), tt,
-                    scale, dp, tt, k + kv * e, kvStride, 1, dq + head * e, qStride)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tt, Int32(e), tt,
-                    scale, dp, tt, q + head * e, qStride, 1, dk + kv * e, kvStride)
+        attentionBackwardHead(head, dq: dq, dk: dk, dv: dv, dOut: dOut, q: q, k: k, v: v, p: probs + head * t * t,
+                              dp: dp, tokens: t, heads: h, kvHeads: g, headDim: e)
     }
+}
+
+/// One query head of `attentionBackward`, given its (T, T) probabilities `p`; `dp` is a
+/// (T, T) scratch.
+func attentionBackwardHead(_ head: Int, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                           dv: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                           q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                           p: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>, tokens t: Int, heads h: Int,
+                           kvHeads g: Int, headDim e: Int) {
+    let scale = 1 / Float(e).squareRoot()
+    let qStride = Int32(h * e), kvStride = Int32(g * e), tt = Int32(t)
+    let kv = head / (h / g)
+    let dOutH = dOut + head * e
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tt, Int32(e), tt,
+                1, p, tt, dOutH, qStride, 1, dv + kv * e, kvStride)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tt, tt, Int32(e),
+                1, dOutH, qStride, v + kv * e, kvStride, 0, dp, tt)
+    parallelFor(t, minChunk: 8) { rows in
+        for i in rows {
+            let pr = p + i * t, dr = dp + i * t
+            var s: Float = 0
+            for j in 0..<t { s += pr[j] * dr[j] }
+            for j in 0..<t { dr[j] = pr[j] * (dr[j] - s) }
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tt, Int32(e), tt,
+                scale, dp, tt, k + kv * e, kvStride, 1, dq + head * e, qStride)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tt, Int32(e), tt,
+                scale, dp, tt, q + head * e, qStride, 1, dk + kv * e, kvStride)
 }

@@ -52,3 +52,40 @@ public func crossEntropyForwardBackward(logits: UnsafePointer<Float>, targets: U
     }
     return (total, count)
 }
+
+/// `crossEntropyForwardBackward` with the gradient written over the logits: row r of `logits`
+/// becomes scale · (softmax − onehot), or zeros for an ignored row, the values the other form
+/// adds to a zeroed dLogits, bit for bit. Spares the (T, V) gradient buffer.
+///
+///     let (sum, n) = crossEntropyForwardBackwardInPlace(logits: z, targets: y, rows: t, vocabulary: v, scale: s)
+public func crossEntropyForwardBackwardInPlace(logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>,
+                                               rows t: Int, vocabulary v: Int, scale: Float) -> (lossSum: Double, count: Int) {
+    let losses = UnsafeMutablePointer<Double>.allocate(capacity: max(1, t))
+    defer { losses.deallocate() }
+    losses.initialize(repeating: 0, count: max(1, t))
+    parallelFor(t, minChunk: max(1, 16_384 / max(1, v))) { rows in
+        for r in rows {
+            let y = targets[r], row = logits + r * v
+            if y == crossEntropyIgnoreIndex {
+                row.update(repeating: 0, count: v)
+                continue
+            }
+            precondition(y >= 0 && Int(y) < v,
+                         "target \(y) at row \(r) is outside the vocabulary 0..<\(v) (ignore index is \(crossEntropyIgnoreIndex))")
+            var m = -Float.infinity
+            for j in 0..<v where row[j] > m { m = row[j] }
+            var sum: Double = 0
+            for j in 0..<v { sum += Double(expf(row[j] - m)) }
+            losses[r] = Double(m) + log(sum) - Double(row[Int(y)])
+            let k = scale / Float(sum)
+            for j in 0..<v { row[j] = expf(row[j] - m) * k }
+            row[Int(y)] -= scale
+        }
+    }
+    var total: Double = 0, count = 0
+    for r in 0..<t where targets[r] != crossEntropyIgnoreIndex {  // in order, so the sum is deterministic
+        total += losses[r]
+        count += 1
+    }
+    return (total, count)
+}

@@ -15,12 +15,12 @@ final class CheckpointingTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     /// Two parameters after three real AdamW steps, so moments and step counts are non-trivial.
-    func makeCheckpoint(step: Int) -> (TrainingCheckpoint, [Parameter]) {
+    func makeCheckpoint(step: Int, moments: MomentPrecision = .f32) -> (TrainingCheckpoint, [Parameter]) {
         var rng = SplitMix64(seed: UInt64(step))
         let random = { (n: Int) in (0..<n).map { _ in Float(rng.nextUnit()) * 2 - 1 } }
         let params = [Parameter(name: "mm_projector.0.weight", value: Tensor(random(12), shape: [4, 3]), decays: true),
                       Parameter(name: "mm_projector.0.bias", value: Tensor(random(4), shape: [4]), decays: false, lrScale: 0.5)]
-        var adamw = AdamW(weightDecay: 0.1)
+        var adamw = AdamW(weightDecay: 0.1, momentPrecision: moments)
         for _ in 0..<3 {
             for p in params { p.grad = random(p.value.count) }
             adamw.step(params, lr: 1e-3)
@@ -35,7 +35,24 @@ final class CheckpointingTests: XCTestCase {
     }
 
     func testRoundTripIsBitExact() throws {
-        let (ckpt, params) = makeCheckpoint(step: 30)
+        try roundTrip(moments: .f32)
+    }
+
+    /// Moments kept in bf16 are saved as BF16 tensors and come back as they were, so a resumed
+    /// run takes the same steps (the stochastic roundings depend on name, step and element only).
+    func testRoundTripWithBF16MomentsIsBitExact() throws {
+        try roundTrip(moments: .bf16)
+        let url = dir.appendingPathComponent("checkpoint-30")
+        let back = try TrainingCheckpoint.read(from: url)
+        XCTAssertEqual(back.optimizer.momentPrecision, .bf16)
+        XCTAssertTrue(back.optimizer.state.values.allSatisfy(\.isBF16))
+        let file = try String(contentsOf: url.appendingPathComponent("optimizer.json"), encoding: .utf8)
+        XCTAssertTrue(file.contains("\"moment_precision\""), file)
+    }
+
+    func roundTrip(moments: MomentPrecision) throws {
+        let (ckpt, params) = makeCheckpoint(step: 30, moments: moments)
+        XCTAssertEqual(ckpt.optimizer.state.values.map(\.isBF16), [moments == .bf16, moments == .bf16])
         let url = try ckpt.write(to: dir, keepLast: 0)
         XCTAssertEqual(url.lastPathComponent, "checkpoint-30")
         let back = try TrainingCheckpoint.read(from: url)

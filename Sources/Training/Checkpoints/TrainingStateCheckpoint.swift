@@ -5,7 +5,8 @@ import Tensor
 /// Everything needed to resume training bit-exactly, saved as a directory `checkpoint-<step>/`:
 ///
 ///     model.safetensors       trainable parameters, f32, by name
-///     optimizer.safetensors   AdamW moments: exp_avg.<name>, exp_avg_sq.<name> (parameter shapes)
+///     optimizer.safetensors   AdamW moments: exp_avg.<name>, exp_avg_sq.<name> (parameter shapes;
+///                             F32, or BF16 when the optimizer keeps them in bf16)
 ///     optimizer.json          AdamW hyperparameters and each parameter's step count
 ///     scheduler.json          the learning-rate schedule
 ///     rng_state.json          the dropout generator (SplitMix64)
@@ -121,9 +122,12 @@ struct OptimizerScalars: Codable {
     var beta1, beta2, eps, weightDecay: Float
     /// Each parameter's step count.
     var steps: [String: Int]
+    /// "bf16" when the moments are kept (and saved) in bf16; absent for f32.
+    var momentPrecision: MomentPrecision? = nil
 
     enum CodingKeys: String, CodingKey {
         case beta1, beta2, eps, steps
+        case momentPrecision = "moment_precision"
         case weightDecay = "weight_decay"
     }
 }

@@ -33,13 +33,16 @@ extension TrainingCheckpoint {
         try SafeTensorsWriter.write(parameters, metadata: ["format": "pt"], to: dir.appendingPathComponent(F.model))
         var moments: [String: Tensor] = [:]
         for (name, m) in optimizer.state {
-            moments["exp_avg.\(name)"] = Tensor(m.expAvg, shape: m.shape)
-            moments["exp_avg_sq.\(name)"] = Tensor(m.expAvgSq, shape: m.shape)
+            // bf16 moments are saved as they are held (BF16 tensors), so a resume is exact.
+            moments["exp_avg.\(name)"] = m.isBF16 ? bf16Tensor(m.expAvgBF16, shape: m.shape) : Tensor(m.expAvg, shape: m.shape)
+            moments["exp_avg_sq.\(name)"] = m.isBF16 ? bf16Tensor(m.expAvgSqBF16, shape: m.shape)
+                : Tensor(m.expAvgSq, shape: m.shape)
         }
         try SafeTensorsWriter.write(moments, metadata: nil, to: dir.appendingPathComponent(F.optimizerMoments))
         let scalars = OptimizerScalars(beta1: optimizer.beta1, beta2: optimizer.beta2, eps: optimizer.eps,
                                        weightDecay: optimizer.weightDecay,
-                                       steps: optimizer.state.mapValues(\.step))
+                                       steps: optimizer.state.mapValues(\.step),
+                                       momentPrecision: optimizer.momentPrecision == .f32 ? nil : optimizer.momentPrecision)
         try AtomicFile.write(Self.json(scalars), to: dir.appendingPathComponent(F.optimizer))
         try AtomicFile.write(Self.json(schedule), to: dir.appendingPathComponent(F.scheduler))
         try AtomicFile.write(Self.json(rng), to: dir.appendingPathComponent(F.rng))
@@ -83,7 +86,7 @@ extension TrainingCheckpoint {
         let parameters = try readTensors(dir.appendingPathComponent(F.model))
         let scalars: OptimizerScalars = try decode(dir.appendingPathComponent(F.optimizer))
         var optimizer = AdamW(beta1: scalars.beta1, beta2: scalars.beta2, eps: scalars.eps,
-                              weightDecay: scalars.weightDecay)
+                              weightDecay: scalars.weightDecay, momentPrecision: scalars.momentPrecision ?? .f32)
         optimizer.state = try readMoments(dir.appendingPathComponent(F.optimizerMoments), steps: scalars.steps,
                                           shapes: parameters.mapValues(\.shape))
         let samplerURL = dir.appendingPathComponent(F.sampler)
@@ -122,7 +125,7 @@ extension TrainingCheckpoint {
 
     /// Moments for exactly the parameters that have a step count, shaped like those parameters.
     static func readMoments(_ url: URL, steps: [String: Int], shapes: [String: [Int]]) throws -> [String: AdamW.Moments] {
-        var tensors = try readTensors(url)
+        var tensors = try readMomentTensors(url)
         var state: [String: AdamW.Moments] = [:]
         for (name, step) in steps {
             let pair = try ["exp_avg.\(name)", "exp_avg_sq.\(name)"].map { key -> Tensor in
@@ -134,12 +137,46 @@ extension TrainingCheckpoint {
                 }
                 return t
             }
-            state[name] = AdamW.Moments(step: step, shape: pair[0].shape, expAvg: pair[0].toFloatArray(),
-                                        expAvgSq: pair[1].toFloatArray())
+            if pair[0].dtype == .bf16 && pair[1].dtype == .bf16 {
+                state[name] = AdamW.Moments(step: step, shape: pair[0].shape, bf16ExpAvg: bf16Bits(pair[0]),
+                                            bf16ExpAvgSq: bf16Bits(pair[1]))
+            } else {
+                state[name] = AdamW.Moments(step: step, shape: pair[0].shape, expAvg: pair[0].toFloatArray(),
+                                            expAvgSq: pair[1].toFloatArray())
+            }
         }
         guard tensors.isEmpty else {
             throw TrainingStateError.unexpectedTensors(file: url.path, names: tensors.keys.sorted())
         }
         return state
     }
+
+    /// The moments file's tensors: f32 ones as owned copies, bf16 ones (moments kept in bf16)
+    /// as they are.
+    static func readMomentTensors(_ url: URL) throws -> [String: Tensor] {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw TrainingStateError.missingFile(file: url.path) }
+        let file = try SafeTensorsFile(url: url)
+        var out: [String: Tensor] = [:]
+        for name in file.tensorNames {
+            let t = try file.tensor(name)
+            guard t.dtype == .f32 || t.dtype == .bf16 else {
+                throw TrainingStateError.wrongDType(file: url.path, tensor: name, found: t.dtype.rawValue)
+            }
+            out[name] = t.dtype == .f32 ? t.toF32() : t
+        }
+        return out
+    }
+}
+
+/// A BF16 tensor of bit patterns.
+func bf16Tensor(_ bits: [UInt16], shape: [Int]) -> Tensor {
+    let t = Tensor(zeros: shape, dtype: .bf16)
+    bits.withUnsafeBytes { t.rawPointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    return t
+}
+
+/// The bit patterns of a BF16 tensor.
+func bf16Bits(_ t: Tensor) -> [UInt16] {
+    let p = t.rawPointer.assumingMemoryBound(to: UInt16.self)
+    return Array(UnsafeBufferPointer(start: p, count: t.count))
 }

@@ -84,7 +84,7 @@ final class BlockActivations {
     let q = ScratchBuffer(), k = ScratchBuffer(), v = ScratchBuffer()  // (R, H*E), (R, G*E) ×2, after rotary
     let probs = ScratchBuffer(), att = ScratchBuffer()         // Σ_s (H, T_s, T_s), (R, H*E)
     let xMid = ScratchBuffer(), norm2 = ScratchBuffer()        // (R, D)
-    let gate = ScratchBuffer(), up = ScratchBuffer(), h = ScratchBuffer()  // (R, F)
+    let gate = ScratchBuffer(), up = ScratchBuffer()          // (R, F); h = swiglu(gate, up) is made again
     let linears = (0..<7).map { _ in LinearSaved() }           // q k v o gate up down
 }
 
@@ -95,7 +95,8 @@ final class BlockActivations {
 /// length, so every Linear is one GEMM over all tokens of the batch while attention (and the
 /// rotary positions) stay within each sequence; no padding or attention mask is needed.
 /// With `gradientCheckpointing`, only each block's input is kept and the block's activations
-/// are recomputed in the backward pass (one block's worth of memory instead of all of them).
+/// are recomputed in the backward pass (one block's worth of memory instead of all of them),
+/// and attention keeps no (H, T, T) probabilities: the backward computes each head's again.
 public final class TrainableDecoder {
     public let config: LlamaConfiguration
     public let mode: DecoderTraining
@@ -115,7 +116,7 @@ public final class TrainableDecoder {
     var acts: [BlockActivations]                  // one per block, or one shared when checkpointing
     let layerInputs: [ScratchBuffer]              // L + 1 of (R, D): block inputs, then the final hidden
     let normFinal = ScratchBuffer()               // (R, D)
-    let logitsChunk = ScratchBuffer(), dLogitsChunk = ScratchBuffer()  // (C, V)
+    let logitsChunk = ScratchBuffer()             // (C, V) logits, then their gradient
     let recomputed = ScratchBuffer()              // (R, D): a recomputed block's output (discarded)
     var cos: [Float] = [], sin: [Float] = []      // (longest T, E/2)
     let attScratch = ScratchBuffer()
@@ -257,11 +258,12 @@ public final class TrainableDecoder {
         var r0 = 0
         while r0 < r {
             let n = min(logitsChunkRows, r - r0)
-            let logits = logitsChunk.reserve(n * v), dLogits = dLogitsChunk.reserve(n * v)
+            let logits = logitsChunk.reserve(n * v)
             lmHead.forward(logits, normFinal.pointer + r0 * d, rows: n, saved: headSaved, batch: .empty)
-            dLogits.update(repeating: 0, count: n * v)
-            let (sum, count) = crossEntropyForwardBackward(logits: logits, targets: targets + r0, rows: n, vocabulary: v,
-                                                           dLogits: dLogits, scale: scale)
+            // The gradient overwrites the logits: one (C, V) buffer instead of two.
+            let (sum, count) = crossEntropyForwardBackwardInPlace(logits: logits, targets: targets + r0, rows: n,
+                                                                  vocabulary: v, scale: scale)
+            let dLogits = logits
             lossSum += sum
             counted += count
             lmHead.backward(dx: dNorm + r0 * d, dy: dLogits, x: normFinal.pointer + r0 * d, rows: n, saved: headSaved,

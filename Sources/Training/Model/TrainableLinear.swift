@@ -32,11 +32,41 @@ public final class LoRAAdapter {
     public var rank: Int { a.value.shape[0] }
 }
 
-/// What a Linear keeps from its forward for its backward (beyond its input).
+/// What a Linear keeps from its forward for its backward (beyond its input). The dropout
+/// mask is not kept: the backward draws it again from the same seeds (bit for bit the same),
+/// which spares two (T, K) f32 copies per Linear.
 final class LinearSaved {
     var ax = ScratchBuffer()         // (T, R) A · dropout(x)
-    var mask = ScratchBuffer()       // (T, K) dropout scale per input element (0 or 1/(1-p))
-    var dropped = ScratchBuffer()    // (T, K) dropout(x)
+    var dropout = DropoutDraws()     // the seeds and rows the forward's masks came from
+}
+
+/// Where a Linear's dropout masks come from: one SplitMix64 stream per sequence, seeded by the
+/// sequence's seed and the Linear's tag, one draw per input element in row-major order.
+struct DropoutDraws {
+    private(set) var starts: [Int] = [], lengths: [Int] = [], seeds: [UInt64] = []
+
+    /// Records `batch`'s layout (reusing the arrays' storage).
+    mutating func record(_ batch: PackedSequences, tag: UInt64) {
+        starts.removeAll(keepingCapacity: true)
+        lengths.removeAll(keepingCapacity: true)
+        seeds.removeAll(keepingCapacity: true)
+        starts.append(contentsOf: batch.starts)
+        lengths.append(contentsOf: batch.lengths)
+        for s in batch.dropoutSeeds { seeds.append(s ^ tag) }
+    }
+
+    /// Calls `body(i, scale)` for every element i of the (rows, k) input, in order, with its
+    /// dropout scale: 0 with probability p, else 1/(1-p).
+    @inline(__always)
+    func forEach(k: Int, p: Float, _ body: (Int, Float) -> Void) {
+        let keep = 1 / (1 - p)
+        for s in seeds.indices {
+            var rng = SplitMix64(seed: seeds[s])
+            for i in (starts[s] * k)..<((starts[s] + lengths[s]) * k) {
+                body(i, Float(rng.nextUnit()) < p ? 0 : keep)
+            }
+        }
+    }
 }
 
 /// Transient buffers of a Linear's forward and backward. One workspace serves every Linear of
@@ -44,7 +74,9 @@ final class LinearSaved {
 final class LinearWorkspace {
     let widened = ScratchBuffer()    // a block of half-precision weight rows widened to f32
     let du = ScratchBuffer()         // (T, R)
-    let dInput = ScratchBuffer()     // (T, K) gradient of dropout(x), before the mask
+    /// (T, K) dropout(x), drawn in the forward and again in the backward; once dA has read it,
+    /// the backward reuses it for the gradient of dropout(x) before the mask.
+    let dropped = ScratchBuffer()
 }
 
 /// A Linear layer in training: its weight either a trainable `Parameter` or frozen (any dtype,
@@ -114,16 +146,8 @@ public final class TrainableLinear {
         var input = x
         if lora.dropout > 0 {
             precondition(batch.rows == t, "dropout needs the packed batch layout (\(batch.rows) rows, got \(t))")
-            let mask = saved.mask.reserve(t * k), dropped = saved.dropped.reserve(t * k)
-            let keep = 1 / (1 - lora.dropout)
-            for s in batch.lengths.indices {
-                var rng = SplitMix64(seed: batch.dropoutSeeds[s] ^ dropoutTag)
-                for i in (batch.starts[s] * k)..<((batch.starts[s] + batch.lengths[s]) * k) {
-                    mask[i] = Float(rng.nextUnit()) < lora.dropout ? 0 : keep
-                    dropped[i] = x[i] * mask[i]
-                }
-            }
-            input = UnsafePointer(dropped)
+            saved.dropout.record(batch, tag: dropoutTag)
+            input = UnsafePointer(drop(x, lora, saved, rows: t))
         }
         loraForward(lora, y, input, rows: t, saved: saved)
     }
@@ -133,6 +157,14 @@ public final class TrainableLinear {
                  saved: LinearSaved, rng: inout SplitMix64) {
         precondition(lora == nil || lora!.dropout == 0, "LoRA dropout needs the packed-batch forward")
         forward(y, x, rows: t, saved: saved, batch: .empty)
+    }
+
+    /// dropout(x) (T, K) into the shared workspace, from the masks `saved` records.
+    private func drop(_ x: UnsafePointer<Float>, _ lora: LoRAAdapter, _ saved: LinearSaved,
+                      rows t: Int) -> UnsafeMutablePointer<Float> {
+        let dropped = workspace.dropped.reserve(t * inFeatures)
+        saved.dropout.forEach(k: inFeatures, p: lora.dropout) { i, scale in dropped[i] = x[i] * scale }
+        return dropped
     }
 
     /// y += s · (A x̃) · Bᵀ, both products as GEMMs accumulating into y.
@@ -169,7 +201,7 @@ public final class TrainableLinear {
         guard let lora else { return }
         let k = inFeatures, r = lora.rank, n = outFeatures, s = lora.scale
         // With u = A·x̃ and y += s·B·u: dB += s·dyᵀ·u, du = s·dy·B, dA += duᵀ·x̃, dx̃ = du·A.
-        let input = lora.dropout > 0 ? UnsafePointer(saved.dropped.pointer) : x
+        let input = lora.dropout > 0 ? UnsafePointer(drop(x, lora, saved, rows: t)) : x
         let du = workspace.du.reserve(t * r)
         withGradient(lora.b) { dB in
             gemm(.trans, .noTrans, m: n, n: r, k: t, alpha: s, dy, n, saved.ax.pointer, r, beta: 1, dB!, r)
@@ -180,9 +212,9 @@ public final class TrainableLinear {
         }
         guard let dx else { return }
         if lora.dropout > 0 {
-            let dInput = workspace.dInput.reserve(t * k), mask = saved.mask.pointer
+            let dInput = workspace.dropped.reserve(t * k)  // x̃ is no longer needed
             gemm(.noTrans, .noTrans, m: t, n: k, k: r, alpha: 1, du, r, lora.a.value.floats, k, beta: 0, dInput, k)
-            for i in 0..<(t * k) { dx[i] += dInput[i] * mask[i] }
+            saved.dropout.forEach(k: k, p: lora.dropout) { i, scale in dx[i] += dInput[i] * scale }
         } else {
             gemm(.noTrans, .noTrans, m: t, n: k, k: r, alpha: 1, du, r, lora.a.value.floats, k, beta: 1, dx, k)
         }
