@@ -43,13 +43,10 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Positions per sequence (image features included).") var sequenceLength = 256
     @Option(help: "Optimizer steps (the first is a warm-up).") var steps = 4
     @Flag(help: "Recompute block activations in the backward pass.") var gradientCheckpointing = false
-<<<<<<< HEAD
     @Flag(inversion: .prefixedNo, help: "Split each batch's sequences over the --threads (off: every kernel threaded).")
     var threadShards = true
-=======
     @Option(help: "How AdamW keeps its moments: f32 (torch's AdamW) or bf16 (half the optimizer memory, stochastic rounding).")
     var optimizerMoments: MomentPrecision = .f32
->>>>>>> loramem
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var runtime: RuntimeOptions
 
