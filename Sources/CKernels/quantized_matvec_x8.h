@@ -181,8 +181,7 @@ void lk_deinterleave_q4_kx8(const void *src, void *dst, size_t rows, size_t k) {
 void lk_dequantize_q4_kx8(const void *src, float *dst, size_t rows, size_t k) { x8_dequantize(LK_Q4_KX8, src, dst, rows, k); }
 
 int lk_prefers_q4_0x8(void) {
-    int level = lk_simd_level();
-    return level == 1 || level == 2;
+    return lk_simd_level() >= 1;
 }
 
 // MARK: - bodies (AVX2)

@@ -33,7 +33,7 @@ private struct Interleaving {
 
 extension Tensor {
     /// This Q4_0 or Q4_K matrix with its rows interleaved in eights, when the decode kernels run
-    /// faster on that at this CPU's instruction-set level (AVX2 without AVX-512 VNNI) or `force`
+    /// faster on that at this CPU's instruction-set level (any x86 level with AVX2) or `force`
     /// is set; otherwise (another type, rows not a multiple of 8) the tensor itself.
     ///
     /// The interleaved copy is owned memory the size of the original (Q4_K's: +2.8%, its scales
