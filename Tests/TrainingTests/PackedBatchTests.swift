@@ -14,33 +14,13 @@ final class PackedBatchTests: XCTestCase {
         ("stage1", .pretrain), ("full", .finetuneFull), ("lora", .finetuneLoRA(rank: 4, alpha: 8, dropout: 0.1)),
     ]
 
-    func graph(_ stage: TrainingStage) throws -> LLaVATrainingModel {
-        let model = try LLaVAModel(directory: Fixtures.url("training/model"))
-        let g = LLaVATrainingModel(model: model, stage: stage, projectorLRScale: 1, seed: 3)
-        // B starts non-zero, so that every LoRA gradient is exercised.
-        for p in g.parameters where p.name.contains("lora_B") {
-            for i in 0..<p.value.count { p.value.floats[i] = Float(i % 7) * 0.01 - 0.03 }
-        }
-        return g
-    }
-
-    /// Loss and every gradient of one accumulate over `examples`.
+    let checks = TrainingGraphChecks()
+    func graph(_ stage: TrainingStage) throws -> LLaVATrainingModel { try checks.graph(stage) }
     func run(_ g: LLaVATrainingModel, _ examples: [TrainingExample]) throws -> (Double, [String: [Float]]) {
-        zeroGradients(g.parameters)
-        let n = try g.countTargets(examples)
-        let loss = try g.accumulate(examples, normalizer: n) / Double(n)
-        return (loss, Dictionary(uniqueKeysWithValues: g.parameters.map { ($0.name, $0.grad) }))
+        try checks.run(g, examples)
     }
-
     func assertSame(_ a: (Double, [String: [Float]]), _ b: (Double, [String: [Float]]), tolerance: Float, _ what: String) {
-        XCTAssertEqual(a.0, b.0, accuracy: Double(tolerance) * abs(b.0), "\(what) loss")
-        XCTAssertEqual(a.1.keys.sorted(), b.1.keys.sorted(), what)
-        for (name, want) in b.1 {
-            let got = a.1[name]!
-            let scale = max(want.map(abs).max() ?? 0, 1e-12)
-            XCTAssertGreaterThan(scale, 1e-12, "\(what) \(name): zero gradient tests nothing")
-            XCTAssertLessThanOrEqual(maxAbsDifference(got, want) / scale, tolerance, "\(what) \(name): \(differenceReport(got, want))")
-        }
+        checks.assertSame(a, b, tolerance: tolerance, what)
     }
 
     func testPackedBatchEqualsOneSequenceAtATime() throws {
