@@ -36,6 +36,6 @@ public func causalAttentionBackwardRecomputing(dq: UnsafeMutablePointer<Float>, 
     for head in 0..<h {
         attentionProbabilitiesHead(head, p: p, q: q, k: k, tokens: t, heads: h, kvHeads: g, headDim: e, causal: true)
         attentionBackwardHead(head, dq: dq, dk: dk, dv: dv, dOut: dOut, q: q, k: k, v: v, p: p, dp: dp, tokens: t,
-                              heads: h, kvHeads: g, headDim: e)
+                              heads: h, kvHeads: g, headDim: e, causal: true)
     }
 }

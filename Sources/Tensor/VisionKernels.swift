@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 
 // Kernels of the vision tower (CLIP ViT) that the decoder does not need.
@@ -10,10 +11,7 @@ import Foundation
 /// not the erf GELU it approximates.
 public func quickGELUInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     parallelFor(n, minChunk: 8192) { r in
-        for i in r {
-            let v = x[i]
-            x[i] = v / (1 + expf(-1.702 * v))
-        }
+        lk_sigmoid_gate(x + r.lowerBound, x + r.lowerBound, nil, 1.702, r.count)
     }
 }
 
@@ -33,11 +31,8 @@ public func geluInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
 public func quickGELUBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
                               x: UnsafePointer<Float>, count n: Int) {
     parallelFor(n, minChunk: 8192) { r in
-        for i in r {
-            let v = x[i]
-            let s = 1 / (1 + expf(-1.702 * v))
-            dx[i] += dy[i] * (s + 1.702 * v * s * (1 - s))
-        }
+        let i = r.lowerBound
+        lk_quick_gelu_backward(dx + i, dy + i, x + i, r.count)
     }
 }
 
@@ -103,7 +98,7 @@ public func bidirectionalAttentionBackward(dq: UnsafeMutablePointer<Float>, dk: 
                                            probs: UnsafePointer<Float>, tokens t: Int, heads h: Int, headDim e: Int,
                                            scratch: ScratchBuffer) {
     attentionBackward(dq: dq, dk: dk, dv: dv, dOut: dOut, q: q, k: k, v: v, probs: probs, tokens: t,
-                      heads: h, kvHeads: h, headDim: e, scratch: scratch)
+                      heads: h, kvHeads: h, headDim: e, causal: false, scratch: scratch)
 }
 
 /// y[t, :] += bias[:] for every row t, with the bias as a plain pointer (rows split across threads).

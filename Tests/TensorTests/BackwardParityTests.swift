@@ -21,6 +21,7 @@ import XCTest
 /// Sizes and constants of the op fixtures (`ops.json`, snake_case as Python writes it).
 struct OpsConfig: Decodable {
     let heads: Int, kv_heads: Int, head_dim: Int, bidirectional_heads: Int
+    let long_heads: Int, long_kv_heads: Int
     let eps: Float, theta: Double
 }
 
@@ -142,17 +143,42 @@ final class BackwardParityTests: XCTestCase {
 
     func testCausalAttentionGQA() throws {
         let config = try Fixtures.json("ops/ops.json", as: OpsConfig.self)
-        let (h, g, e) = (config.heads, config.kv_heads, config.head_dim)
-        let q = try values("attention.q"), k = try values("attention.k"), v = try values("attention.v")
-        let dy = try values("attention.dy")
+        try checkCausalAttention("attention", heads: config.heads, kvHeads: config.kv_heads, headDim: config.head_dim)
+    }
+
+    /// 150 tokens: three blocks of query rows (64, 64, 22), each stopping at its last visible key;
+    /// the backward with probabilities recomputed gives the same gradients.
+    func testCausalAttentionAcrossQueryBlocks() throws {
+        let config = try Fixtures.json("ops/ops.json", as: OpsConfig.self)
+        let (h, g, e) = (config.long_heads, config.long_kv_heads, config.head_dim)
+        try checkCausalAttention("attention_long", heads: h, kvHeads: g, headDim: e)
+        let q = try values("attention_long.q"), k = try values("attention_long.k"), v = try values("attention_long.v")
+        let dy = try values("attention_long.dy"), t = q.count / (h * e)
+        XCTAssertGreaterThan(t, 128)
+        let scratch = ScratchBuffer()
+        var out = [Float](repeating: .nan, count: t * h * e)
+        causalAttentionForward(out: &out, q: q, k: k, v: v, tokens: t, heads: h, kvHeads: g, headDim: e, scratch: scratch)
+        try check(out, "attention_long.y", tolerance: Self.reduction)
+        try checkBackward(["attention_long.dq", "attention_long.dk", "attention_long.dv"], tolerance: Self.reduction) { d in
+            causalAttentionBackwardRecomputing(dq: d[0], dk: d[1], dv: d[2], dOut: dy, q: q, k: k, v: v,
+                                               tokens: t, heads: h, kvHeads: g, headDim: e, scratch: scratch)
+        }
+    }
+
+    /// Forward (output and saved probabilities) and backward of the causal GQA attention on the
+    /// fixture tensors `<name>.*`.
+    func checkCausalAttention(_ name: String, heads h: Int, kvHeads g: Int, headDim e: Int,
+                              file: StaticString = #filePath, line: UInt = #line) throws {
+        let q = try values("\(name).q"), k = try values("\(name).k"), v = try values("\(name).v")
+        let dy = try values("\(name).dy")
         let t = q.count / (h * e)
-        XCTAssertEqual(try shape("attention.k"), [t, g * e])
+        XCTAssertEqual(try shape("\(name).k"), [t, g * e], file: file, line: line)
         var out = [Float](repeating: 0, count: t * h * e), probs = [Float](repeating: .nan, count: h * t * t)
         causalAttentionForward(out: &out, probs: &probs, q: q, k: k, v: v, tokens: t, heads: h, kvHeads: g, headDim: e)
-        try check(out, "attention.y", tolerance: Self.reduction)
-        try check(probs, "attention.probs", tolerance: Self.reduction)
+        try check(out, "\(name).y", tolerance: Self.reduction, file: file, line: line)
+        try check(probs, "\(name).probs", tolerance: Self.reduction, file: file, line: line)
         let scratch = ScratchBuffer()
-        try checkBackward(["attention.dq", "attention.dk", "attention.dv"], tolerance: Self.reduction) { d in
+        try checkBackward(["\(name).dq", "\(name).dk", "\(name).dv"], tolerance: Self.reduction, file: file, line: line) { d in
             causalAttentionBackward(dq: d[0], dk: d[1], dv: d[2], dOut: dy, q: q, k: k, v: v, probs: probs,
                                     tokens: t, heads: h, kvHeads: g, headDim: e, scratch: scratch)
         }

@@ -165,6 +165,101 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(scalar[6], 0x7c00)   // 65520 rounds to infinity
     }
 
+    /// lk_exp is one function at every SIMD level (bit for bit), within 2 ulp of e^x computed in
+    /// double precision, and exact where IEEE says so (e^0 = 1, overflow to +inf, underflow to 0,
+    /// NaN stays NaN).
+    func testExpIsOneFunctionAtEveryLevelWithin2Ulp() {
+        let n = 400_003   // not a multiple of any vector width: the padded tail runs too
+        let x = (0..<n).map { Float(-110 + 200 * Double($0) / Double(n)) }
+        defer { lk_limit_simd(3) }
+        var byLevel: [[UInt32]] = []
+        for level: Int32 in [0, 1, 3] {
+            lk_limit_simd(level)
+            var y = [Float](repeating: 0, count: n)
+            lk_exp(x, &y, n)
+            byLevel.append(y.map(\.bitPattern))
+        }
+        XCTAssertEqual(byLevel[1], byLevel[0], "AVX2 level differs from portable C")
+        XCTAssertEqual(byLevel[2], byLevel[0], "AVX-512 level differs from portable C")
+        var worst = 0.0
+        for (xi, bits) in zip(x, byLevel[0]) {
+            let exact = Foundation.exp(Double(xi))
+            guard exact >= Double(Float.leastNormalMagnitude), exact <= Double(Float.greatestFiniteMagnitude) else { continue }
+            let ulp = Double(Float(exact).ulp)
+            worst = max(worst, abs(Double(Float(bitPattern: bits)) - exact) / ulp)
+        }
+        XCTAssertLessThanOrEqual(worst, 2, "max error \(worst) ulp")
+        let special: [Float] = [0, .infinity, -.infinity, .nan, 88.8, -200, -0.0]
+        var y = [Float](repeating: 1, count: special.count)
+        lk_exp(special, &y, special.count)
+        XCTAssertEqual(Array(y[0..<3]), [1, .infinity, 0])
+        XCTAssertTrue(y[3].isNaN)
+        XCTAssertEqual(Array(y[4...]), [.infinity, 0, 1])
+    }
+
+    /// The sigmoid gates and their gradients are the plain formulas over lk_exp, bit for bit, at
+    /// every level and wherever an element falls (chunk offsets and tails of any length).
+    func testSigmoidGatesEqualTheirFormulas() {
+        let n = 103
+        let g = randoms(n, seed: 5).map { $0 * 30 }, u = randoms(n, seed: 6), d = randoms(n, seed: 7)
+        func e(_ v: Float) -> Float { var x = v, y: Float = 0; lk_exp(&x, &y, 1); return y }
+        var silu = [Float](), dGate = [Float](), dUp = [Float](), quick = [Float](), dQuick = [Float]()
+        for i in 0..<n {
+            let s = 1 / (1 + e(-g[i])), q = 1 / (1 + e(-(1.702 * g[i])))
+            silu.append(g[i] / (1 + e(-g[i])) * u[i])
+            dGate.append(0.5 + d[i] * u[i] * s * (1 + g[i] * (1 - s)))
+            dUp.append(0.25 + d[i] * g[i] * s)
+            quick.append(g[i] / (1 + e(-(1.702 * g[i]))))
+            dQuick.append(0.5 + d[i] * (q + 1.702 * g[i] * q * (1 - q)))
+        }
+        defer { lk_limit_simd(3) }
+        for level: Int32 in [0, 1, 3] {
+            lk_limit_simd(level)
+            for start in [0, 1, 7, 50] {
+                let m = n - start
+                var y = [Float](repeating: 0, count: m), q = y
+                var dg = [Float](repeating: 0.5, count: m), du = [Float](repeating: 0.25, count: m), dq = dg
+                g.withUnsafeBufferPointer { gp in
+                    let gs = gp.baseAddress! + start
+                    u.withUnsafeBufferPointer { up in
+                        d.withUnsafeBufferPointer { dp in
+                            let us = up.baseAddress! + start, ds = dp.baseAddress! + start
+                            lk_sigmoid_gate(&y, gs, us, 1, m)
+                            lk_sigmoid_gate(&q, gs, nil, 1.702, m)
+                            lk_swiglu_backward(&dg, &du, ds, gs, us, m, 1)
+                            lk_quick_gelu_backward(&dq, ds, gs, m)
+                        }
+                    }
+                }
+                let at = "level \(level), offset \(start)"
+                XCTAssertEqual(y.map(\.bitPattern), silu[start...].map(\.bitPattern), "SiLU gate, \(at)")
+                XCTAssertEqual(q.map(\.bitPattern), quick[start...].map(\.bitPattern), "quick GELU, \(at)")
+                XCTAssertEqual(dg.map(\.bitPattern), dGate[start...].map(\.bitPattern), "dGate, \(at)")
+                XCTAssertEqual(du.map(\.bitPattern), dUp[start...].map(\.bitPattern), "dUp, \(at)")
+                XCTAssertEqual(dq.map(\.bitPattern), dQuick[start...].map(\.bitPattern), "quick GELU dx, \(at)")
+            }
+        }
+    }
+
+    /// Softmax at every level: the exponentials are lk_exp's, normalised (sum 1 within float
+    /// rounding, each value e^(x−max)/Σ to 1e-6), lengths from 1 to past two vector widths.
+    func testSoftmaxAtEveryLevel() {
+        defer { lk_limit_simd(3) }
+        for level: Int32 in [0, 1, 3] {
+            lk_limit_simd(level)
+            for n in [1, 3, 16, 17, 40] {
+                let x = randoms(n, seed: UInt64(n)).map { $0 * 20 }
+                var y = x
+                lk_softmax(&y, n)
+                let m = x.max()!, w = x.map { Foundation.exp(Double($0 - m)) }, sum = w.reduce(0, +)
+                for i in 0..<n {
+                    XCTAssertEqual(Double(y[i]), w[i] / sum, accuracy: 1e-6, "level \(level), n \(n), index \(i)")
+                }
+                XCTAssertEqual(y.reduce(0, +), 1, accuracy: 1e-5)
+            }
+        }
+    }
+
     func testRotaryIsARotation() {
         let rope = RotaryEmbedding(headDim: 8, theta: 10000)
         var cos = [Float](), sin = [Float]()

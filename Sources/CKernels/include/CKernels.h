@@ -106,6 +106,21 @@ float lk_dot_f16(const uint16_t *a, const float *b, size_t n);
 /// y += a · x, x f16 widened exactly.
 void lk_axpy_f16(float a, const uint16_t *x, float *y, size_t n);
 
+/// e^x (elementwise.c): within 2 ulp, the same bits at every SIMD level; +inf above ~88.72,
+/// subnormals then 0 below ~-87.3, NaN for NaN. y may be x.
+void lk_exp(const float *x, float *y, size_t n);
+/// In-place softmax over n values, max-subtracted; the sum's order depends on the level's width.
+void lk_softmax(float *x, size_t n);
+/// out = x · σ(a·x) · up = x / (1 + e^(-a·x)) · up (up NULL: no factor). SiLU gate of SwiGLU
+/// (a = 1), CLIP's quick GELU (a = 1.702). out may be x or up.
+void lk_sigmoid_gate(float *out, const float *x, const float *up, float a, size_t n);
+/// SwiGLU backward with s = σ(gate): dGate = dOut·up·s·(1 + gate(1 − s)), dUp = dOut·gate·s,
+/// added to what dGate and dUp hold when `accumulate`, written over it otherwise. dUp may be dOut.
+void lk_swiglu_backward(float *dGate, float *dUp, const float *dOut, const float *gate, const float *up,
+                        size_t n, int accumulate);
+/// Quick GELU backward, accumulating: dx += dy · (s + 1.702 · x · s(1 − s)), s = σ(1.702x).
+void lk_quick_gelu_backward(float *dx, const float *dy, const float *x, size_t n);
+
 /// Lets freed large blocks stay in the process heap (glibc) so they are reused without page faults.
 void lk_retain_freed_memory(void);
 

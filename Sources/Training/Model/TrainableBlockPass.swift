@@ -88,7 +88,8 @@ extension TrainableDecoder {
         swigluForward(hh, gate: a.gate.pointer, up: a.up.pointer, count: r * f)  // as the forward made it
         b.down.backward(dx: dh, dy: dxOut, x: hh, rows: r, saved: a.linears[6], overwrite: true)
         let dGate = hh, dUp = dh  // dUp overwrites dh element by element, after reading it
-        swigluBackwardWriting(dGate: dGate, dUp: dUp, dOut: dh, gate: a.gate.pointer, up: a.up.pointer, count: r * f)
+        swigluBackward(dGate: dGate, dUp: dUp, dOut: dh, gate: a.gate.pointer, up: a.up.pointer, count: r * f,
+                       accumulate: false)
         let dNorm2 = g.buffer(4, r * d)
         b.gate.backward(dx: dNorm2, dy: dGate, x: a.norm2.pointer, rows: r, saved: a.linears[4], overwrite: true)
         b.up.backward(dx: dNorm2, dy: dUp, x: a.norm2.pointer, rows: r, saved: a.linears[5])
@@ -142,14 +143,3 @@ final class BackwardScratch {
     func buffer(_ i: Int, _ n: Int) -> UnsafeMutablePointer<Float> { buffers[i].reserve(n) }
 }
 
-/// `swigluBackward` that writes dGate and dUp instead of adding to them (no zeroing pass).
-func swigluBackwardWriting(dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
-                           gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
-    parallelFor(n, minChunk: 8192) { r in
-        for i in r {
-            let g = gate[i], s = 1 / (1 + expf(-g))
-            dGate[i] = dOut[i] * up[i] * s * (1 + g * (1 - s))
-            dUp[i] = dOut[i] * g * s
-        }
-    }
-}
