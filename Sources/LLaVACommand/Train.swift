@@ -87,6 +87,8 @@ struct TrainHyperparameters: ParsableArguments {
     @Flag(inversion: .prefixedNo,
           help: "Split each micro-batch's sequences over the --threads, each shard single-threaded (off: every kernel threaded).")
     var threadShards = true
+    @Option(help: "How AdamW keeps its moments: f32 (torch's AdamW) or bf16 (half the optimizer memory, stochastic rounding).")
+    var optimizerMoments: MomentPrecision = .f32
 
     func options(for stage: TrainingStage) throws -> TrainingOptions {
         var o = TrainingOptions.defaults(for: stage)
@@ -96,6 +98,7 @@ struct TrainHyperparameters: ParsableArguments {
         if let gradientAccumulation { o.gradientAccumulation = gradientAccumulation }
         if let learningRate { o.learningRate = learningRate }
         if let weightDecay { o.weightDecay = weightDecay }
+        o.optimizerMoments = optimizerMoments
         if let warmupRatio { o.warmupRatio = warmupRatio }
         if let maxGradNorm { o.maxGradNorm = maxGradNorm }
         if let modelMaxLength { o.modelMaxLength = modelMaxLength }

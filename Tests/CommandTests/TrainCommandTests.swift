@@ -346,4 +346,30 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertEqual(try losses("killed"), expected)
     }
+
+    /// `--optimizer-moments bf16` reaches the optimizer (the checkpoint keeps BF16 moments), the
+    /// run continued from its step-3 checkpoint repeats the uninterrupted losses, and resuming
+    /// it with f32 moments is refused by name.
+    func testBF16MomentsRunResumesAndRefusesAnotherPrecision() throws {
+        let common = ["train", "finetune"] + base + [
+            "--data", dir.appendingPathComponent("finetune.json").path, "--batch-size", "5", "--max-steps", "6",
+            "--save-steps", "3", "--save-total-limit", "2", "--learning-rate", "2e-3", "--seed", "7",
+            "--optimizer-moments", "bf16"]
+        let whole = dir.appendingPathComponent("whole"), part = dir.appendingPathComponent("part")
+        let a = try LLaVAExecutable.run(common + ["--output-dir", whole.path], timeout: 300)
+        XCTAssertEqual(a.status, 0, a.stderr)
+        let moments = try SafeTensorsFile(url: whole.appendingPathComponent("checkpoint-6/optimizer.safetensors"))
+        XCTAssertFalse(moments.tensorNames.isEmpty)
+        for name in moments.tensorNames { XCTAssertEqual(try moments.tensor(name).dtype, .bf16, name) }
+
+        try FileManager.default.createDirectory(at: part, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: whole.appendingPathComponent("checkpoint-3"),
+                                         to: part.appendingPathComponent("checkpoint-3"))
+        let f32 = try LLaVAExecutable.run(common.dropLast(2) + ["--output-dir", part.path, "--resume"], timeout: 300)
+        XCTAssertNotEqual(f32.status, 0)
+        XCTAssertTrue(f32.stderr.contains("--optimizer-moments bf16"), f32.stderr)
+        let c = try LLaVAExecutable.run(common + ["--output-dir", part.path, "--resume"], timeout: 300)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertEqual(try Self.losses(part), Array(try Self.losses(whole).suffix(3)))
+    }
 }

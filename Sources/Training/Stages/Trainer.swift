@@ -18,6 +18,9 @@ public struct TrainingOptions: Sendable {
     /// The projector's learning rate (`--mm-projector-lr`); nil uses `learningRate`.
     public var projectorLearningRate: Float?
     public var weightDecay: Float = 0
+    /// How AdamW keeps its moments (`--optimizer-moments`): f32 as torch does, or bf16 with
+    /// stochastic rounding (half the optimizer memory).
+    public var optimizerMoments: MomentPrecision = .f32
     public var warmupRatio: Float = 0.03
     public var maxGradNorm: Float = 1
     public var modelMaxLength = 2048
@@ -107,7 +110,7 @@ public final class Trainer {
                                groupByModality: options.groupByModalityLength)
         let perEpoch = max(1, (sampler.stepsPerEpoch + options.gradientAccumulation - 1) / options.gradientAccumulation)
         totalSteps = options.maxSteps ?? perEpoch * options.epochs
-        optimizer = AdamW(weightDecay: options.weightDecay)
+        optimizer = AdamW(weightDecay: options.weightDecay, momentPrecision: options.optimizerMoments)
         schedule = LearningRateSchedule(baseLR: options.learningRate, totalSteps: totalSteps, warmupRatio: options.warmupRatio)
         if let p = options.projectorLearningRate {
             for param in graph.projector.parameters { param.lrScale = p / options.learningRate }
@@ -123,6 +126,11 @@ public final class Trainer {
     public func resumeIfPossible() throws -> Int? {
         guard let dir = TrainingCheckpoint.latest(in: outputDirectory) else { return nil }
         let c = try TrainingCheckpoint.read(from: dir)
+        guard c.optimizer.momentPrecision == options.optimizerMoments else {
+            throw TrainingError.invalidArgument(
+                "\(dir.path) keeps AdamW moments in \(c.optimizer.momentPrecision.rawValue), not "
+                + "\(options.optimizerMoments.rawValue): resume with --optimizer-moments \(c.optimizer.momentPrecision.rawValue)")
+        }
         try c.restore(into: graph.parameters)
         optimizer = c.optimizer
         sampler.state = try JSONDecoder().decode(BatchSampler.State.self, from: c.samplerState)
