@@ -123,6 +123,17 @@ public struct AdamW: Codable, Equatable, Sendable {
 struct StepScalars {
     var decayFactor, oneMinusBeta1, beta2, oneMinusBeta2, bc2Sqrt, eps, negStepSize: Float
     var decays: Bool
+
+    /// torch's AdamW on one element, in its operation order: decoupled decay, the two moment
+    /// updates (m by lerp), then the bias-corrected step.
+    @inline(__always)
+    func apply(to param: inout Float, m: inout Float, v: inout Float, gradient g: Float) {
+        if decays { param *= decayFactor }
+        m += oneMinusBeta1 * (g - m)
+        v = v * beta2 + oneMinusBeta2 * g * g
+        let denom = v.squareRoot() / bc2Sqrt + eps
+        param += negStepSize * (m / denom)
+    }
 }
 
 extension AdamW.Moments {
@@ -138,13 +149,7 @@ extension AdamW.Moments {
                 expAvgSq.withUnsafeMutableBufferPointer { v in
                     let (g, m, v) = (g.baseAddress!, m.baseAddress!, v.baseAddress!)
                     parallelFor(n, minChunk: 1 << 15) { range in
-                        for i in range {
-                            if s.decays { param[i] *= s.decayFactor }
-                            m[i] += s.oneMinusBeta1 * (g[i] - m[i])
-                            v[i] = v[i] * s.beta2 + s.oneMinusBeta2 * g[i] * g[i]
-                            let denom = v[i].squareRoot() / s.bc2Sqrt + s.eps
-                            param[i] += s.negStepSize * (m[i] / denom)
-                        }
+                        for i in range { s.apply(to: &param[i], m: &m[i], v: &v[i], gradient: g[i]) }
                     }
                 }
             }
@@ -181,12 +186,8 @@ extension AdamW.Moments {
                     let (g, m, v) = (g.baseAddress!, m.baseAddress!, v.baseAddress!)
                     parallelFor(n, minChunk: 1 << 15) { range in
                         for i in range {
-                            if s.decays { param[i] *= s.decayFactor }
                             var mi = Float(bitPattern: UInt32(m[i]) << 16), vi = Float(bitPattern: UInt32(v[i]) << 16)
-                            mi += s.oneMinusBeta1 * (g[i] - mi)
-                            vi = vi * s.beta2 + s.oneMinusBeta2 * g[i] * g[i]
-                            let denom = vi.squareRoot() / s.bc2Sqrt + s.eps
-                            param[i] += s.negStepSize * (mi / denom)
+                            s.apply(to: &param[i], m: &mi, v: &vi, gradient: g[i])
                             let noise = roundingNoise(noiseBase, i)
                             m[i] = bf16Stochastic(mi, noise: UInt32(truncatingIfNeeded: noise) & 0xFFFF)
                             v[i] = bf16Stochastic(vi, noise: UInt32(truncatingIfNeeded: noise >> 16) & 0xFFFF)
