@@ -471,6 +471,7 @@ void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
 #define LKQ_MAX_M 8
 
 #include "quantized_matvec_x8.h"
+#include "quantized_gemm_x8.h"
 
 void lk_matvec_rows_q(int dtype, const void *w, const void *xq, float *y,
                       size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy) {

@@ -340,11 +340,20 @@ static void x8_run_bodies(const lkq_x8_kind *t, const void *w, const void *xq, f
     if (pre != stack) free(pre);
 }
 
+static int x8_gemm(int dtype, const void *w, const void *xq, float *y, size_t row_begin, size_t row_end,
+                   size_t k, size_t m, size_t ldy);
+
 /// `lk_matvec_rows_q` on interleaved weights (m activation rows; m = 1 is `lk_matvec_q`).
 static void matvec_rows_x8(int dtype, const void *w, const void *xq, float *y, size_t row_begin, size_t row_end,
                            size_t k, size_t m, size_t ldy) {
     const lkq_x8_kind *t = x8_kind(dtype);
-    if (t->body && lk_prefers_q4_0x8()) { x8_run_bodies(t, w, xq, y, row_begin, row_end, k, m, ldy); return; }
+    if (t->body && lk_prefers_q4_0x8()) {
+        // Several rows: tiles that unpack each weight block once for several activation rows
+        // (quantized_gemm_x8.h), the same values as the one-row body.
+        if (m > 1 && x8_gemm(dtype, w, xq, y, row_begin, row_end, k, m, ldy)) return;
+        x8_run_bodies(t, w, xq, y, row_begin, row_end, k, m, ldy);
+        return;
+    }
     // Other levels: each group back in row order, then the plain type's path.
     size_t nb = k / 32, group_bytes = nb * t->unit;
     uint8_t *rows = (uint8_t *)malloc(LKQ_X8_ROWS * row_bytes_of(t->plain, k));
