@@ -14,7 +14,8 @@ final class GGUFModelTests: XCTestCase {
         let entries: [Entry]
     }
 
-    /// F16, Q8_0 and Q4_0 files give the greedy tokens and logits of their dequantised twin.
+    /// F16, Q8_0 and Q4_0 files give the greedy tokens and logits of their dequantised twin
+    /// (interleaved Q4_0's prompt within the rounding of its quantised activations).
     func testGreedyTokensEqualTheDequantizedSafetensors() throws {
         for type in ["f16", "q8_0", "q4_0"] {
             let file = try GGUFFile(url: Fixtures.url("gguf/llama-\(type).gguf"))
@@ -39,7 +40,11 @@ final class GGUFModelTests: XCTestCase {
             XCTAssertEqual(ours.tokenIDs, theirs.tokenIDs, type)
             let a = try gguf.forward(tokens: prompt, cache: f32Cache(gguf), logits: .all)
             let b = try reference.forward(tokens: prompt, cache: reference.makeCache(), logits: .all)
-            XCTAssertLessThan(maxAbsDifference(a, b), 1e-4, "\(type): \(differenceReport(a, b))")
+            // A prompt on interleaved Q4_0 rows runs the integer GEMM on Q8_0-quantised
+            // activations (what decode computes), not SGEMM on the dequantised weight: the
+            // logits move by the activations' rounding. Every other prompt is the twin's to 1e-4.
+            let interleaved = gguf.weights.layers[0].wq.dtype.interleavedRows > 1
+            XCTAssertLessThan(maxAbsDifference(a, b), interleaved ? 2e-2 : 1e-4, "\(type): \(differenceReport(a, b))")
             // Quantised models keep f16 keys and values by default (as llama.cpp does); that only
             // rounds them (attention on f16 rows is exact: KernelTests), a small change in the logits.
             XCTAssertEqual(gguf.cacheElementType, type == "f16" ? .f32 : .f16)
