@@ -53,11 +53,12 @@ final class QuantizedGEMMTests: XCTestCase {
     }
 
     /// The kernel entry point on its own: row ranges that split a group of 8 (a caller may pass
-    /// them; threads never do), and a weight long enough for two of the GEMM's 256 KB weight
-    /// blocks (229 groups of 1152 bytes: 227, then 2) — each value the one-row mat-vec's.
+    /// them; threads never do), and a weight long enough for several of the GEMM's weight
+    /// blocks (at most 1 MB: 910 groups of 1152 bytes; here 1001 groups, the last block partial)
+    /// — each value the one-row mat-vec's.
     func testRowRangesAndWeightBlocks() {
         defer { lk_limit_simd(3) }
-        let n = 1832, k = 256, m = 6
+        let n = 8008, k = 256, m = 6
         let weight = Tensor(randoms(n * k, seed: 9), shape: [n, k]).converted(to: .q4_0).interleavedForDecode(force: true)
         XCTAssertEqual(weight.dtype, .q4_0x8)
         let x = randoms(m * k, seed: 10)
@@ -76,7 +77,7 @@ final class QuantizedGEMMTests: XCTestCase {
                     }
                 }
             }
-            for rows in [0..<n, 5..<1001, 1000..<n, 3..<4] {
+            for rows in [0..<n, 5..<1001, 1000..<n, 3..<4, 7277..<7290] {
                 var y = [Float](repeating: 0, count: m * n)
                 lk_matvec_rows_q(Int32(LK_Q4_0X8), weight.rawPointer, xq, &y, rows.lowerBound, rows.upperBound, k, m, n)
                 for j in 0..<m {
