@@ -38,16 +38,20 @@ static double two(void *(*f)(void *), job a, job b) {
 
 int main(int argc, char **argv) {
     size_t n = atoi(argv[1]), k = atoi(argv[2]), m = atoi(argv[3]);
-    int q4k = argc > 4 && !strcmp(argv[4], "q4_k");
-    int code = q4k ? LK_Q4_KX8 : LK_Q4_0X8;
+    const char *type = argc > 4 ? argv[4] : "q4_0";
+    int q4k = !strcmp(type, "q4_k"), q8 = !strcmp(type, "q8_0"), q6k = !strcmp(type, "q6_k");
+    int code = q8 ? LK_Q8_0 : q6k ? LK_Q6_K : q4k ? LK_Q4_KX8 : LK_Q4_0X8;
     float *wf = malloc(n * k * 4), *x = malloc(m * k * 4), *y = malloc(m * n * 4), *y2 = malloc(m * n * 4);
     srand(1);
     for (size_t i = 0; i < n * k; i++) wf[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     for (size_t i = 0; i < m * k; i++) x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-    size_t rb = q4k ? k / 256 * LK_Q4_K_BLOCK_BYTES : k / 32 * LK_Q4_0_BLOCK_BYTES;
+    size_t rb = q8 ? k / 32 * LK_Q8_0_BLOCK_BYTES : q6k ? k / 256 * LK_Q6_K_BLOCK_BYTES
+              : q4k ? k / 256 * LK_Q4_K_BLOCK_BYTES : k / 32 * LK_Q4_0_BLOCK_BYTES;
     uint8_t *plain = malloc(n * rb), *w = malloc(n * rb * 148 / 144 + 64);
-    for (size_t r = 0; r < n; r++) (q4k ? lk_quantize_q4_k : lk_quantize_q4_0)(wf + r * k, plain + r * rb, k);
-    (q4k ? lk_interleave_q4_kx8 : lk_interleave_q4_0x8)(plain, w, n, k);
+    void (*quant)(const float *, void *, size_t) = q8 ? lk_quantize_q8_0 : q6k ? lk_quantize_q6_k : q4k ? lk_quantize_q4_k : lk_quantize_q4_0;
+    for (size_t r = 0; r < n; r++) quant(wf + r * k, plain + r * rb, k);
+    if (q8 || q6k) memcpy(w, plain, n * rb);
+    else (q4k ? lk_interleave_q4_kx8 : lk_interleave_q4_0x8)(plain, w, n, k);
     size_t xb = lk_qact_bytes(k);
     uint8_t *xq = malloc(m * xb);
     size_t half = n / 16 * 8;
@@ -59,8 +63,9 @@ int main(int argc, char **argv) {
         double t0 = now();
         for (size_t n0 = 0; n0 < n; n0 += block) {
             size_t nb = n - n0 < block ? n - n0 : block;
-            size_t gb = q4k ? k / 256 * LK_Q4_KX8_BLOCK_BYTES : k / 32 * LK_Q4_0X8_BLOCK_BYTES;
-            (q4k ? lk_dequantize_q4_kx8 : lk_dequantize_q4_0x8)(w + n0 / 8 * gb, wide, nb, k);
+            size_t gb = q8 || q6k ? 8 * rb : q4k ? k / 256 * LK_Q4_KX8_BLOCK_BYTES : k / 32 * LK_Q4_0X8_BLOCK_BYTES;
+            if (q8 || q6k) lk_dequantize_ggml(q8 ? 8 : 14, w + n0 / 8 * gb, wide, nb * k);
+            else (q4k ? lk_dequantize_q4_kx8 : lk_dequantize_q4_0x8)(w + n0 / 8 * gb, wide, nb, k);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nb, k, 1, x, k, wide, k, 0, y2 + n0, n);
         }
         double t1 = now();
@@ -70,7 +75,7 @@ int main(int argc, char **argv) {
         double t3 = now();
         double flop = 2.0 * n * k * m;
         printf("%s %zux%zu m=%zu  widen+sgemm %.1f ms (%.0f GFLOP/s)  quantize %.1f ms  int gemm %.1f ms (%.0f GOP/s, %.0f per CPU-second per thread)\n",
-               q4k ? "q4_k" : "q4_0", n, k, m, (t1 - t0) * 1e3, flop / (t1 - t0) * 1e-9, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
+               type, n, k, m, (t1 - t0) * 1e3, flop / (t1 - t0) * 1e-9, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
                flop / (t3 - t2) * 1e-9, flop / (cpu / 2) * 1e-9 / 2);
     }
     // exactness against the one-row mat-vec, and closeness to the f32 result

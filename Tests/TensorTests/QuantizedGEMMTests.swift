@@ -42,8 +42,10 @@ final class QuantizedGEMMTests: XCTestCase {
                                 XCTAssertEqual(got.map(\.bitPattern), alone.map(\.bitPattern),
                                                "level \(level) \(type) k=\(k) m=\(m) row \(row)")
                             } else {
-                                // Portable level: the prompt widens for SGEMM (f32 activations).
-                                for (a, b) in zip(got, alone) { XCTAssertEqual(a, b, accuracy: 0.05 * max(1, abs(b))) }
+                                // Portable level: the prompt widens for SGEMM (f32 activations),
+                                // so the two differ by the activations' rounding (as below).
+                                let scale = Float(k).squareRoot() / 3
+                                for (a, b) in zip(got, alone) { XCTAssertEqual(a, b, accuracy: 0.02 * scale, "k=\(k)") }
                             }
                         }
                     }
