@@ -29,7 +29,8 @@
 //     t = fma((float)m_j, dxC_j, t) from t = 0, dxC_j = dx_j · (float)Σc computed once per
 //     activation row; after sub-block 7, acc[1] -= dmin · t by FMA.
 // The row's value is acc[0] + acc[1]. The several-row path runs the same body for each
-// activation row, so a row's value never depends on the rows beside it. At levels 0 and 3 a
+// activation row (or, for several rows, the tiles of quantized_gemm_x8.h with the same
+// arithmetic), so a row's value never depends on the rows beside it. At level 0 a
 // group is put back in row order and the LK_Q4_0 / LK_Q4_K path computes it (that level's
 // arithmetic). Widening puts a group back in row order and widens that (quants.c), so the
 // values are the plain type's bit for bit.

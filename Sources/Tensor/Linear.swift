@@ -30,9 +30,11 @@ let severalRowKernelLimit = 64
 /// Whether prompts on this weight run the integer GEMM on Q8_0-quantised activations instead
 /// of widening the weight for SGEMM: the interleaved Q4 layouts at the levels with their own
 /// bodies. Measured on the 7B 4096 × 4096 shape, 512 rows, 2 threads, Ice Lake Xeon (AVX-512
-/// VNNI, OpenBLAS's SkylakeX kernels): Q4_0x8 integer tiles about 2× the widen-then-SGEMM time
-/// (scripts/bench_prefill_gemm.c). Q8_0 and Q6_K still widen: their several-row kernel reads
-/// each weight block once per 8 activation rows and runs ~40 GOP/s against SGEMM's ~35-80.
+/// VNNI, OpenBLAS's SkylakeX kernels, scripts/bench_prefill_gemm.c): the integer tiles take
+/// about half the widen-then-SGEMM time (Q4_0x8 150-200 ms against 290-500, Q4_Kx8 46-90
+/// against 110-160); 7B pp512 Q4_0 10.4 -> 15.1 tok/s (docs/decode-layouts.md). Q8_0 and Q6_K
+/// still widen: their several-row kernel reads each weight block once per 8 activation rows
+/// and ran ~40 and ~25 GOP/s, below SGEMM.
 func integerGEMMReads(_ dtype: DType) -> Bool {
     dtype.interleavedRows > 1 && lk_prefers_q4_0x8() != 0
 }
