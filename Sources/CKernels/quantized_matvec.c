@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -471,6 +472,7 @@ void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
 #define LKQ_MAX_M 8
 
 #include "quantized_matvec_x8.h"
+#include "quantized_gemm_x8.h"
 
 void lk_matvec_rows_q(int dtype, const void *w, const void *xq, float *y,
                       size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy) {

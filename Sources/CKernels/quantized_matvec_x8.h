@@ -29,7 +29,8 @@
 //     t = fma((float)m_j, dxC_j, t) from t = 0, dxC_j = dx_j · (float)Σc computed once per
 //     activation row; after sub-block 7, acc[1] -= dmin · t by FMA.
 // The row's value is acc[0] + acc[1]. The several-row path runs the same body for each
-// activation row, so a row's value never depends on the rows beside it. At levels 0 and 3 a
+// activation row (or, for several rows, the tiles of quantized_gemm_x8.h with the same
+// arithmetic), so a row's value never depends on the rows beside it. At level 0 a
 // group is put back in row order and the LK_Q4_0 / LK_Q4_K path computes it (that level's
 // arithmetic). Widening puts a group back in row order and widens that (quants.c), so the
 // values are the plain type's bit for bit.
@@ -340,11 +341,20 @@ static void x8_run_bodies(const lkq_x8_kind *t, const void *w, const void *xq, f
     if (pre != stack) free(pre);
 }
 
+static int x8_gemm(int dtype, const void *w, const void *xq, float *y, size_t row_begin, size_t row_end,
+                   size_t k, size_t m, size_t ldy);
+
 /// `lk_matvec_rows_q` on interleaved weights (m activation rows; m = 1 is `lk_matvec_q`).
 static void matvec_rows_x8(int dtype, const void *w, const void *xq, float *y, size_t row_begin, size_t row_end,
                            size_t k, size_t m, size_t ldy) {
     const lkq_x8_kind *t = x8_kind(dtype);
-    if (t->body && lk_prefers_q4_0x8()) { x8_run_bodies(t, w, xq, y, row_begin, row_end, k, m, ldy); return; }
+    if (t->body && lk_prefers_q4_0x8()) {
+        // Several rows: tiles that unpack each weight block once for several activation rows
+        // (quantized_gemm_x8.h), the same values as the one-row body.
+        if (m > 1 && x8_gemm(dtype, w, xq, y, row_begin, row_end, k, m, ldy)) return;
+        x8_run_bodies(t, w, xq, y, row_begin, row_end, k, m, ldy);
+        return;
+    }
     // Other levels: each group back in row order, then the plain type's path.
     size_t nb = k / 32, group_bytes = nb * t->unit;
     uint8_t *rows = (uint8_t *)malloc(LKQ_X8_ROWS * row_bytes_of(t->plain, k));

@@ -8,10 +8,13 @@ import CKernels
 ///
 /// One row (decode) runs the multithreaded SIMD mat-vec that reads f32, f16, bf16 or
 /// quantised (Q8_0, Q4_0, Q4_K, Q6_K) weights where they lie, and a few rows on a
-/// half-precision weight the several-row kernel that does the same. Many rows go through
-/// OpenBLAS SGEMM: a half-precision weight is widened, a quantised one dequantised, a block of
-/// rows at a time into `scratch`, so the whole matrix is never copied to f32 and a prompt on
-/// quantised weights computes exactly what the dequantised model computes.
+/// half-precision weight the several-row kernel that does the same. Rows on an interleaved
+/// Q4_0x8 / Q4_Kx8 weight (x86 with AVX2) always take the integer path: each activation row
+/// quantised to Q8_0, then tiles of 8 weight rows × 4 activation rows (`integerGEMMReads`), so
+/// a prompt row computes bit for bit what decode computes for it. Many rows on other weights
+/// go through OpenBLAS SGEMM: a half-precision weight is widened, a quantised one dequantised,
+/// a block of rows at a time into `scratch`, so the whole matrix is never copied to f32 and
+/// such a prompt computes exactly what the dequantised model computes.
 public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                           weight: Tensor, bias: Tensor? = nil, rows t: Int,
                           scratch: ScratchBuffer) {
@@ -24,12 +27,25 @@ public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<F
 /// on the 7B shape: 42 rows 75 against 125 GFLOP/s with 2 threads, 128 rows 182 against 125).
 let severalRowKernelLimit = 64
 
+/// Whether prompts on this weight run the integer GEMM on Q8_0-quantised activations instead
+/// of widening the weight for SGEMM: the interleaved Q4 layouts at the levels with their own
+/// bodies. Measured on the 7B 4096 × 4096 shape, 512 rows, 2 threads, Ice Lake Xeon (AVX-512
+/// VNNI, OpenBLAS's SkylakeX kernels, scripts/bench_prefill_gemm.c): the integer tiles take
+/// about half the widen-then-SGEMM time (Q4_0x8 150-200 ms against 290-500, Q4_Kx8 46-90
+/// against 110-160); 7B pp512 Q4_0 10.4 -> 15.1 tok/s (docs/decode-layouts.md). Q8_0 and Q6_K
+/// still widen: their several-row kernel reads each weight block once per 8 activation rows
+/// and ran ~40 and ~25 GOP/s, below SGEMM.
+func integerGEMMReads(_ dtype: DType) -> Bool {
+    dtype.interleavedRows > 1 && lk_prefers_q4_0x8() != 0
+}
+
 /// `linearForward` over rows that form independent segments (the prompts of several sequences
 /// prefilled together): y[T, N] = x[T, K] · Wᵀ (+ bias) with T = the segments' total rows.
 ///
-/// A segment's values depend only on its own rows, never on the others: one row, or a short
-/// segment on a half-precision weight, goes through the several-row mat-vec kernel (each value
-/// computed exactly as the one-row mat-vec computes it); a longer segment gets the same SGEMM
+/// A segment's values depend only on its own rows, never on the others: one row, a short
+/// segment on a half-precision weight, or any segment on an interleaved Q4 weight
+/// (`integerGEMMReads`) goes through the several-row kernels (each value computed exactly as
+/// the one-row mat-vec computes it); a longer segment gets the same SGEMM
 /// calls, with the same shapes, as alone. What segments share is the weight traffic: adjacent
 /// short segments run as one several-row call, and a weight widened for SGEMM is widened once.
 ///
@@ -40,6 +56,7 @@ public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<F
     precondition(weight.rank == 2, "linear weight must be 2-D, got \(weight.shape)")
     let n = weight.shape[0], k = weight.shape[1]
     let readsInPlace = weight.dtype == .f16 || weight.dtype == .bf16
+    let integer = integerGEMMReads(weight.dtype)
     var many: [Range<Int>] = []
     var run: Range<Int>?     // adjacent rows for the several-row kernel
     func flush() {
@@ -47,6 +64,10 @@ public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<F
         if rows.count == 1 {
             matvec(y + rows.lowerBound * n, x + rows.lowerBound * k, weight: weight)
             if let bias { addBias(y + rows.lowerBound * n, bias: bias, rows: 1, columns: n) }
+        } else if integer {
+            quantizedMatvecRows(y + rows.lowerBound * n, x + rows.lowerBound * k, weight: weight, rows: rows.count,
+                                scratch: scratch)
+            if let bias { addBias(y + rows.lowerBound * n, bias: bias, rows: rows.count, columns: n) }
         } else {
             linearForwardBatchInvariant(y + rows.lowerBound * n, x + rows.lowerBound * k, weight: weight, bias: bias,
                                         rows: rows.count)
@@ -54,7 +75,7 @@ public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<F
         run = nil
     }
     for rows in segments where !rows.isEmpty {
-        if rows.count == 1 || (readsInPlace && rows.count < severalRowKernelLimit) {
+        if rows.count == 1 || integer || (readsInPlace && rows.count < severalRowKernelLimit) {
             if let r = run, r.upperBound == rows.lowerBound { run = r.lowerBound..<rows.upperBound } else { flush(); run = rows }
         } else {
             many.append(rows)
@@ -118,24 +139,40 @@ public func linearForwardBatchInvariant(_ y: UnsafeMutablePointer<Float>, _ x: U
 
 /// y[M, N] = x[M, K] · Wᵀ for quantised weights: each activation row quantised to Q8_0 on its
 /// own (so a row never depends on the others), then integer block dot products. The quantised
-/// rows live on the stack for decode-sized inputs, so the step allocates nothing.
-func quantizedMatvecRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight: Tensor, rows m: Int) {
-    let n = weight.shape[0], k = weight.shape[1]
+/// rows live on the stack for decode-sized inputs, and in `scratch` when one is given (a
+/// prompt's rows), so neither allocates.
+func quantizedMatvecRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight: Tensor, rows m: Int,
+                         scratch: ScratchBuffer? = nil) {
+    let k = weight.shape[1]
     precondition(k % weight.dtype.blockSize == 0, "\(weight.dtype) weight rows must be whole blocks of \(weight.dtype.blockSize), got \(k)")
-    let code = kernelCode(weight.dtype), w = UnsafeRawPointer(weight.rawPointer)
     let rowBytes = lk_qact_bytes(k)
-    withUnsafeTemporaryAllocation(byteCount: m * rowBytes, alignment: 64) { xq in
-        for j in 0..<m { lk_quantize_activation(x + j * k, xq.baseAddress! + j * rowBytes, k) }
-        let q = UnsafeRawPointer(xq.baseAddress!)
-        // Interleaved rows are split between threads in their groups of 8.
-        let unit = weight.dtype.interleavedRows
-        parallelFor(n / unit, minChunk: max(1, 32_768 / max(1, k * m * unit))) { g in
-            let r = g.lowerBound * unit..<g.upperBound * unit
-            if m == 1 {
-                lk_matvec_q(code, w, q, y, r.lowerBound, r.upperBound, k)
-            } else {
-                lk_matvec_rows_q(code, w, q, y, r.lowerBound, r.upperBound, k, m, n)
-            }
+    func run(_ xq: UnsafeMutableRawPointer) {
+        // A prompt's rows are quantised in parallel; decode's one to a few inline.
+        parallelFor(m, minChunk: 16) { rows in
+            for j in rows { lk_quantize_activation(x + j * k, xq + j * rowBytes, k) }
+        }
+        quantizedMatvecRows(y, quantized: UnsafeRawPointer(xq), weight: weight, rows: m)
+    }
+    if let scratch {
+        run(UnsafeMutableRawPointer(scratch.reserve((m * rowBytes + 3) / 4)))
+    } else {
+        withUnsafeTemporaryAllocation(byteCount: m * rowBytes, alignment: 64) { run($0.baseAddress!) }
+    }
+}
+
+/// The products of `quantizedMatvecRows` on activation rows already quantised.
+private func quantizedMatvecRows(_ y: UnsafeMutablePointer<Float>, quantized q: UnsafeRawPointer, weight: Tensor,
+                                 rows m: Int) {
+    let n = weight.shape[0], k = weight.shape[1]
+    let code = kernelCode(weight.dtype), w = UnsafeRawPointer(weight.rawPointer)
+    // Interleaved rows are split between threads in their groups of 8.
+    let unit = weight.dtype.interleavedRows
+    parallelFor(n / unit, minChunk: max(1, 32_768 / max(1, k * m * unit))) { g in
+        let r = g.lowerBound * unit..<g.upperBound * unit
+        if m == 1 {
+            lk_matvec_q(code, w, q, y, r.lowerBound, r.upperBound, k)
+        } else {
+            lk_matvec_rows_q(code, w, q, y, r.lowerBound, r.upperBound, k, m, n)
         }
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Checkpoint
 import Foundation
 import Tensor
@@ -163,7 +164,9 @@ final class ConvertCommandTests: XCTestCase {
     /// one-row mat-vec on blocks (decode steps, and the prompt's last row through `output`)
     /// rounds its activations to Q8_0 for llama.cpp's integer dot products, about 1/127 of a
     /// block's largest value, which on this tiny random model's flat logits changes later tokens.
-    /// (The bare-LLM fixtures below keep every token: see the text-only test.)
+    /// (The bare-LLM fixtures below keep every token: see the text-only test.) Q4_0 rows
+    /// interleaved for this CPU round every row of the prompt so, in every block (the integer
+    /// GEMM computes what decode does): within 3% there (measured 1.7%).
     func testQuantizedGGUFPairsConvertAndReadThePromptTheSame() throws {
         for type in ["q8_0", "q4_0"] {
             let gguf = dir.appendingPathComponent(type), out = dir.appendingPathComponent("\(type)-hf")
@@ -173,7 +176,9 @@ final class ConvertCommandTests: XCTestCase {
             XCTAssertEqual(a.first, b.first, type)
             XCTAssertEqual(a.logits.count, b.logits.count, type)
             let largest = b.logits.map(abs).max() ?? 0
-            XCTAssertLessThan(maxAbsDifference(a.logits, b.logits), 0.01 * largest, "\(type): \(differenceReport(a.logits, b.logits))")
+            let wholePrompt = type == "q4_0" && lk_prefers_q4_0x8() != 0
+            XCTAssertLessThan(maxAbsDifference(a.logits, b.logits), (wholePrompt ? 0.03 : 0.01) * largest,
+                              "\(type): \(differenceReport(a.logits, b.logits))")
             let file = try GGUFFile(url: gguf.appendingPathComponent("model-\(type).gguf"))
             XCTAssertEqual(file.info("blk.0.attn_q.weight")?.type.description.lowercased(), type)
             let mmproj = try GGUFFile(url: gguf.appendingPathComponent("mmproj-f16.gguf"))
