@@ -286,6 +286,7 @@ LK_ACC512(acc4_##T##_512, LOAD, 1, 4)                                           
 LK_ACC512(acc8_##T##_512, LOAD, 1, 8)                                                              \
 LK_ACC512(acc2x4_##T##_512, LOAD, 2, 4)                                                            \
 LK_ACC512(acc2x8_##T##_512, LOAD, 2, 8)                                                            \
+LK_ACC512(acc4x1_##T##_512, LOAD, 4, 1)                                                            \
 LK_FINISH512(finish_##T##_512, SCALAR)
 
 LK_AVX512_BODIES(f32, load_f32x16_at, LK_F32_AT)
@@ -297,9 +298,10 @@ typedef float (*lk_finish_fn)(const void *, const float *, size_t, size_t, const
 
 /// The bodies for one weight type on this CPU: `chunk` elements per accumulator step (and
 /// floats of accumulators per dot product); a NULL body is one this CPU's registers cannot
-/// hold, and `acc2x4`/`acc2x8` take two weight rows.
+/// hold, `acc2x4`/`acc2x8` take two weight rows and `acc4x1` four weight rows of one activation
+/// row (four independent FMA chains where `acc1` has one, each row's sums in the same order).
 typedef struct {
-    lk_accumulate_fn acc1, acc2, acc4, acc8, acc2x4, acc2x8;
+    lk_accumulate_fn acc1, acc2, acc4, acc8, acc2x4, acc2x8, acc4x1;
     lk_finish_fn finish;
     size_t chunk;
 } lk_dot_bodies;
@@ -309,9 +311,10 @@ int lk_has_avx512vl(void);
 
 static lk_dot_bodies dot_bodies(int dtype) {
 #define LK_512(T) (lk_dot_bodies){acc1_##T##_512, acc2_##T##_512, acc4_##T##_512, acc8_##T##_512, \
-                                  acc2x4_##T##_512, acc2x8_##T##_512, finish_##T##_512, 16}
+                                  acc2x4_##T##_512, acc2x8_##T##_512, acc4x1_##T##_512, \
+                                  finish_##T##_512, 16}
 #define LK_256(T, VL) (lk_dot_bodies){acc1_##T##_256, acc2_##T##_256, (VL) ? acc4_##T##_256 : NULL, NULL, \
-                                      NULL, NULL, finish_##T##_256, 32}
+                                      NULL, NULL, NULL, finish_##T##_256, 32}
     if (lk_has_avx512()) {
         switch (dtype) {
         case LK_F32: return LK_512(f32);
@@ -469,7 +472,18 @@ void lk_matvec(int dtype, const void *w, const float *x, float *y,
 #ifdef LK_X86
     if (lk_has_avx2()) {
         lk_dot_bodies b = dot_bodies(dtype);
-        for (size_t r = row_begin; r < row_end; r++) y[r] = dot_avx(b, (const char *)w + r * k * esize, x, k);
+        size_t r = row_begin, rb = k * esize;
+        if (b.acc4x1) {
+            // Four rows at a time: a one-row body waits on its single accumulator's FMA latency.
+            size_t kc = k - k % b.chunk;
+            for (; r + 4 <= row_end; r += 4) {
+                const char *w4 = (const char *)w + r * rb;
+                float acc[4 * 16] = {0};
+                b.acc4x1(w4, rb, x, 0, 0, kc, acc, 16);
+                for (int i = 0; i < 4; i++) y[r + i] = b.finish(w4 + i * rb, x, kc, k, acc + 16 * i);
+            }
+        }
+        for (; r < row_end; r++) y[r] = dot_avx(b, (const char *)w + r * rb, x, k);
         return;
     }
 #endif

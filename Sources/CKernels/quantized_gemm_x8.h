@@ -167,6 +167,7 @@ typedef struct {
 static lkq_x8_gemm x8_gemm_body(int dtype) {
 #ifdef LKQ_X86
     int level = lk_simd_level(), k4 = dtype == LK_Q4_KX8;
+    if (dtype == LK_Q8_0X8) return (lkq_x8_gemm){NULL, 0};
     if (level >= 2 && has_vnni()) return (lkq_x8_gemm){k4 ? q4_kx8_gemm_vnni : q4_0x8_gemm_vnni, 4};
     if (level >= 2 && lk_has_avx512vl()) return (lkq_x8_gemm){k4 ? q4_kx8_gemm_vl : q4_0x8_gemm_vl, 4};
     if (level >= 1) return (lkq_x8_gemm){k4 ? q4_kx8_gemm_avx2 : q4_0x8_gemm_avx2, 2};

@@ -449,7 +449,7 @@ static void matvec_rows_x8(int dtype, const void *w, const void *xq, float *y, s
 
 void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
                  size_t row_begin, size_t row_end, size_t k) {
-    if (dtype == LK_Q4_0X8 || dtype == LK_Q4_KX8) { matvec_rows_x8(dtype, w, xq, y, row_begin, row_end, k, 1, 0); return; }
+    if (dtype == LK_Q4_0X8 || dtype == LK_Q4_KX8 || dtype == LK_Q8_0X8) { matvec_rows_x8(dtype, w, xq, y, row_begin, row_end, k, 1, 0); return; }
     size_t nb = k / 32, row_bytes = row_bytes_of(dtype, k);
     lkq_bodies b = bodies(dtype);
     for (size_t r = row_begin; r < row_end; r++) {
@@ -476,7 +476,7 @@ void lk_matvec_q(int dtype, const void *w, const void *xq, float *y,
 
 void lk_matvec_rows_q(int dtype, const void *w, const void *xq, float *y,
                       size_t row_begin, size_t row_end, size_t k, size_t m, size_t ldy) {
-    if (dtype == LK_Q4_0X8 || dtype == LK_Q4_KX8) { matvec_rows_x8(dtype, w, xq, y, row_begin, row_end, k, m, ldy); return; }
+    if (dtype == LK_Q4_0X8 || dtype == LK_Q4_KX8 || dtype == LK_Q8_0X8) { matvec_rows_x8(dtype, w, xq, y, row_begin, row_end, k, m, ldy); return; }
     size_t nb = k / 32, row_bytes = row_bytes_of(dtype, k), x_bytes = lk_qact_bytes(k);
     lkq_bodies b = bodies(dtype);
     if (b.lanes == 0) {

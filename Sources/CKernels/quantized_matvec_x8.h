@@ -1,4 +1,4 @@
-// Q4_0 and Q4_K with eight weight rows interleaved (LK_Q4_0X8, LK_Q4_KX8), included by
+// Q4_0, Q4_K and Q8_0 with eight weight rows interleaved (LK_Q4_0X8, LK_Q4_KX8, LK_Q8_0X8), included by
 // quantized_matvec.c: the activation row layout is that file's. Group g holds rows 8g..8g+7.
 //
 // LK_Q4_0X8: block b of a group (LK_Q4_0X8_BLOCK_BYTES) is the eight rows' f16 scales, then
@@ -6,6 +6,9 @@
 // bytes, row after row. Unpacked, the low nibbles of vector i are elements 4i..4i+3 of the
 // eight rows (one 32-bit lane per row), the high nibbles elements 16+4i..16+4i+3, so each
 // meets one broadcast word of the activation block.
+//
+// LK_Q8_0X8: as LK_Q4_0X8 with eight vectors of 32 bytes, vector i holding bytes 4i..4i+3 of
+// each row's 32 codes; a code q is stored as q + 128 (one XOR), unsigned for VNNI.
 //
 // LK_Q4_KX8: superblock s of a group (LK_Q4_KX8_BLOCK_BYTES = 1184) is
 //   [0, 16)     the eight rows' f16 d
@@ -28,6 +31,10 @@
 //     acc[j % 2] += (float)S_j · ((d · (float)sc_j) · dx_j) by FMA and
 //     t = fma((float)m_j, dxC_j, t) from t = 0, dxC_j = dx_j · (float)Σc computed once per
 //     activation row; after sub-block 7, acc[1] -= dmin · t by FMA.
+//   Q8_0X8: the block's exact integer sum s = Σ q·x (AVX2: |q| times x with q's sign in 16
+//     bits, pairs in 32; VNNI: Σ (q + 128)·x in 32 bits, then -128·Σx), then as Q4_0X8.
+//   With VNNI (levels 2-3) the Q4 bodies take their nibble products straight to 32 bits; the
+//   sums are the same integers, so every level from 1 up gives the same bits.
 // The row's value is acc[0] + acc[1]. The several-row path runs the same body for each
 // activation row (or, for several rows, the tiles of quantized_gemm_x8.h with the same
 // arithmetic), so a row's value never depends on the rows beside it. At level 0 a
@@ -55,6 +62,28 @@ static void q4_0x8_group_from_rows(const uint8_t *src, uint8_t *dst, size_t nb) 
             const uint8_t *row = src + (r * nb + b) * LK_Q4_0_BLOCK_BYTES;
             memcpy(dst + 2 * r, row, 2);
             for (int i = 0; i < 4; i++) memcpy(dst + 16 + 32 * i + 4 * r, row + 2 + 4 * i, 4);
+        }
+    }
+}
+
+static void q8_0x8_group_to_rows(const uint8_t *src, uint8_t *dst, size_t nb) {
+    for (size_t b = 0; b < nb; b++, src += LK_Q8_0X8_BLOCK_BYTES) {
+        for (int r = 0; r < LKQ_X8_ROWS; r++) {
+            uint8_t *row = dst + (r * nb + b) * LK_Q8_0_BLOCK_BYTES;
+            memcpy(row, src + 2 * r, 2);
+            for (int i = 0; i < 8; i++)
+                for (int e = 0; e < 4; e++) row[2 + 4 * i + e] = src[16 + 32 * i + 4 * r + e] ^ 0x80;
+        }
+    }
+}
+
+static void q8_0x8_group_from_rows(const uint8_t *src, uint8_t *dst, size_t nb) {
+    for (size_t b = 0; b < nb; b++, dst += LK_Q8_0X8_BLOCK_BYTES) {
+        for (int r = 0; r < LKQ_X8_ROWS; r++) {
+            const uint8_t *row = src + (r * nb + b) * LK_Q8_0_BLOCK_BYTES;
+            memcpy(dst + 2 * r, row, 2);
+            for (int i = 0; i < 8; i++)
+                for (int e = 0; e < 4; e++) dst[16 + 32 * i + 4 * r + e] = row[2 + 4 * i + e] ^ 0x80;
         }
     }
 }
@@ -181,6 +210,41 @@ void lk_interleave_q4_kx8(const void *src, void *dst, size_t rows, size_t k) { x
 void lk_deinterleave_q4_kx8(const void *src, void *dst, size_t rows, size_t k) { x8_regroup(LK_Q4_KX8, src, dst, rows, k, 0); }
 void lk_dequantize_q4_kx8(const void *src, float *dst, size_t rows, size_t k) { x8_dequantize(LK_Q4_KX8, src, dst, rows, k); }
 
+void lk_interleave_q8_0x8(const void *src, void *dst, size_t rows, size_t k) { x8_regroup(LK_Q8_0X8, src, dst, rows, k, 1); }
+void lk_deinterleave_q8_0x8(const void *src, void *dst, size_t rows, size_t k) { x8_regroup(LK_Q8_0X8, src, dst, rows, k, 0); }
+#ifdef LKQ_X86
+/// `lk_dequantize_q8_0x8` with AVX2: each row's codes gathered from the eight vectors, then
+/// Q8_0's formula (code times scale, one rounding) on 8 values at a time.
+LKQ_AVX2 static void dequantize_q8_0x8_avx2(const uint8_t *p, float *dst, size_t rows, size_t k) {
+    size_t nb = k / 32;
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (size_t g = 0; g < rows / LKQ_X8_ROWS; g++) {
+        for (size_t b = 0; b < nb; b++, p += LK_Q8_0X8_BLOCK_BYTES) {
+            float d[LKQ_X8_ROWS];
+            _mm256_storeu_ps(d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)));
+            for (int r = 0; r < LKQ_X8_ROWS; r++) {
+                // Word i of row r sits at 16 + 32i + 4r: a gather of eight words 32 bytes apart.
+                __m256i q = _mm256_xor_si256(_mm256_i32gather_epi32((const int *)(p + 16 + 4 * r),
+                                                                    _mm256_setr_epi32(0, 8, 16, 24, 32, 40, 48, 56), 4), flip);
+                __m256 dv = _mm256_set1_ps(d[r]);
+                float *y = dst + (g * LKQ_X8_ROWS + r) * k + b * 32;
+                for (int e = 0; e < 4; e++) {
+                    __m256i n = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const uint8_t *)&q + 8 * e)));
+                    _mm256_storeu_ps(y + 8 * e, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(n)));
+                }
+            }
+        }
+    }
+}
+#endif
+
+void lk_dequantize_q8_0x8(const void *src, float *dst, size_t rows, size_t k) {
+#ifdef LKQ_X86
+    if (lk_simd_level() >= 1) { dequantize_q8_0x8_avx2((const uint8_t *)src, dst, rows, k); return; }
+#endif
+    x8_dequantize(LK_Q8_0X8, src, dst, rows, k);
+}
+
 int lk_prefers_q4_0x8(void) {
     return lk_simd_level() >= 1;
 }
@@ -203,6 +267,15 @@ static void q4_kx8_prep(lkq_act x, size_t nb, void *pre) {
         const int32_t *o = x.offset8 + b * 8;
         int32_t sum = -(o[0] + o[1] + o[2] + o[3] + o[4] + o[5] + o[6] + o[7]) / 8;
         dxc[b] = x.scale8[b * 8] * (float)sum;
+    }
+}
+
+/// -128 · Σ of each block's codes: the VNNI body's correction for codes stored as q + 128.
+static void q8_0x8_prep(lkq_act x, size_t nb, void *pre) {
+    int32_t *boff = (int32_t *)pre;
+    for (size_t b = 0; b < nb; b++) {
+        const int32_t *o = x.offset8 + b * 8;
+        boff[b] = 16 * (o[0] + o[1] + o[2] + o[3] + o[4] + o[5] + o[6] + o[7]);
     }
 }
 
@@ -284,6 +357,81 @@ LKQ_AVX2 static void q4_kx8_avx2(const uint8_t *g, lkq_act x, const void *pre, s
     _mm256_storeu_ps(acc, a[0]);
     _mm256_storeu_ps(acc + 8, a[1]);
 }
+
+/// The activation word (4 codes) at c, in every 32-bit lane.
+#define LKQ_X8_WORD(c) _mm256_set1_epi32(*(const int32_t *)(c))
+
+/// Prefetches the `lines` cache lines LKQ_AHEAD bytes past p.
+#define LKQ_X8_AHEAD(p, lines)                                                                     \
+    for (int l_ = 0; l_ < (lines); l_++) _mm_prefetch((const char *)(p) + LKQ_AHEAD + 64 * l_, _MM_HINT_T0);
+
+/// acc (lane r = row r) += (float)s · (the eight rows' scales at p times the block's activation scale).
+#define LKQ_X8_SCALE(acc_, s, p, bi) \
+    acc_ = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p))), \
+                                                                _mm256_set1_ps(x.scale8[(bi) * 8])), acc_);
+
+/// As q4_0x8_avx2, the nibble products summed by VNNI straight to 32 bits (the same integers).
+LKQ_VNNI256 static void q4_0x8_vnni(const uint8_t *g, lkq_act x, const void *pre, size_t b0, size_t b1, float *acc) {
+    const int32_t *boff = (const int32_t *)pre;
+    __m256 a[2] = {_mm256_loadu_ps(acc), _mm256_loadu_ps(acc + 8)};
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    for (size_t b = b0; b < b1; b++) {
+        const uint8_t *p = g + b * LK_Q4_0X8_BLOCK_BYTES;
+        const int8_t *c = x.codes + b * 32;
+        LKQ_X8_AHEAD(p, 3)
+        __m256i s = _mm256_set1_epi32(boff[b - b0]);
+        for (int i = 0; i < 4; i++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * i));
+            s = _mm256_dpbusd_epi32(s, _mm256_and_si256(v, low), LKQ_X8_WORD(c + 4 * i));
+            s = _mm256_dpbusd_epi32(s, _mm256_and_si256(_mm256_srli_epi16(v, 4), low), LKQ_X8_WORD(c + 16 + 4 * i));
+        }
+        LKQ_X8_SCALE(a[(b - b0) % 2], s, p, b)
+    }
+    _mm256_storeu_ps(acc, a[0]);
+    _mm256_storeu_ps(acc + 8, a[1]);
+}
+
+/// acc[0..7] and acc[8..15] += blocks [b0, b1) of Q8_0X8 group `g`: |q| times x with q's sign
+/// (Q8_0's AVX2 products), pairs to 32 bits. `pre` is unused (the codes are signed again first).
+LKQ_AVX2 static void q8_0x8_avx2(const uint8_t *g, lkq_act x, const void *pre, size_t b0, size_t b1, float *acc) {
+    (void)pre;
+    __m256 a[2] = {_mm256_loadu_ps(acc), _mm256_loadu_ps(acc + 8)};
+    const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+    for (size_t b = b0; b < b1; b++) {
+        const uint8_t *p = g + b * LK_Q8_0X8_BLOCK_BYTES;
+        const int8_t *c = x.codes + b * 32;
+        LKQ_X8_AHEAD(p, 5)
+        __m256i s = _mm256_setzero_si256();
+        for (int i = 0; i < 8; i++) {
+            __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 16 + 32 * i)), flip);
+            __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(LKQ_X8_WORD(c + 4 * i), w));
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(pairs, ones));
+        }
+        LKQ_X8_SCALE(a[(b - b0) % 2], s, p, b)
+    }
+    _mm256_storeu_ps(acc, a[0]);
+    _mm256_storeu_ps(acc + 8, a[1]);
+}
+
+/// As q8_0x8_avx2 with VNNI: Σ (q + 128)·x from the stored bytes, then `pre` (-128·Σx).
+LKQ_VNNI256 static void q8_0x8_vnni(const uint8_t *g, lkq_act x, const void *pre, size_t b0, size_t b1, float *acc) {
+    const int32_t *boff = (const int32_t *)pre;
+    __m256 a[2] = {_mm256_loadu_ps(acc), _mm256_loadu_ps(acc + 8)};
+    for (size_t b = b0; b < b1; b++) {
+        const uint8_t *p = g + b * LK_Q8_0X8_BLOCK_BYTES;
+        const int8_t *c = x.codes + b * 32;
+        LKQ_X8_AHEAD(p, 5)
+        __m256i s = _mm256_set1_epi32(boff[b - b0]);
+        for (int i = 0; i < 8; i++)
+            s = _mm256_dpbusd_epi32(s, _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * i)), LKQ_X8_WORD(c + 4 * i));
+        LKQ_X8_SCALE(a[(b - b0) % 2], s, p, b)
+    }
+    _mm256_storeu_ps(acc, a[0]);
+    _mm256_storeu_ps(acc + 8, a[1]);
+}
+#undef LKQ_X8_WORD
+#undef LKQ_X8_AHEAD
+#undef LKQ_X8_SCALE
 #undef LKQ_X8_MADD
 #endif
 
@@ -298,7 +446,19 @@ static const lkq_x8_kind *x8_kind(int dtype) {
                                      q4_0x8_prep, LKQ_X8_BODY(q4_0x8_avx2)};
     static const lkq_x8_kind q4_k = {LK_Q4_K, 12, LK_Q4_KX8_BLOCK_BYTES / 8, q4_kx8_group_to_rows, q4_kx8_group_from_rows,
                                      q4_kx8_prep, LKQ_X8_BODY(q4_kx8_avx2)};
-    return dtype == LK_Q4_KX8 ? &q4_k : &q4_0;
+    static const lkq_x8_kind q8_0 = {LK_Q8_0, 8, LK_Q8_0X8_BLOCK_BYTES, q8_0x8_group_to_rows, q8_0x8_group_from_rows,
+                                     q8_0x8_prep, LKQ_X8_BODY(q8_0x8_avx2)};
+#ifdef LKQ_X86
+    // VNNI bodies: the same integer sums, so the same bits as the AVX2 ones.
+    static const lkq_x8_kind q4_0_vnni = {LK_Q4_0, 2, LK_Q4_0X8_BLOCK_BYTES, q4_0x8_group_to_rows, q4_0x8_group_from_rows,
+                                          q4_0x8_prep, q4_0x8_vnni};
+    static const lkq_x8_kind q8_0_vnni = {LK_Q8_0, 8, LK_Q8_0X8_BLOCK_BYTES, q8_0x8_group_to_rows, q8_0x8_group_from_rows,
+                                          q8_0x8_prep, q8_0x8_vnni};
+    int vnni = lk_simd_level() >= 2 && has_vnni();
+    if (dtype == LK_Q8_0X8) return vnni ? &q8_0_vnni : &q8_0;
+    if (dtype == LK_Q4_0X8) return vnni ? &q4_0_vnni : &q4_0;
+#endif
+    return dtype == LK_Q4_KX8 ? &q4_k : dtype == LK_Q8_0X8 ? &q8_0 : &q4_0;
 }
 
 // MARK: - driver

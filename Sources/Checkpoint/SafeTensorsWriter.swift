@@ -57,7 +57,7 @@ public enum SafeTensorsWriter {
         case .i32: return 3
         case .f32: return 4
         case .i64: return 5
-        case .q8_0, .q4_0, .q4_K, .q6_K, .q4_0x8, .q4_Kx8: return -1   // refused by headerBytes
+        case .q8_0, .q4_0, .q4_K, .q6_K, .q4_0x8, .q4_Kx8, .q8_0x8: return -1   // refused by headerBytes
         }
     }
 

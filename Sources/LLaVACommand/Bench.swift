@@ -20,7 +20,9 @@ struct BenchModel: ParsableCommand {
         abstract: "Measure prefill and decode speed, like llama-bench (the default: `llava bench --preset …`).",
         discussion: """
         With --preset, random weights of a real model's shape are built in memory (no download).
-        Figures are min/median over the repetitions.
+        Figures are min/median over the repetitions. As in llama-bench, the prefill and the decode
+        are separate tests, each starting from a cache holding --depth tokens (0: empty), after
+        one untimed warm-up; `llava bench … --depth 512` compares with `llama-bench -d 512`.
         """)
 
     @Option(help: "Model directory to benchmark (LLaVA or a bare LLM).")
@@ -38,8 +40,11 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Prompt tokens to prefill.")
     var promptTokens = 512
 
-    @Option(help: "Tokens to decode after the prompt.")
+    @Option(help: "Tokens to decode, one at a time.")
     var genTokens = 128
+
+    @Option(help: "Tokens already in the cache when each test starts (llama-bench's -d).")
+    var depth = 0
 
     @Option(help: "Repetitions (min and median reported).")
     var repetitions = 3
@@ -54,14 +59,29 @@ struct BenchModel: ParsableCommand {
         guard promptTokens > 0, genTokens > 0, repetitions > 0 else {
             throw ValidationError("--prompt-tokens, --gen-tokens and --repetitions must be positive")
         }
+        guard depth >= 0 else { throw ValidationError("--depth must not be negative") }
     }
 
     func run() throws {
         try runtime.apply()
         let subject = try makeSubject()
         let c = subject.language.config
-        guard promptTokens + genTokens <= c.maxPositionEmbeddings else {
-            throw ValidationError("--prompt-tokens + --gen-tokens exceeds the model's \(c.maxPositionEmbeddings) positions")
+        guard depth + max(promptTokens, genTokens) <= c.maxPositionEmbeddings else {
+            throw ValidationError("--depth + --prompt-tokens (or --gen-tokens) exceeds the model's \(c.maxPositionEmbeddings) positions")
+        }
+        let language = subject.language
+        /// A cache holding `depth` tokens, filled untimed.
+        func cacheAtDepth(room: Int, seed: Int) throws -> KVCache {
+            let cache = language.makeCache(capacity: depth + room)
+            if depth > 0 { _ = try language.forward(tokens: (0..<depth).map { ($0 * 4099 + seed) % c.vocabularySize }, cache: cache) }
+            return cache
+        }
+        // Warm-up, as llama-bench's: pages the weights in. Each cache (and its scratch) is
+        // released before the next test's, so peak memory is one test's.
+        do {
+            let warm = try cacheAtDepth(room: promptTokens + 1, seed: 0)
+            _ = try language.forward(tokens: (0..<promptTokens).map { ($0 * 7919) % c.vocabularySize }, cache: warm)
+            _ = try language.forward(tokens: [1], cache: warm)
         }
         var encode: [Double] = [], prefill: [Double] = [], decode: [Double] = []
         let clock = ContinuousClock()
@@ -71,19 +91,24 @@ struct BenchModel: ParsableCommand {
                 _ = try vision(r)
                 encode.append(seconds(clock.now - t0) * 1000)
             }
-            let cache = subject.language.makeCache(capacity: promptTokens + genTokens)
-            let prompt = (0..<promptTokens).map { ($0 * 7919 + r) % c.vocabularySize }
-            let t0 = clock.now
-            _ = try subject.language.forward(tokens: prompt, cache: cache)
-            prefill.append(Double(promptTokens) / seconds(clock.now - t0))
-            let t1 = clock.now
-            for i in 0..<genTokens { _ = try subject.language.forward(tokens: [(i * 31) % c.vocabularySize], cache: cache) }
-            decode.append(Double(genTokens) / seconds(clock.now - t1))
+            do {
+                let cache = try cacheAtDepth(room: promptTokens, seed: r)
+                let prompt = (0..<promptTokens).map { ($0 * 7919 + r) % c.vocabularySize }
+                let t0 = clock.now
+                _ = try language.forward(tokens: prompt, cache: cache)
+                prefill.append(Double(promptTokens) / seconds(clock.now - t0))
+            }
+            do {
+                let cache = try cacheAtDepth(room: genTokens, seed: r)
+                let t0 = clock.now
+                for i in 0..<genTokens { _ = try language.forward(tokens: [(i * 31 + r) % c.vocabularySize], cache: cache) }
+                decode.append(Double(genTokens) / seconds(clock.now - t0))
+            }
             printErr(String(format: "rep %d:%@ prefill %.1f tok/s, decode %.2f tok/s", r + 1,
                             encode.last.map { String(format: " image encode %.0f ms,", $0) } ?? "", prefill.last!, decode.last!))
         }
         let report = BenchReport(model: subject.name, weights: model == nil ? weights.rawValue : "checkpoint",
-                                 threads: Compute.threads, prompt_tokens: promptTokens, gen_tokens: genTokens,
+                                 threads: Compute.threads, prompt_tokens: promptTokens, gen_tokens: genTokens, depth: depth,
                                  image_encode_ms: encode.isEmpty ? nil : .init(encode),
                                  prefill_tokens_per_second: .init(prefill), decode_tokens_per_second: .init(decode),
                                  peak_resident_mb: Double(peakResidentBytes()) / 1_048_576)
@@ -153,7 +178,7 @@ struct BenchReport: BenchTable {
             median = s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
         }
     }
-    let model: String, weights: String, threads: Int, prompt_tokens: Int, gen_tokens: Int
+    let model: String, weights: String, threads: Int, prompt_tokens: Int, gen_tokens: Int, depth: Int
     let image_encode_ms: Stat?
     let prefill_tokens_per_second: Stat, decode_tokens_per_second: Stat
     let peak_resident_mb: Double
@@ -164,8 +189,9 @@ struct BenchReport: BenchTable {
         }
         var lines = ["| model | weights | threads | test | min | median |", "|---|---|---|---|---|---|"]
         if let image_encode_ms { lines.append(row("image encode (ms)", image_encode_ms, 1)) }
-        lines.append(row("pp\(prompt_tokens) (tok/s)", prefill_tokens_per_second, 2))
-        lines.append(row("tg\(gen_tokens) (tok/s)", decode_tokens_per_second, 2))
+        let at = depth > 0 ? " @ d\(depth)" : ""
+        lines.append(row("pp\(prompt_tokens)\(at) (tok/s)", prefill_tokens_per_second, 2))
+        lines.append(row("tg\(gen_tokens)\(at) (tok/s)", decode_tokens_per_second, 2))
         lines.append("peak resident memory: \(String(format: "%.0f", peak_resident_mb)) MB")
         return lines.joined(separator: "\n")
     }

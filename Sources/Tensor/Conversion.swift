@@ -27,7 +27,7 @@ public func convertToFloat(_ src: UnsafeRawPointer, dtype: DType, count: Int,
         dequantizeGGML(type: 12, source: src, into: dst, count: count)
     case .q6_K:
         dequantizeGGML(type: 14, source: src, into: dst, count: count)
-    case .q4_0x8, .q4_Kx8:
+    case .q4_0x8, .q4_Kx8, .q8_0x8:
         preconditionFailure("\(dtype) values depend on their row length: widen the tensor (toF32) or put it in row order first")
     }
 }
@@ -59,7 +59,7 @@ public func convertFromFloat(_ src: UnsafePointer<Float>, count: Int,
         lk_quantize_q4_k(src, dst, count)
     case .q6_K:
         lk_quantize_q6_k(src, dst, count)
-    case .q4_0x8, .q4_Kx8:
+    case .q4_0x8, .q4_Kx8, .q8_0x8:
         preconditionFailure("\(dtype) blocks depend on their row length: convert the tensor to \(dtype.rowOrderType), then interleave it")
     }
 }

@@ -25,6 +25,8 @@ private struct Interleaving {
             (layout, interleave, deinterleave, dequantize) = (.q4_0x8, lk_interleave_q4_0x8, lk_deinterleave_q4_0x8, lk_dequantize_q4_0x8)
         case .q4_K, .q4_Kx8:
             (layout, interleave, deinterleave, dequantize) = (.q4_Kx8, lk_interleave_q4_kx8, lk_deinterleave_q4_kx8, lk_dequantize_q4_kx8)
+        case .q8_0, .q8_0x8:
+            (layout, interleave, deinterleave, dequantize) = (.q8_0x8, lk_interleave_q8_0x8, lk_deinterleave_q8_0x8, lk_dequantize_q8_0x8)
         default:
             return nil
         }

@@ -34,9 +34,9 @@ let severalRowKernelLimit = 64
 /// about half the widen-then-SGEMM time (Q4_0x8 150-200 ms against 290-500, Q4_Kx8 46-90
 /// against 110-160); 7B pp512 Q4_0 10.4 -> 15.1 tok/s (docs/decode-layouts.md). Q8_0 and Q6_K
 /// still widen: their several-row kernel reads each weight block once per 8 activation rows
-/// and ran ~40 and ~25 GOP/s, below SGEMM.
+/// and ran ~40 and ~25 GOP/s, below SGEMM. So does Q8_0x8, whose interleaving serves decode.
 func integerGEMMReads(_ dtype: DType) -> Bool {
-    dtype.interleavedRows > 1 && lk_prefers_q4_0x8() != 0
+    dtype.interleavedRows > 1 && dtype != .q8_0x8 && lk_prefers_q4_0x8() != 0
 }
 
 /// `linearForward` over rows that form independent segments (the prompts of several sequences
@@ -202,6 +202,7 @@ func kernelCode(_ dtype: DType) -> Int32 {
     case .q6_K: return Int32(LK_Q6_K)
     case .q4_0x8: return Int32(LK_Q4_0X8)
     case .q4_Kx8: return Int32(LK_Q4_KX8)
+    case .q8_0x8: return Int32(LK_Q8_0X8)
     default: preconditionFailure("no mat-vec kernel for \(dtype) weights")
     }
 }

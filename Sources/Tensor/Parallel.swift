@@ -38,8 +38,11 @@ enum ProcessInfoCores {
 }
 
 /// Splits `0..<count` into at most `Compute.threads` contiguous chunks and runs
-/// `body(range)` on each in parallel. Small jobs (below `minChunk` per thread)
-/// run inline, where a thread hop would cost more than the work.
+/// `body(range)` on each in parallel: the first on the calling thread, the others on the
+/// kernels' worker threads (`lk_pool_run`), which spin between jobs so that the many short
+/// jobs of decoding start at once. Small jobs (below `minChunk` per thread) run inline, where
+/// a thread hop would cost more than the work. A call made while the workers are busy (from
+/// another thread, or nested in a chunk) runs its chunks on Dispatch's threads instead.
 @inline(__always)
 public func parallelFor(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = min(Compute.threads, max(1, count / max(1, minChunk)))
@@ -49,10 +52,26 @@ public func parallelFor(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) ->
     }
     let chunk = (count + threads - 1) / threads
     withoutActuallyEscaping(body) { body in
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = t * chunk
-            let hi = min(count, lo + chunk)
-            if lo < hi { body(lo..<hi) }
+        var job = PoolJob(body: body, chunk: chunk, count: count)
+        let ran = withUnsafeMutablePointer(to: &job) { job in
+            lk_pool_run(threads, { context, task in
+                let job = context!.assumingMemoryBound(to: PoolJob.self)
+                job.pointee.run(Int(task))
+            }, job)
         }
+        if ran != 0 {
+            DispatchQueue.concurrentPerform(iterations: threads) { job.run($0) }
+        }
+    }
+}
+
+/// One `parallelFor` as the worker threads see it.
+struct PoolJob {
+    let body: (Range<Int>) -> Void
+    let chunk: Int, count: Int
+
+    func run(_ task: Int) {
+        let lo = task * chunk, hi = min(count, lo + chunk)
+        if lo < hi { body(lo..<hi) }
     }
 }

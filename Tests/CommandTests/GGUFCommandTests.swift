@@ -111,3 +111,36 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("q5_k_m"), bad.stderr)
     }
 }
+
+/// `llava bench` measures like llama-bench: prefill and decode as separate tests from a cache
+/// holding --depth tokens, labelled as llama-bench labels them.
+final class BenchCommandTests: XCTestCase {
+    func testBenchReportsPrefillAndDecodeAtADepth() throws {
+        let model = Fixtures.url("gguf/llama-q4_0.gguf").path
+        let r = try LLaVAExecutable.run(["bench", "--model", model, "--prompt-tokens", "4", "--gen-tokens", "3",
+                                         "--depth", "6", "--repetitions", "2", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        XCTAssertEqual(report["depth"] as? Int, 6)
+        XCTAssertEqual(report["prompt_tokens"] as? Int, 4)
+        XCTAssertEqual(report["gen_tokens"] as? Int, 3)
+        for key in ["prefill_tokens_per_second", "decode_tokens_per_second"] {
+            let stat = try XCTUnwrap(report[key] as? [String: Double], key)
+            XCTAssertGreaterThan(stat["min"] ?? 0, 0, key)
+            XCTAssertGreaterThanOrEqual(stat["median"] ?? 0, stat["min"] ?? .infinity, key)
+        }
+        XCTAssertGreaterThan(report["peak_resident_mb"] as? Double ?? 0, 0)
+        XCTAssertEqual(r.stderr.components(separatedBy: "decode").count - 1, 2, "one line per repetition: \(r.stderr)")
+
+        let table = try LLaVAExecutable.run(["bench", "--model", model, "--prompt-tokens", "4", "--gen-tokens", "3",
+                                             "--depth", "6", "--repetitions", "1"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("| pp4 @ d6 (tok/s) |") && table.stdout.contains("| tg3 @ d6 (tok/s) |"), table.stdout)
+
+        for (flags, named) in [(["--depth", "-1"], "--depth"), (["--depth", "1000000"], "--depth")] {
+            let bad = try LLaVAExecutable.run(["bench", "--model", model, "--prompt-tokens", "4", "--gen-tokens", "3"] + flags)
+            XCTAssertNotEqual(bad.status, 0, flags.joined(separator: " "))
+            XCTAssertTrue(bad.stderr.contains(named), bad.stderr)
+        }
+    }
+}

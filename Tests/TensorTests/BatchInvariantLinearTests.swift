@@ -123,7 +123,13 @@ final class QuantizedLinearTests: XCTestCase {
         checkInterleaved(.q4_K, as: .q4_Kx8, code: Int32(LK_Q4_KX8), ks: [256, 512, 1280])
     }
 
-    private func checkInterleaved(_ type: DType, as layout: DType, code: Int32, ks: [Int]) {
+    /// As `testInterleavedQ4_0` for Q8_0 (codes stored + 128), except that its prompts widen
+    /// for SGEMM at every level: bit for bit Q8_0's prefill.
+    func testInterleavedQ8_0() {
+        checkInterleaved(.q8_0, as: .q8_0x8, code: Int32(LK_Q8_0X8), ks: [32, 96, 544, 1056], integerPrefill: false)
+    }
+
+    private func checkInterleaved(_ type: DType, as layout: DType, code: Int32, ks: [Int], integerPrefill: Bool = true) {
         defer { lk_limit_simd(3) }
         let n = 40
         for k in ks {
@@ -141,6 +147,9 @@ final class QuantizedLinearTests: XCTestCase {
                 XCTAssertNotEqual(Data(bytes: mixed.rawPointer, count: plain.byteCount),
                                   Data(bytes: plain.rawPointer, count: plain.byteCount), "k=\(k) is really interleaved")
             }
+            // Every level with its own bodies (AVX2; VNNI at 2-3 on a CPU with it) sums the same
+            // integers in the same order: the same bits.
+            var ownDecode: [Float]?
             for level in Int32(0)...3 {
                 lk_limit_simd(level)
                 let own = lk_prefers_q4_0x8() != 0
@@ -161,8 +170,16 @@ final class QuantizedLinearTests: XCTestCase {
                     y.withUnsafeMutableBufferPointer { matvec($0.baseAddress!, Array(x[row * k..<(row + 1) * k]), weight: mixed) }
                     return y
                 }
-                let prefill = run(mixed, 70, prefill: true)
                 if own {
+                    let decode = alone.flatMap { $0 }
+                    if let ownDecode {
+                        XCTAssertEqual(decode.map(\.bitPattern), ownDecode.map(\.bitPattern), "level \(level) k=\(k) decode as level 1")
+                    } else {
+                        ownDecode = decode
+                    }
+                }
+                let prefill = run(mixed, 70, prefill: true)
+                if own && integerPrefill {
                     // The integer GEMM: each prompt row is the decode row (QuantizedGEMMTests).
                     for row in 0..<9 {
                         XCTAssertEqual(Array(prefill[row * n..<(row + 1) * n]).map(\.bitPattern), alone[row].map(\.bitPattern),

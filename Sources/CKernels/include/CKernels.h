@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /// Element type codes shared with Swift's `DType`.
-enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2, LK_Q8_0 = 3, LK_Q4_0 = 4, LK_Q4_K = 5, LK_Q6_K = 6, LK_Q4_0X8 = 7, LK_Q4_KX8 = 8 };
+enum { LK_F32 = 0, LK_F16 = 1, LK_BF16 = 2, LK_Q8_0 = 3, LK_Q4_0 = 4, LK_Q4_K = 5, LK_Q6_K = 6, LK_Q4_0X8 = 7, LK_Q4_KX8 = 8, LK_Q8_0X8 = 9 };
 
 /// Bytes of one ggml block: Q8_0 (f16 scale + 32 int8) and Q4_0 (f16 scale + 32 nibbles).
 enum { LK_Q8_0_BLOCK_BYTES = 34, LK_Q4_0_BLOCK_BYTES = 18, LK_QBLOCK = 32 };
@@ -44,6 +44,16 @@ enum { LK_Q4_KX8_BLOCK_BYTES = 1184 };
 void lk_interleave_q4_kx8(const void *src, void *dst, size_t rows, size_t k);
 void lk_deinterleave_q4_kx8(const void *src, void *dst, size_t rows, size_t k);
 void lk_dequantize_q4_kx8(const void *src, float *dst, size_t rows, size_t k);
+/// Q8_0 with eight weight rows interleaved (LK_Q8_0X8): per group of eight rows and block of 32
+/// columns, the rows' eight f16 scales, then eight vectors of 32 bytes (vector i: bytes
+/// 4i..4i+3 of each row's codes, row after row), each code stored as code + 128 so that VNNI
+/// multiplies it unsigned. The tensor is the size of its Q8_0 form.
+enum { LK_Q8_0X8_BLOCK_BYTES = 272 };
+/// Q8_0 rows (a multiple of 8, each k values) to and from LK_Q8_0X8, and widened to f32 with
+/// the values Q8_0's dequantisation gives.
+void lk_interleave_q8_0x8(const void *src, void *dst, size_t rows, size_t k);
+void lk_deinterleave_q8_0x8(const void *src, void *dst, size_t rows, size_t k);
+void lk_dequantize_q8_0x8(const void *src, float *dst, size_t rows, size_t k);
 
 /// Quantises `k` floats (a multiple of 32) to Q8_0 or Q4_0 blocks, as ggml's reference
 /// quantisers do (Q8_0: scale max|x|/127, round to nearest; Q4_0: scale max/-8 of the value
@@ -62,7 +72,7 @@ size_t lk_qact_bytes(size_t k);
 /// values `lk_quantize_q8_0` gives.
 void lk_quantize_activation(const float *x, void *out, size_t k);
 
-/// y[r] = dot(W[r, :], x) for a quantised W (LK_Q8_0, LK_Q4_0, LK_Q4_0X8, or LK_Q4_K / LK_Q6_K /
+/// y[r] = dot(W[r, :], x) for a quantised W (LK_Q8_0, LK_Q8_0X8, LK_Q4_0, LK_Q4_0X8, or LK_Q4_K / LK_Q6_K /
 /// LK_Q4_KX8 with k a multiple of 256), rows [row_begin, row_end),
 /// with x an activation row (`lk_quantize_activation`): integer dot products per block,
 /// scaled by both blocks' scales, summed in f32.
@@ -123,6 +133,16 @@ void lk_quick_gelu_backward(float *dx, const float *dy, const float *x, size_t n
 
 /// Lets freed large blocks stay in the process heap (glibc) so they are reused without page faults.
 void lk_retain_freed_memory(void);
+
+/// One task of a pool job: `task` runs from 0 to the job's task count - 1.
+typedef void (*lk_pool_task)(void *ctx, size_t task);
+/// Runs fn(ctx, 0) on the calling thread and fn(ctx, i) on the pool's worker i for i in
+/// 1..<tasks (workers start on first use), returning when all are done. Returns -1 without
+/// running anything when the pool is already running a job (another thread's, or the caller's
+/// own from inside a task) or a worker cannot start: the caller runs the job some other way.
+int lk_pool_run(size_t tasks, lk_pool_task fn, void *ctx);
+/// How long an idle worker spins waiting for the next job before it sleeps (200 µs at start).
+void lk_pool_set_spin(long nanoseconds);
 
 /// When OpenBLAS fell back to its generic SSE3 kernels on a CPU it did not recognise, its kernels
 /// are reselected by instruction set (AVX-512: Skylake-X, AVX2: Haswell) as the program loads,
