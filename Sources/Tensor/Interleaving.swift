@@ -55,9 +55,16 @@ extension Tensor {
         for r in stride(from: 0, to: rows, by: step) {
             let n = min(step, rows - r)
             il.interleave(rawPointer + r * rowBytes, out.rawPointer + r * outRowBytes, n, k)
-            if storage.isFileMapping { releaseMappedPages(rawPointer + r * rowBytes, count: n * rowBytes) }
+            if storage.isFileMapping { dropMappedPages(rawPointer + r * rowBytes, count: n * rowBytes) }
         }
         return out
+    }
+
+    /// Gives this tensor's pages back when it views a read-only file mapping (they leave the
+    /// resident set and come back from the page cache if read again); otherwise does nothing.
+    /// For a source just copied into a tensor of its own.
+    public func releaseMappedPages() {
+        if storage.isFileMapping { dropMappedPages(rawPointer, count: byteCount) }
     }
 
     /// An interleaved tensor put back in row order as its plain type (what files hold); any
@@ -87,7 +94,7 @@ func widenRows(_ src: UnsafeRawPointer, dtype: DType, rows: Int, rowLength k: In
 
 /// Drops this process's mapping of the whole pages inside [p, p + count) of a read-only file
 /// mapping: they leave the resident set and come back from the page cache if read again.
-private func releaseMappedPages(_ p: UnsafeMutableRawPointer, count: Int) {
+private func dropMappedPages(_ p: UnsafeMutableRawPointer, count: Int) {
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
     let start = (Int(bitPattern: p) + page - 1) / page * page
     let end = (Int(bitPattern: p) + count) / page * page

@@ -71,5 +71,6 @@ private func reorderHeadRows(_ w: Tensor, heads: Int, toInterleaved: Bool) -> Te
             }
         }
     }
+    w.releaseMappedPages()
     return out
 }

@@ -76,8 +76,10 @@ extension LlamaWeights {
             let b = "blk.\(i)."
             return LlamaLayerWeights(
                 attentionNorm: try reader.vector(b + "attn_norm.weight", d),
-                wq: try reader.matrix(b + "attn_q.weight", [qd, d], interleavedHeads: c.headCount),
-                wk: try reader.matrix(b + "attn_k.weight", [kvd, d], interleavedHeads: c.kvHeadCount),
+                // Their rows are reordered into copies; interleaved for decode at once (where this CPU
+                // wants it), so that no layer's copy outlives its layer: 7B Q4_0 peak -0.6 GB.
+                wq: try reader.matrix(b + "attn_q.weight", [qd, d], interleavedHeads: c.headCount).interleavedForDecode(),
+                wk: try reader.matrix(b + "attn_k.weight", [kvd, d], interleavedHeads: c.kvHeadCount).interleavedForDecode(),
                 wv: try reader.matrix(b + "attn_v.weight", [kvd, d]),
                 wo: try reader.matrix(b + "attn_output.weight", [d, qd]),
                 mlpNorm: try reader.vector(b + "ffn_norm.weight", d),
