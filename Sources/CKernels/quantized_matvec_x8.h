@@ -359,7 +359,7 @@ LKQ_AVX2 static void q4_kx8_avx2(const uint8_t *g, lkq_act x, const void *pre, s
 }
 
 /// The activation word (4 codes) at c, in every 32-bit lane.
-#define LKQ_X8_WORD(c) _mm256_set1_epi32(*(const int32_t *)(c))
+#define LKQ_X8_WORD(c) ({ int32_t w_; memcpy(&w_, (c), 4); _mm256_set1_epi32(w_); })
 
 /// Prefetches the `lines` cache lines LKQ_AHEAD bytes past p.
 #define LKQ_X8_AHEAD(p, lines)                                                                     \
