@@ -138,8 +138,10 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Image path prefix (default: the split of scenes_<split>.json and a slash).") var imagePrefix: String?
         @Option(help: "Questions per image.") var questionsPerImage = 8
         @Option(help: "Random seed of the questions and their order.") var seed: UInt64 = 0
-        @Option(help: ArgumentHelp("How short answers are worded: 'word' (\"red\", as LLaVA-1.5) or 'object-first' (colour and shape answers led by the object asked about: \"star red\", \"red star\") or 'object-first-position' (and position answers led by the shape: \"star center\").", valueName: "style"))
+        @Option(help: ArgumentHelp("How short answers are worded: 'word' (\"red\", as LLaVA-1.5) or 'object-first' (colour and shape answers led by the object asked about: \"star red\", \"red star\") or 'object-first-position' (and position answers led by the shape: \"star center\") or 'object-first-relation' (and relation answers after both objects' quarter of the image on the asked axis: \"star 1 circle 3 yes\").", valueName: "style"))
         var shortAnswerStyle: ShortAnswerStyle = .word
+        @Flag(help: "Follow a question about one object (\"How many stars are there?\" with one star, \"What shape is the blue object?\" with one blue object) with the follow-up `llava eval synth --task follow-up` asks (\"And what color is it?\", \"And where is it?\").")
+        var followUps = false
         @Option(help: "LLaVA JSON whose records go first in --out (repeatable), to write one stage-2 mix.") var include: [String] = []
         @Option(help: ArgumentHelp("Also write the questions as text, one document per line, the image replaced by the scene in words (for `llava train lm`).", valueName: "file.txt"))
         var textOut: String?
@@ -160,7 +162,8 @@ struct DataCommand: ParsableCommand {
                 throw ValidationError("\(scenes) is not named scenes_<split>.json: pass --image-prefix")
             }
             let sceneTable = try ShortAnswerVQA.readScenes(from: url)
-            let sets = ShortAnswerVQA.questionSets(scenes: sceneTable, questionsPerImage: questionsPerImage, seed: seed)
+            let sets = ShortAnswerVQA.questionSets(scenes: sceneTable, questionsPerImage: questionsPerImage, seed: seed,
+                                                   followUps: followUps)
             let records = sets.map { ShortAnswerVQA.record($0, imagePrefix: prefix, style: shortAnswerStyle) }
             let included = try include.flatMap { try LLaVARecord.read(from: URL(fileURLWithPath: $0)) }
             try LLaVARecord.write(included + records, to: URL(fileURLWithPath: out))

@@ -3,8 +3,10 @@ import Foundation
 import XCTest
 
 final class ShortAnswerVQATests: XCTestCase {
-    private func scenes(_ n: Int) throws -> [String: Scene] {
-        let world = try WorldGenerator()
+    private func scenes(_ n: Int, layout: SceneLayout = .free) throws -> [String: Scene] {
+        var configuration = WorldConfiguration()
+        configuration.layout = layout
+        let world = try WorldGenerator(configuration: configuration)
         return Dictionary(uniqueKeysWithValues: (1...n).map { (String($0), world.scene(seed: UInt64($0))) })
     }
 
@@ -63,17 +65,21 @@ final class ShortAnswerVQATests: XCTestCase {
     /// the object asked about followed by the answer word, checked against the scene; the other
     /// types keep the word; and the evaluation's scorer counts every object-first answer as the
     /// word it leads to.
-    /// `object-first-position` also leads position answers with the shape asked about.
+    /// `object-first-position` also leads position answers with the shape asked about, and
+    /// `object-first-relation` writes each relation answer after the two objects' quarters of the
+    /// image on the asked axis, which decide it.
     func testObjectFirstAnswersLeadWithTheObjectAskedAbout() throws {
-        for style in [ShortAnswerStyle.objectFirst, .objectFirstPosition] {
-            let changed = try objectFirstChanges(style)
-            XCTAssertEqual(changed, style == .objectFirst ? ["colour", "colours", "shape", "shapes"]
-                                                          : ["colour", "colours", "shape", "shapes", "position"])
+        let kinds = ["colour", "colours", "shape", "shapes"]
+        XCTAssertEqual(try objectFirstChanges(.objectFirst), Set(kinds))
+        XCTAssertEqual(try objectFirstChanges(.objectFirstPosition), Set(kinds + ["position"]))
+        // On the grid (one object per cell) the two quarters always differ and decide the answer.
+        for layout in [SceneLayout.free, .grid] {
+            XCTAssertEqual(try objectFirstChanges(.objectFirstRelation, layout: layout), Set(kinds + ["position", "relation"]))
         }
     }
 
-    private func objectFirstChanges(_ style: ShortAnswerStyle) throws -> Set<String> {
-        let scenes = try scenes(40)
+    private func objectFirstChanges(_ style: ShortAnswerStyle, layout: SceneLayout = .free) throws -> Set<String> {
+        let scenes = try scenes(40, layout: layout)
         let words = ShortAnswerVQA.records(scenes: scenes, imagePrefix: "train/", questionsPerImage: 8, seed: 3)
         let objectFirst = ShortAnswerVQA.records(scenes: scenes, imagePrefix: "train/", questionsPerImage: 8, seed: 3,
                                                  style: style)
@@ -97,7 +103,25 @@ final class ShortAnswerVQATests: XCTestCase {
                     XCTAssertTrue(scene.objects.contains { $0.colour.rawValue == colour[0] && $0.shape.rawValue == word })
                 } else if let colour = match(asked, #"^What shape are the (\w+) objects\?$"#) {
                     XCTAssertEqual(phrase, "\(colour[0]) \(Shape(rawValue: word)!.plural)"); changed.insert("shapes")
-                } else if style == .objectFirstPosition, let kind = match(asked, #"^Where is the (\w+) (\w+) in the image\?$"#) {
+                } else if style == .objectFirstRelation,
+                          let r = match(asked, #"^Is the (\w+) (\w+) (to the left of|to the right of|above|below) the (\w+) (\w+)\?$"#) {
+                    // "star 1 circle 3 yes": each shape, then its quarter on the asked axis.
+                    let steps = phrase.split(separator: " ").map(String.init)
+                    XCTAssertEqual(steps.count, 5, phrase)
+                    XCTAssertEqual([steps[0], steps[2], steps[4]], [r[1], r[4], word], phrase)
+                    let (qa, qb) = (Int(steps[1])!, Int(steps[3])!)
+                    let relation = Relation(rawValue: r[2])!
+                    let kindA = ObjectKind(colour: ObjectColour(rawValue: r[0])!, shape: Shape(rawValue: r[1])!)
+                    let kindB = ObjectKind(colour: ObjectColour(rawValue: r[3])!, shape: Shape(rawValue: r[4])!)
+                    let (a, b) = (scene.objects.first { $0.kind == kindA }!, scene.objects.first { $0.kind == kindB }!)
+                    let axis = relation.isHorizontal ? (a.centre.x, b.centre.x) : (a.centre.y, b.centre.y)
+                    XCTAssertEqual([qa, qb], [axis.0, axis.1].map { Int($0 / Double(scene.size) * 4) + 1 }, phrase)
+                    let holds = relation == .leftOf || relation == .above ? qa < qb : qa > qb
+                    if layout == .grid { XCTAssertNotEqual(qa, qb, phrase) }
+                    if qa != qb { XCTAssertEqual(word, holds ? "yes" : "no", asked) }
+                    XCTAssertTrue(EvalQuestions.isCorrect(prediction: phrase, answer: word, type: .relation), phrase)
+                    changed.insert("relation")
+                } else if style != .objectFirst, let kind = match(asked, #"^Where is the (\w+) (\w+) in the image\?$"#) {
                     XCTAssertEqual(phrase, "\(kind[1]) \(word)"); changed.insert("position")
                     XCTAssertTrue(EvalQuestions.isCorrect(prediction: phrase, answer: word, type: .position), phrase)
                 } else {
@@ -164,6 +188,43 @@ final class ShortAnswerVQATests: XCTestCase {
             XCTAssertFalse(document.contains("<image>") || document.contains("\n"), document)
             XCTAssertEqual(document, "USER: " + ShortAnswerVQA.sceneInWords(scene) + " " + expectedTurns(record.conversations).dropFirst(6), record.id)
         }
+    }
+
+    /// With follow-ups, the drawn questions are the same and in the same order; each follow-up
+    /// comes right after the question it follows, and its answer (as a word and object-first) is
+    /// the scene's: the colour of the one object of the counted shape, the region of the one
+    /// object of the asked colour.
+    func testFollowUpsComeRightAfterTheirQuestionWithTheSceneAnswer() throws {
+        let scenes = try scenes(40)
+        let plain = ShortAnswerVQA.questionSets(scenes: scenes, questionsPerImage: 8, seed: 4)
+        let withFollowUps = ShortAnswerVQA.questionSets(scenes: scenes, questionsPerImage: 8, seed: 4, followUps: true)
+        XCTAssertEqual(plain.map(\.id), withFollowUps.map(\.id))
+        var added = [QuestionType: Int]()
+        for (p, f) in zip(plain, withFollowUps) {
+            let scene = scenes[f.id]!
+            XCTAssertEqual(f.questions.filter { !$0.question.hasPrefix("And ") }, p.questions, f.id)
+            for (i, q) in f.questions.enumerated() where q.question.hasPrefix("And ") {
+                let before = f.questions[i - 1].question
+                added[q.type, default: 0] += 1
+                if q.question == FollowUpConversations.colourFollowUp {
+                    let shape = try XCTUnwrap(match(before, #"^How many (\w+) are there\?$"#))[0]
+                    let objects = scene.objects.filter { $0.shape.plural == shape }
+                    XCTAssertEqual(objects.count, 1, before)
+                    XCTAssertEqual(q.shortAnswer(.word), objects[0].colour.rawValue)
+                    XCTAssertEqual(q.shortAnswer(.objectFirst), "\(objects[0].shape.rawValue) \(objects[0].colour.rawValue)")
+                } else {
+                    XCTAssertEqual(q.question, FollowUpConversations.positionFollowUp)
+                    let colour = try XCTUnwrap(match(before, #"^What shape is the (\w+) object\?$"#))[0]
+                    let objects = scene.objects.filter { $0.colour.rawValue == colour }
+                    XCTAssertEqual(objects.count, 1, before)
+                    let region = Region(normalised: scene.normalisedCentre(objects[0])).rawValue
+                    XCTAssertEqual(q.shortAnswer(.word), region)
+                    XCTAssertEqual(q.shortAnswer(.objectFirstPosition), "\(objects[0].shape.rawValue) \(region)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(added[.colour] ?? 0, 5)
+        XCTAssertGreaterThan(added[.position] ?? 0, 5)
     }
 
     /// Without place, the text keeps every other question in order, and no word of it says where

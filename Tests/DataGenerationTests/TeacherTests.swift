@@ -90,6 +90,11 @@ final class TeacherTests: XCTestCase {
         XCTAssertTrue(text.contains("A small blue square is on the left."), text)
         XCTAssertTrue(text.contains("A large green star is at the top."), text)
         XCTAssertFalse(text.contains("==="))
+        // Reading order of a 4×4 grid: the two circles in the bottom row of quarters left to
+        // right (centre x 0.48 before 0.88), whatever their exact heights (0.88 and 0.78).
+        XCTAssertTrue(text.contains("A large green star is at the top. A small blue square is on the left. "
+                                    + "A small red circle is on the right. A small red circle is at the bottom. "
+                                    + "A small red circle is on the right."), text)
     }
 
     func testComplexReasoningAnswersStepByStep() throws {

@@ -31,19 +31,45 @@ public enum FollowUpConversations {
     /// → 1); a position follow-up on the first object whose colour no other object has, asked after
     /// its shape ("What shape is the blue object?").
     public static func conversations(for scene: Scene, sceneID: String, image: String) -> [FollowUpConversation] {
-        var out: [FollowUpConversation] = []
-        let objects = scene.objects
-        if let o = objects.first(where: { o in objects.filter { $0.shape == o.shape }.count == 1 }) {
-            out.append(FollowUpConversation(
-                id: "\(sceneID)-colour", image: image, first: "How many \(o.shape.plural) are there?", firstAnswer: "1",
-                followUp: colourFollowUp, direct: "What color is the \(o.shape.rawValue)?", answer: o.colour.rawValue, type: .colour))
+        let all = candidates(scene)
+        return [QuestionType.colour, .position].compactMap { type in
+            all.first { $0.type == type }.map { c in
+                FollowUpConversation(id: "\(sceneID)-\(type.rawValue)", image: image, first: c.first, firstAnswer: c.firstAnswer,
+                                     followUp: c.followUp.question, direct: c.direct, answer: c.followUp.shortAnswer, type: type)
+            }
         }
-        if let o = objects.first(where: { o in objects.filter { $0.colour == o.colour }.count == 1 }) {
+    }
+
+    /// The follow-up turns for training, keyed by the question they follow: every object of the
+    /// scene that `conversations` could pick, not just the first. Their object-first answers
+    /// name the object of the turn before ("star red" for "And what color is it?" after "How many
+    /// stars are there?"), so the follow-up copies it as colour and position answers copy the
+    /// object named in their own question.
+    public static func trainingFollowUps(for scene: Scene) -> [String: PhrasedQuestion] {
+        Dictionary(candidates(scene).map { ($0.first, $0.followUp) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    private struct Candidate {
+        var type: QuestionType, first: String, firstAnswer: String, followUp: PhrasedQuestion, direct: String
+    }
+
+    /// Each object whose shape (colour follow-up) or colour (position follow-up) is its own in
+    /// the scene, in drawing order.
+    private static func candidates(_ scene: Scene) -> [Candidate] {
+        let objects = scene.objects
+        var out: [Candidate] = []
+        for o in objects where objects.filter({ $0.shape == o.shape }).count == 1 {
+            let followUp = PhrasedQuestion(type: .colour, question: colourFollowUp, answer: "It is \(o.colour.rawValue).",
+                                           shortAnswer: o.colour.rawValue, objectFirstAnswer: "\(o.shape.rawValue) \(o.colour.rawValue)")
+            out.append(Candidate(type: .colour, first: "How many \(o.shape.plural) are there?", firstAnswer: "1",
+                                 followUp: followUp, direct: "What color is the \(o.shape.rawValue)?"))
+        }
+        for o in objects where objects.filter({ $0.colour == o.colour }).count == 1 {
             let region = Region(normalised: scene.normalisedCentre(o))
-            out.append(FollowUpConversation(
-                id: "\(sceneID)-position", image: image, first: "What shape is the \(o.colour.rawValue) object?",
-                firstAnswer: o.shape.rawValue, followUp: positionFollowUp, direct: "Where is the \(o.kind.name) in the image?",
-                answer: region.rawValue, type: .position))
+            let followUp = PhrasedQuestion(type: .position, question: positionFollowUp, answer: "It is \(region.phrase) of the image.",
+                                           shortAnswer: region.rawValue, objectFirstAnswer: "\(o.shape.rawValue) \(region.rawValue)")
+            out.append(Candidate(type: .position, first: "What shape is the \(o.colour.rawValue) object?", firstAnswer: o.shape.rawValue,
+                                 followUp: followUp, direct: "Where is the \(o.kind.name) in the image?"))
         }
         return out
     }

@@ -16,6 +16,13 @@ public enum ShortAnswerStyle: String, Sendable, CaseIterable {
     /// As `objectFirst`, and position answers led by the shape of the object asked about ("star
     /// center" for "Where is the red star in the image?"), the token colour answers look up by.
     case objectFirstPosition = "object-first-position"
+    /// As `objectFirstPosition`, and relation answers that first place both objects on the
+    /// question's axis, each after its shape: "star 1 circle 3 yes" for "Is the red star to the
+    /// left of the blue circle?" (quarters of the image counted from the left, or from the top
+    /// for above and below). The yes or no then follows from two numbers already written, each
+    /// a lookup of the kind position answers make, where a bare "yes" needs both places found
+    /// and compared within one token. The evaluation's scorer reads the first yes or no.
+    case objectFirstRelation = "object-first-relation"
 }
 
 /// The short-answer questions drawn for one scene.
@@ -49,12 +56,20 @@ public enum ShortAnswerVQA {
 
     /// The questions drawn for each scene, in id order: up to `questionsPerImage`, taken in turn
     /// from each question type (so every type is asked when the scene allows it), in a seeded
-    /// order. Scenes with no question are left out.
-    public static func questionSets(scenes: [String: Scene], questionsPerImage: Int, seed: UInt64) -> [QuestionSet] {
+    /// order. Scenes with no question are left out. With `followUps`, a question that
+    /// `FollowUpConversations` follows up ("How many stars are there?" with one star) is followed
+    /// by its follow-up ("And what color is it?"), which then comes on top of the count; the
+    /// questions drawn are the same either way.
+    public static func questionSets(scenes: [String: Scene], questionsPerImage: Int, seed: UInt64,
+                                    followUps: Bool = false) -> [QuestionSet] {
         let ids = scenes.keys.sorted { (Int($0) ?? .max, $0) < (Int($1) ?? .max, $1) }
         return ids.enumerated().compactMap { index, id in
             var rng = SplitMix64(seed: deriveSeed(seed, UInt64(index), 7))
-            let questions = draw(SceneFacts(scene: scenes[id]!), count: questionsPerImage, &rng)
+            var questions = draw(SceneFacts(scene: scenes[id]!), count: questionsPerImage, &rng)
+            if followUps {
+                let table = FollowUpConversations.trainingFollowUps(for: scenes[id]!)
+                questions = questions.flatMap { q in [q] + (table[q.question].map { [$0] } ?? []) }
+            }
             return questions.isEmpty ? nil : QuestionSet(id: id, questions: questions)
         }
     }

@@ -18,6 +18,12 @@ public struct PhrasedQuestion: Sendable, Equatable {
     /// object?", "star center" for "Where is the red star in the image?"); the short answer
     /// itself for the other types. See `ShortAnswerStyle`.
     public var objectFirstAnswer: String
+    /// A relation's short answer after the two places it follows from, each led by its object's
+    /// shape: "star 1 circle 3 yes" for "Is the red star to the left of the blue circle?" (the
+    /// star in the first quarter of the image from the left, the circle in the third; rows of
+    /// quarters from the top for above and below). The short answer itself for other types, and
+    /// for relations asked without the objects' centres. See `ShortAnswerStyle.objectFirstRelation`.
+    public var relationStepsAnswer: String
 
     /// The short answer as `style` words it.
     public func shortAnswer(_ style: ShortAnswerStyle) -> String {
@@ -25,15 +31,18 @@ public struct PhrasedQuestion: Sendable, Equatable {
         case .word: return shortAnswer
         case .objectFirst: return type == .position ? shortAnswer : objectFirstAnswer
         case .objectFirstPosition: return objectFirstAnswer
+        case .objectFirstRelation: return type == .relation ? relationStepsAnswer : objectFirstAnswer
         }
     }
 
-    init(type: QuestionType, question: String, answer: String, shortAnswer: String, objectFirstAnswer: String? = nil) {
+    init(type: QuestionType, question: String, answer: String, shortAnswer: String, objectFirstAnswer: String? = nil,
+         relationStepsAnswer: String? = nil) {
         self.type = type
         self.question = question
         self.answer = answer
         self.shortAnswer = shortAnswer
         self.objectFirstAnswer = objectFirstAnswer ?? shortAnswer
+        self.relationStepsAnswer = relationStepsAnswer ?? shortAnswer
     }
 }
 
@@ -89,11 +98,22 @@ enum Phrasing {
     }
 
     /// "Is the A <asked> the B?" when the true relation of A to B is `actual` (same axis).
-    static func relation(_ a: ObjectKind, _ asked: Relation, _ b: ObjectKind, actual: Relation) -> PhrasedQuestion {
+    /// With the objects' normalised centres, the steps answer places both on that axis.
+    static func relation(_ a: ObjectKind, _ asked: Relation, _ b: ObjectKind, actual: Relation,
+                         centres: (Point, Point)? = nil) -> PhrasedQuestion {
         let q = "Is the \(a.name) \(asked.rawValue) the \(b.name)?"
         let yes = asked == actual
         let answer = yes ? "Yes, the \(a.name) is \(actual.rawValue) the \(b.name)."
                          : "No, the \(a.name) is \(actual.rawValue) the \(b.name)."
-        return PhrasedQuestion(type: .relation, question: q, answer: answer, shortAnswer: yes ? "yes" : "no")
+        let word = yes ? "yes" : "no"
+        let steps = centres.map { ca, cb in
+            let (pa, pb) = asked.isHorizontal ? (ca.x, cb.x) : (ca.y, cb.y)
+            return "\(a.shape.rawValue) \(quarter(pa)) \(b.shape.rawValue) \(quarter(pb)) \(word)"
+        }
+        return PhrasedQuestion(type: .relation, question: q, answer: answer, shortAnswer: word, relationStepsAnswer: steps)
     }
+
+    /// Which quarter of the image a normalised coordinate falls in, 1 to 4 (a column of a 4×4
+    /// grid from the left, or a row from the top).
+    static func quarter(_ v: Double) -> Int { min(4, max(1, Int((v * 4).rounded(.down)) + 1)) }
 }

@@ -101,7 +101,11 @@ enum TeacherDetail {
                 sentences.append(Vocabulary.capitalised(phrase + place) + ".")
             }
         } else {
-            let ordered = facts.boxes.sorted { ($0.box.centre.y, $0.box.centre.x) < ($1.box.centre.y, $1.box.centre.x) }
+            // Reading order of a 4×4 grid (rows of quarters top to bottom, left to right within
+            // a row), the order of a 4×4 patch grid: a model describing the image then walks its
+            // patches forward, each object once, where ordering by the exact centre let the
+            // objects of one row come in any order.
+            let ordered = facts.boxes.sorted { (readingRow($0.box.centre), $0.box.centre.x) < (readingRow($1.box.centre), $1.box.centre.x) }
             for (kind, box) in ordered {
                 let words = "\(BoxReading.size(box).rawValue) \(kind.name)"
                 sentences.append(Vocabulary.capitalised("\(Vocabulary.article(for: words)) \(words) is \(Region(normalised: box.centre).phrase).") )
@@ -112,6 +116,8 @@ enum TeacherDetail {
         for f in relations.prefix(2) { sentences.append("The \(f.a.name) is \(f.relation.rawValue) the \(f.b.name).") }
         return sentences.joined(separator: " ")
     }
+
+    static func readingRow(_ p: Point) -> Int { Phrasing.quarter(p.y) }
 
     /// Relations between single objects, from boxes when given.
     static func relationFacts(_ facts: SceneFacts) -> [SceneFacts.RelationFact] {

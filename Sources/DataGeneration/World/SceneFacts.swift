@@ -16,6 +16,9 @@ public struct SceneFacts: Sendable, Equatable {
     public var regions: [ObjectKind: Region] = [:]
     /// Clear relations between single objects.
     public var relations: [RelationFact] = []
+    /// Normalised centres of kinds with exactly one object: ground truth only (a scene's facts;
+    /// the teacher's parsed text has none), and not part of `==`.
+    public var centres: [ObjectKind: Point] = [:]
     /// One normalised box per object, when boxes were given.
     public var boxes: [(kind: ObjectKind, box: Box)] = []
     public var background: String?
@@ -28,7 +31,10 @@ public struct SceneFacts: Sendable, Equatable {
             counts[kind] = count
             let members = scene.objects.filter { $0.kind == kind }
             if Set(members.map(\.size)).count == 1 { sizes[kind] = members[0].size }
-            if count == 1 { regions[kind] = Region(normalised: scene.normalisedCentre(members[0])) }
+            if count == 1 {
+                centres[kind] = scene.normalisedCentre(members[0])
+                regions[kind] = Region(normalised: centres[kind]!)
+            }
         }
         let singles = scene.objects.filter { counts[$0.kind] == 1 }.sorted { $0.kind < $1.kind }
         for i in singles.indices {
@@ -93,7 +99,8 @@ enum QuestionGenerator {
             out = facts.relations.map { f in
                 let swap = rng.chance(0.5), flip = rng.chance(0.5)
                 let (a, b, actual) = swap ? (f.b, f.a, f.relation.opposite) : (f.a, f.b, f.relation)
-                return Phrasing.relation(a, flip ? actual.opposite : actual, b, actual: actual)
+                return Phrasing.relation(a, flip ? actual.opposite : actual, b, actual: actual,
+                                         centres: facts.centres[a].flatMap { ca in facts.centres[b].map { (ca, $0) } })
             }
         }
         rng.shuffle(&out)
