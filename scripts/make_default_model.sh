@@ -21,8 +21,9 @@ if [ "${SCALE:-full}" = tiny ]; then
     CLIP_RUN="--max-steps 150 --batch-size 32"
     CLIP="--hidden 64 --layers 2 --heads 4 --text-hidden 64 --text-layers 2 --projection-dim 64 $CLIP_RUN"
     S1="--max-steps 100 --batch-size 8 --learning-rate 2e-3"
-    S2="--max-steps 500 --batch-size 8 --learning-rate 2e-3"
+    S2="--max-steps 3000 --batch-size 8 --learning-rate 2e-3"
     S2B="--max-steps 100 --batch-size 8 --learning-rate 1e-3"
+    S2C="--max-steps 60 --batch-size 8" STEPS_RATES="1e-3"
 else
     TRAIN=2500 VARIANTS=3 TEST=200 RECORDS=10000 VOCAB=800
     LM="--hidden-size 192 --intermediate-size 512 --layers 4 --heads 4 --max-steps 800 --batch-size 8 --learning-rate 2e-3"
@@ -31,6 +32,7 @@ else
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
     S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
     S2B="--epochs 1 --batch-size 16 --learning-rate 5e-4"
+    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3"
 fi
 
 step() {
@@ -108,20 +110,49 @@ for more in 1 2 3; do
         --output-dir "$OUT/llava-more$more" $S2B --quiet
     PREV="$OUT/llava-more$more"
 done
+# Relations, follow-ups and the drawing (issue 26). The model so far answers relation questions
+# at chance: a bare yes or no needs both objects found and their places compared within one
+# token. The last mix words relation answers with their steps, each object's shape and its
+# quarter of the image on the asked axis, then the answer ("star 1 circle 3 yes"; each number a
+# lookup like "star center"), follows single-object questions up ("How many stars are there?"
+# "1" "And what color is it?" "star red"), and adds a second world of scenes drawn with varied
+# rendering settings (anti-aliasing, outline width, texture, gradient, size and aspect jitter),
+# seen through the same CLIP.
+step "world (varied rendering)" "$LLAVA" data synth --out "$OUT/world-varied" --train $TRAIN --val 0 --test 0 --size 64 --seed 2 \
+    --layout grid --outline-width 1.5 --render-style varied --quiet
+ln -sfn "$(cd "$OUT/world-varied/images" && pwd)" "$W/images/varied"
+step "vqa data (steps)" "$LLAVA" data vqa --scenes "$W/scenes_train.json" --out "$W/stage2_steps.json" \
+    --include "$W/instruct_train.json" --seed 1 --short-answer-style object-first-relation --follow-ups
+step "vqa data (varied)" "$LLAVA" data vqa --scenes "$OUT/world-varied/scenes_train.json" --image-prefix varied/train/ \
+    --out "$W/stage2_mix.json" --include "$W/stage2_steps.json" --seed 2 --short-answer-style object-first-relation --follow-ups
+step "vision features (mix)" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
+    --data "$W/stage2_mix.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features_mix.safetensors"
+# The shipped model's runs: relation questions (the balanced set, short answer) went 51.5%,
+# 64.8%, 78.3%, 78.4%, 79.2% after the five at 5e-4 and 82.3% after one more at 1e-3.
+run=0
+for rate in $STEPS_RATES; do
+    run=$((run + 1))
+    step "stage 2 (steps $run)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
+        --data "$W/stage2_mix.json" --image-folder "$W/images" --feature-cache "$OUT/features_mix.safetensors" \
+        --output-dir "$OUT/llava-steps$run" $S2C --learning-rate $rate --quiet
+    PREV="$OUT/llava-steps$run"
+done
 step "evaluation" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" \
     --image-folder "$W/images" --scenes "$W/scenes_test.json" --answers-file "$OUT/answers_test.jsonl" --max-new-tokens 24 --report-file "$OUT/eval_test.json"
 step "evaluation (short)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" --short-answer \
-    --image-folder "$W/images" --scenes "$W/scenes_test.json" --answers-file "$OUT/answers_test_short.jsonl" --max-new-tokens 8 --report-file "$OUT/eval_test_short.json"
+    --image-folder "$W/images" --scenes "$W/scenes_test.json" --answers-file "$OUT/answers_test_short.jsonl" --max-new-tokens 12 --report-file "$OUT/eval_test_short.json"
+step "evaluation (relations, short)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/relations_test.jsonl" --short-answer \
+    --image-folder "$W/images" --scenes "$W/scenes_test.json" --answers-file "$OUT/answers_relations_short.jsonl" --max-new-tokens 12 --report-file "$OUT/eval_relations_short.json"
 # Issue 26's measurements: the same test scenes and questions drawn with rendering settings no
 # training image used (hard edges, thicker outlines, stronger texture and gradient, objects
 # stretched by 10-12%), descriptions scored against the scenes, and two-turn follow-ups.
 step "world (unseen rendering)" "$LLAVA" data synth --out "$OUT/world-unseen" --train 0 --val 0 --test $TEST --size 64 --seed 1 \
     --layout grid --outline-width 1.5 --render-style unseen --quiet
 step "evaluation (unseen, short)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$OUT/world-unseen/eval_test.jsonl" --short-answer \
-    --image-folder "$OUT/world-unseen/images" --scenes "$OUT/world-unseen/scenes_test.json" --max-new-tokens 8 --report-file "$OUT/eval_unseen_short.json"
+    --image-folder "$OUT/world-unseen/images" --scenes "$OUT/world-unseen/scenes_test.json" --max-new-tokens 12 --report-file "$OUT/eval_unseen_short.json"
 step "evaluation (describe)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" --task describe \
     --image-folder "$W/images" --scenes "$W/scenes_test.json" --max-new-tokens 128 --report-file "$OUT/eval_describe.json"
 step "evaluation (follow-up)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" --task follow-up --short-answer \
-    --image-folder "$W/images" --scenes "$W/scenes_test.json" --max-new-tokens 8 --report-file "$OUT/eval_followup_short.json"
+    --image-folder "$W/images" --scenes "$W/scenes_test.json" --max-new-tokens 12 --report-file "$OUT/eval_followup_short.json"
 step "f16 copy" "$LLAVA" convert --model "$PREV/model" --dtype f16 --output "$OUT/default-model"
 echo "model: $OUT/default-model (f16; f32 in $PREV/model); timings: $OUT/timings.txt" >&2

@@ -38,23 +38,34 @@ final class DefaultModelChainTests: XCTestCase {
         XCTAssertEqual(process.terminationStatus, 0, String(text.suffix(3000)))
         guard process.terminationStatus == 0 else { return }
 
-        for stage in ["lm", "clip", "stage1", "llava"] {
+        for stage in ["lm", "clip", "stage1", "llava", "llava-steps1"] {
             let l = try losses(out.appendingPathComponent("\(stage)/metrics.jsonl"))
             let head = l.prefix(3).reduce(0, +) / 3, tail = l.suffix(3).reduce(0, +) / 3
             XCTAssertLessThan(tail, head, "\(stage): loss should fall (first \(l.prefix(3)), last \(l.suffix(3)))")
         }
 
-        // Chance: the share a guesser gets per type (yes/no 1/2; 8 colours; 5 shapes, counts, regions).
+        // Chance: the share a guesser gets per type (yes/no 1/2; 8 colours; 5 shapes, counts,
+        // regions). The tiny chain must beat a guesser by more than two standard deviations of the
+        // guesser's own score (about 14 of the 249 questions), free-form and short answer. Measured
+        // on the CI machine (2 cores, release build): 99 and 100 right against 77.5 expected,
+        // 3.1 and 3.3 deviations; 1,500 stage-2 steps gave 2.1 and 3.7, the 500 before 0.5 and -1.3
+        // (the thin margin of issue 26): the seeds are fixed, so what moves the score between
+        // machines is float rounding, and 3,000 steps leave a deviation of room on both.
         let chance = ["existence": 0.5, "relation": 0.5, "colour": 1.0 / 8, "shape": 0.2, "count": 0.2, "position": 0.2]
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("eval_test.json"))) as! [String: Any]
-        let types = report["types"] as! [String: [String: Int]]
-        var correct = 0, total = 0, expected = 0.0
-        for (type, c) in types {
-            correct += c["correct"]!
-            total += c["total"]!
-            expected += Double(c["total"]!) * (chance[type] ?? 0)
+        for file in ["eval_test.json", "eval_test_short.json"] {
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent(file))) as! [String: Any]
+            let types = report["types"] as! [String: [String: Int]]
+            var correct = 0, total = 0, expected = 0.0, variance = 0.0
+            for (type, c) in types {
+                let p = chance[type] ?? 0
+                correct += c["correct"]!
+                total += c["total"]!
+                expected += Double(c["total"]!) * p
+                variance += Double(c["total"]!) * p * (1 - p)
+            }
+            XCTAssertGreaterThan(total, 0)
+            let margin = (Double(correct) - expected) / variance.squareRoot()
+            XCTAssertGreaterThan(margin, 2, "\(file): \(correct)/\(total) should beat chance (\(expected)) by > 2 deviations")
         }
-        XCTAssertGreaterThan(total, 0)
-        XCTAssertGreaterThan(Double(correct), expected, "accuracy \(correct)/\(total) should beat chance (\(expected))")
     }
 }
