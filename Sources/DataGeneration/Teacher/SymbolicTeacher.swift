@@ -102,9 +102,9 @@ enum TeacherDetail {
             }
         } else {
             // Reading order of a 4×4 grid (rows of quarters top to bottom, left to right within
-            // a row), the order of a 4×4 patch grid: a model describing the image then walks its
-            // patches forward, each object once, where ordering by the exact centre let the
-            // objects of one row come in any order.
+            // a row), the order of a 4×4 patch grid, so a description follows the patches; ordering
+            // by the exact centre let the objects of one row come in any order. (Six stage-2
+            // epochs on it did not stop the built-in model repeating objects: docs/built-in-model.md.)
             let ordered = facts.boxes.sorted { (readingRow($0.box.centre), $0.box.centre.x) < (readingRow($1.box.centre), $1.box.centre.x) }
             for (kind, box) in ordered {
                 let words = "\(BoxReading.size(box).rawValue) \(kind.name)"
