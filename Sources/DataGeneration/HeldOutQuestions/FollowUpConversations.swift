@@ -33,7 +33,7 @@ public enum FollowUpConversations {
     public static func conversations(for scene: Scene, sceneID: String, image: String) -> [FollowUpConversation] {
         let all = candidates(scene)
         return [QuestionType.colour, .position].compactMap { type in
-            all.first { $0.type == type }.map { c in
+            all.first { $0.followUp.type == type }.map { c in
                 FollowUpConversation(id: "\(sceneID)-\(type.rawValue)", image: image, first: c.first, firstAnswer: c.firstAnswer,
                                      followUp: c.followUp.question, direct: c.direct, answer: c.followUp.shortAnswer, type: type)
             }
@@ -50,7 +50,7 @@ public enum FollowUpConversations {
     }
 
     private struct Candidate {
-        var type: QuestionType, first: String, firstAnswer: String, followUp: PhrasedQuestion, direct: String
+        var first: String, firstAnswer: String, followUp: PhrasedQuestion, direct: String
     }
 
     /// Each object whose shape (colour follow-up) or colour (position follow-up) is its own in
@@ -61,14 +61,14 @@ public enum FollowUpConversations {
         for o in objects where objects.filter({ $0.shape == o.shape }).count == 1 {
             let followUp = PhrasedQuestion(type: .colour, question: colourFollowUp, answer: "It is \(o.colour.rawValue).",
                                            shortAnswer: o.colour.rawValue, objectFirstAnswer: "\(o.shape.rawValue) \(o.colour.rawValue)")
-            out.append(Candidate(type: .colour, first: "How many \(o.shape.plural) are there?", firstAnswer: "1",
+            out.append(Candidate(first: "How many \(o.shape.plural) are there?", firstAnswer: "1",
                                  followUp: followUp, direct: "What color is the \(o.shape.rawValue)?"))
         }
         for o in objects where objects.filter({ $0.colour == o.colour }).count == 1 {
             let region = Region(normalised: scene.normalisedCentre(o))
             let followUp = PhrasedQuestion(type: .position, question: positionFollowUp, answer: "It is \(region.phrase) of the image.",
                                            shortAnswer: region.rawValue, objectFirstAnswer: "\(o.shape.rawValue) \(region.rawValue)")
-            out.append(Candidate(type: .position, first: "What shape is the \(o.colour.rawValue) object?", firstAnswer: o.shape.rawValue,
+            out.append(Candidate(first: "What shape is the \(o.colour.rawValue) object?", firstAnswer: o.shape.rawValue,
                                  followUp: followUp, direct: "Where is the \(o.kind.name) in the image?"))
         }
         return out

@@ -98,8 +98,8 @@ public enum ShortAnswerVQA {
     /// 4×4 patch grid). Used to pretrain the LM on looking things up in its context before it
     /// ever sees image tokens.
     public static func sceneInWords(_ scene: Scene, regions: Bool = true) -> String {
-        let row = Double(scene.size) / 4
-        let ordered = scene.objects.sorted { (Int($0.centre.y / row), $0.centre.x) < (Int($1.centre.y / row), $1.centre.x) }
+        let row = { (o: SceneObject) in Phrasing.quarter(scene.normalisedCentre(o).y) }
+        let ordered = scene.objects.sorted { (row($0), $0.centre.x) < (row($1), $1.centre.x) }
         guard !ordered.isEmpty else { return "Nothing." }
         let phrases = ordered.map { o in
             let region = regions ? " " + Region(normalised: scene.normalisedCentre(o)).phrase : ""

@@ -105,7 +105,7 @@ enum TeacherDetail {
             // a row), the order of a 4×4 patch grid, so a description follows the patches; ordering
             // by the exact centre let the objects of one row come in any order. (Six stage-2
             // epochs on it did not stop the built-in model repeating objects: docs/built-in-model.md.)
-            let ordered = facts.boxes.sorted { (readingRow($0.box.centre), $0.box.centre.x) < (readingRow($1.box.centre), $1.box.centre.x) }
+            let ordered = facts.boxes.sorted { (Phrasing.quarter($0.box.centre.y), $0.box.centre.x) < (Phrasing.quarter($1.box.centre.y), $1.box.centre.x) }
             for (kind, box) in ordered {
                 let words = "\(BoxReading.size(box).rawValue) \(kind.name)"
                 sentences.append(Vocabulary.capitalised("\(Vocabulary.article(for: words)) \(words) is \(Region(normalised: box.centre).phrase).") )
@@ -116,8 +116,6 @@ enum TeacherDetail {
         for f in relations.prefix(2) { sentences.append("The \(f.a.name) is \(f.relation.rawValue) the \(f.b.name).") }
         return sentences.joined(separator: " ")
     }
-
-    static func readingRow(_ p: Point) -> Int { Phrasing.quarter(p.y) }
 
     /// Relations between single objects, from boxes when given.
     static func relationFacts(_ facts: SceneFacts) -> [SceneFacts.RelationFact] {
