@@ -26,7 +26,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Draw a dark outline inside each object's edge, the fill's radius this many pixels smaller (0...3; 0: none).") var outlineWidth = 0.0
         @Option(help: "Object placement: 'free' (anywhere) or 'grid' (one object per non-corner cell of a 4x4 grid, jittered).")
         var layout = "free"
-        @Option(help: "How scenes are drawn: 'plain' (as always), 'varied' (anti-aliasing, outline width, background texture and gradient, size and proportions drawn per image, for training) or 'unseen' (every setting outside 'varied''s ranges, for a test set). The same seed gives the same scenes and questions in every style.")
+        @Option(help: "How scenes are drawn: 'plain' (as always), 'varied' (anti-aliasing, outline width, background texture and gradient, size and proportions drawn per image, for training), 'unseen' (every setting outside 'varied''s ranges, for a test set) or 'wide' (beyond 'unseen' on every setting but anti-aliasing, for training around it). The same seed gives the same scenes and questions in every style.")
         var renderStyle = "plain"
         @Option(help: "Override the style: supersamples per axis to pick from per object, e.g. '1,4' (1: no anti-aliasing).") var antiAlias: String?
         @Option(help: "Override the style: outline width range LO:HI in pixels, drawn per object.") var outlineWidthRange: String?
@@ -142,6 +142,8 @@ struct DataCommand: ParsableCommand {
         var shortAnswerStyle: ShortAnswerStyle = .word
         @Flag(help: "Follow a question about one object (\"How many stars are there?\" with one star, \"What shape is the blue object?\" with one blue object) with the follow-up `llava eval synth --task follow-up` asks (\"And what color is it?\", \"And where is it?\").")
         var followUps = false
+        @Flag(help: "Also write one record per image asking for a detailed description, answered by a walk over the image's 4×4 grid of cells in reading order, each cell as its row and column digits and what it holds (\"… Cells by row and column: 12 no, 13 a small red star at the top, 21 no, …\"), each object named once in its cell.")
+        var descriptions = false
         @Option(help: "LLaVA JSON whose records go first in --out (repeatable), to write one stage-2 mix.") var include: [String] = []
         @Option(help: ArgumentHelp("Also write the questions as text, one document per line, the image replaced by the scene in words (for `llava train lm`).", valueName: "file.txt"))
         var textOut: String?
@@ -164,11 +166,14 @@ struct DataCommand: ParsableCommand {
             let sceneTable = try ShortAnswerVQA.readScenes(from: url)
             let sets = ShortAnswerVQA.questionSets(scenes: sceneTable, questionsPerImage: questionsPerImage, seed: seed,
                                                    followUps: followUps)
-            let records = sets.map { ShortAnswerVQA.record($0, imagePrefix: prefix, style: shortAnswerStyle) }
+            var records = sets.map { ShortAnswerVQA.record($0, imagePrefix: prefix, style: shortAnswerStyle) }
+            let described = descriptions ? GridDescription.records(scenes: sceneTable, imagePrefix: prefix, seed: seed) : []
+            records += described
             let included = try include.flatMap { try LLaVARecord.read(from: URL(fileURLWithPath: $0)) }
             try LLaVARecord.write(included + records, to: URL(fileURLWithPath: out))
-            let questions = records.reduce(0) { $0 + $1.conversations.count / 2 }
-            printErr("wrote \(included.count) included and \(records.count) VQA records (\(questions) questions) to \(out)")
+            let questions = records.reduce(0) { $0 + $1.conversations.count / 2 } - described.count
+            printErr("wrote \(included.count) included, \(records.count - described.count) VQA records (\(questions) questions)"
+                     + (descriptions ? " and \(described.count) description records" : "") + " to \(out)")
             if let textOut {
                 let lines = ShortAnswerVQA.textDocuments(sets, scenes: sceneTable, imagePrefix: prefix,
                                                          style: shortAnswerStyle, place: !textWithoutPlace)

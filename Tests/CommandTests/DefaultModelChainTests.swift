@@ -38,7 +38,7 @@ final class DefaultModelChainTests: XCTestCase {
         XCTAssertEqual(process.terminationStatus, 0, String(text.suffix(3000)))
         guard process.terminationStatus == 0 else { return }
 
-        for stage in ["lm", "clip", "stage1", "llava", "llava-steps1"] {
+        for stage in ["lm", "clip", "stage1", "llava", "llava-steps1", "llava-described1"] {
             let l = try losses(out.appendingPathComponent("\(stage)/metrics.jsonl"))
             let head = l.prefix(3).reduce(0, +) / 3, tail = l.suffix(3).reduce(0, +) / 3
             XCTAssertLessThan(tail, head, "\(stage): loss should fall (first \(l.prefix(3)), last \(l.suffix(3)))")

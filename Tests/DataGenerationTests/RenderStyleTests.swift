@@ -25,7 +25,7 @@ final class RenderStyleTests: XCTestCase {
         let scene = world.scene(seed: 3)
         let plain = SceneRenderer.render(scene, outline: 1.5)
         XCTAssertEqual(SceneRenderer.render(scene, style: try RenderStyle.preset("plain", outlineWidth: 1.5)), plain)
-        for name in ["varied", "unseen"] {
+        for name in ["varied", "unseen", "wide"] {
             let style = try RenderStyle.preset(name, outlineWidth: 1.5)
             XCTAssertEqual(SceneRenderer.render(scene, style: style), SceneRenderer.render(scene, style: style), name)
             XCTAssertGreaterThan(differingPixels(SceneRenderer.render(scene, style: style), plain), 500, name)
@@ -60,16 +60,40 @@ final class RenderStyleTests: XCTestCase {
         XCTAssertEqual(drawn, shipped)
     }
 
-    /// Drawn in the unseen style, each object's centre still has its colour.
+    /// The training styles never draw with a setting of the unseen test style: `varied` lies below
+    /// it on every setting and `wide` above it on every setting but anti-aliasing.
+    func testTrainingStylesAvoidTheUnseenSettings() throws {
+        let unseen = try RenderStyle.preset("unseen", outlineWidth: 1.5)
+        let varied = try RenderStyle.preset("varied", outlineWidth: 1.5)
+        let wide = try RenderStyle.preset("wide", outlineWidth: 1.5)
+        for style in [varied, wide] {
+            XCTAssertTrue(Set(style.antiAliasSamples).isDisjoint(with: unseen.antiAliasSamples))
+            XCTAssertFalse(style.outlineWidth.overlaps(unseen.outlineWidth))
+            XCTAssertFalse(style.texture.overlaps(unseen.texture))
+            XCTAssertFalse(style.gradient.overlaps(unseen.gradient))
+        }
+        XCTAssertLessThan(varied.outlineWidth.upperBound, unseen.outlineWidth.lowerBound)
+        XCTAssertGreaterThan(wide.outlineWidth.lowerBound, unseen.outlineWidth.upperBound)
+        XCTAssertGreaterThan(wide.texture.lowerBound, unseen.texture.upperBound)
+        XCTAssertGreaterThan(wide.gradient.lowerBound, unseen.gradient.upperBound)
+        // Jitter magnitudes: varied up to 8%, unseen 9.96–12%, wide 16.6–20%.
+        XCTAssertLessThan(varied.sizeJitter, 0.83 * -unseen.sizeJitter)
+        XCTAssertGreaterThan(0.83 * -wide.sizeJitter, -unseen.sizeJitter)
+        XCTAssertGreaterThan(0.83 * -wide.aspectJitter, -unseen.aspectJitter)
+    }
+
+    /// Drawn in the unseen and wide styles, each object's centre still has its colour.
     func testUnseenStyleKeepsObjectsReadable() throws {
         let world = try gridWorld()
-        let style = try RenderStyle.preset("unseen", outlineWidth: 1.5)
+        for name in ["unseen", "wide"] {
+        let style = try RenderStyle.preset(name, outlineWidth: 1.5)
         for seed in 0..<40 {
             let scene = world.scene(seed: UInt64(seed))
             let image = SceneRenderer.render(scene, style: style)
             for o in scene.objects where o.visibleFraction == 1 {
-                XCTAssertEqual(ObjectColour.nearest(to: image[Int(o.centre.x), Int(o.centre.y)]), o.colour, "seed \(seed) \(o.kind.name)")
+                XCTAssertEqual(ObjectColour.nearest(to: image[Int(o.centre.x), Int(o.centre.y)]), o.colour, "\(name) seed \(seed) \(o.kind.name)")
             }
+        }
         }
     }
 

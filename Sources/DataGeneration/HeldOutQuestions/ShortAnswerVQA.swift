@@ -62,8 +62,7 @@ public enum ShortAnswerVQA {
     /// questions drawn are the same either way.
     public static func questionSets(scenes: [String: Scene], questionsPerImage: Int, seed: UInt64,
                                     followUps: Bool = false) -> [QuestionSet] {
-        let ids = scenes.keys.sorted { (Int($0) ?? .max, $0) < (Int($1) ?? .max, $1) }
-        return ids.enumerated().compactMap { index, id in
+        orderedIDs(scenes).enumerated().compactMap { index, id in
             var rng = SplitMix64(seed: deriveSeed(seed, UInt64(index), 7))
             var questions = draw(SceneFacts(scene: scenes[id]!), count: questionsPerImage, &rng)
             if followUps {
@@ -72,6 +71,11 @@ public enum ShortAnswerVQA {
             }
             return questions.isEmpty ? nil : QuestionSet(id: id, questions: questions)
         }
+    }
+
+    /// Image ids in numeric order (then by name), the order every generated file lists them in.
+    static func orderedIDs(_ scenes: [String: Scene]) -> [String] {
+        scenes.keys.sorted { (Int($0) ?? .max, $0) < (Int($1) ?? .max, $1) }
     }
 
     /// One record per scene, images named `<imagePrefix><id>.png`, in id order, each one

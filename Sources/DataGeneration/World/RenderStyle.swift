@@ -3,7 +3,9 @@ import Tensor
 /// How scenes are drawn, as ranges each image draws from (seeded by the scene's texture seed, so
 /// a scene always gets the same pixels). The default draws exactly as the renderer always has;
 /// `varied` spreads every setting for training; `unseen` lies outside `varied` on every setting,
-/// to test whether a model depends on the pixels of the style it was trained on.
+/// to test whether a model depends on the pixels of the style it was trained on; `wide` lies
+/// beyond `unseen` on every setting but anti-aliasing, so training on `varied` and `wide` brackets
+/// `unseen` from both sides without drawing with any of its settings.
 ///
 /// ```swift
 /// let style = try RenderStyle.preset("unseen", outlineWidth: 1.5)
@@ -25,12 +27,14 @@ public struct RenderStyle: Sendable, Equatable {
 
     public init(outlineWidth: Double = 0) { self.outlineWidth = outlineWidth...outlineWidth }
 
-    public static let presetNames = ["plain", "varied", "unseen"]
+    public static let presetNames = ["plain", "varied", "unseen", "wide"]
 
     /// `plain`: the renderer as it was (outline `outlineWidth`). `varied`: anti-aliasing 2 or 4
     /// samples, outline ×0.67–1.33, texture ×0.5–1.5, gradient 0–24 levels, size ±8%, aspect ±8%.
     /// `unseen`: hard edges (1 sample), outline ×1.5–1.7, texture ×2–2.5, gradient 32–40, size and
-    /// aspect changed by 10–12% up or down: none of it within `varied`'s ranges.
+    /// aspect changed by 10–12% up or down: none of it within `varied`'s ranges. `wide`: anti-aliasing
+    /// 2 or 4 samples as `varied`, outline ×1.8–2.0, texture ×2.7–3.5, gradient 42–50, size and
+    /// aspect changed by 16.6–20% up or down: beyond `unseen` on each of those.
     public static func preset(_ name: String, outlineWidth w: Double) throws -> RenderStyle {
         var s = RenderStyle(outlineWidth: w)
         switch name {
@@ -49,6 +53,13 @@ public struct RenderStyle: Sendable, Equatable {
             s.gradient = 32...40
             s.sizeJitter = -0.12
             s.aspectJitter = -0.12
+        case "wide":
+            s.antiAliasSamples = [2, 4]
+            s.outlineWidth = (w * 1.8)...(w * 2.0)
+            s.texture = 2.7...3.5
+            s.gradient = 42...50
+            s.sizeJitter = -0.2
+            s.aspectJitter = -0.2
         default:
             throw DataGenerationError.invalidSetting(name: "renderStyle", value: name, expected: presetNames.joined(separator: ", "))
         }
