@@ -23,7 +23,7 @@ if [ "${SCALE:-full}" = tiny ]; then
     S1="--max-steps 100 --batch-size 8 --learning-rate 2e-3"
     S2="--max-steps 3000 --batch-size 8 --learning-rate 2e-3"
     S2B="--max-steps 100 --batch-size 8 --learning-rate 1e-3"
-    S2C="--max-steps 60 --batch-size 8" STEPS_RATES="1e-3" DESC_RATES="1e-3"
+    S2C="--max-steps 60 --batch-size 8" STEPS_RATES="1e-3" DESC_RATES="1e-3" DRAWN_RATES="1e-3"
 else
     TRAIN=2500 VARIANTS=3 TEST=200 RECORDS=10000 VOCAB=800
     LM="--hidden-size 192 --intermediate-size 512 --layers 4 --heads 4 --max-steps 800 --batch-size 8 --learning-rate 2e-3"
@@ -32,7 +32,7 @@ else
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
     S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
     S2B="--epochs 1 --batch-size 16 --learning-rate 5e-4"
-    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4"
+    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4 5e-4 5e-4" DRAWN_RATES="5e-4"
 fi
 
 step() {
@@ -162,6 +162,29 @@ for rate in $DESC_RATES; do
         --output-dir "$OUT/llava-described$run" $S2C --learning-rate $rate --quiet
     PREV="$OUT/llava-described$run"
 done
+# Scenes drawn with the plain style answered 97% of the short questions after these three runs,
+# the same scenes in the unseen style 91%: two more worlds, one varied and one wide, for the last
+# runs.
+step "world (varied rendering 2)" "$LLAVA" data synth --out "$OUT/world-varied2" --train $TRAIN --val 0 --test 0 --size 64 --seed 4 \
+    --layout grid --outline-width 1.5 --render-style varied --quiet
+step "world (wide rendering 2)" "$LLAVA" data synth --out "$OUT/world-wide2" --train $TRAIN --val 0 --test 0 --size 64 --seed 5 \
+    --layout grid --outline-width 1.5 --render-style wide --quiet
+ln -sfn "$(cd "$OUT/world-varied2/images" && pwd)" "$W/images/varied2"
+ln -sfn "$(cd "$OUT/world-wide2/images" && pwd)" "$W/images/wide2"
+step "vqa data (varied 2, described)" "$LLAVA" data vqa --scenes "$OUT/world-varied2/scenes_train.json" --image-prefix varied2/train/ \
+    --out "$W/stage2_drawn_varied.json" --include "$W/stage2_described_mix.json" --seed 4 --short-answer-style object-first-relation --follow-ups --descriptions
+step "vqa data (wide 2, described)" "$LLAVA" data vqa --scenes "$OUT/world-wide2/scenes_train.json" --image-prefix wide2/train/ \
+    --out "$W/stage2_drawn_mix.json" --include "$W/stage2_drawn_varied.json" --seed 5 --short-answer-style object-first-relation --follow-ups --descriptions
+step "vision features (drawn)" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
+    --data "$W/stage2_drawn_mix.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features_drawn.safetensors"
+run=0
+for rate in $DRAWN_RATES; do
+    run=$((run + 1))
+    step "stage 2 (drawn $run)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
+        --data "$W/stage2_drawn_mix.json" --image-folder "$W/images" --feature-cache "$OUT/features_drawn.safetensors" \
+        --output-dir "$OUT/llava-drawn$run" $S2C --learning-rate $rate --quiet
+    PREV="$OUT/llava-drawn$run"
+done
 step "evaluation" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" \
     --image-folder "$W/images" --scenes "$W/scenes_test.json" --answers-file "$OUT/answers_test.jsonl" --max-new-tokens 24 --report-file "$OUT/eval_test.json"
 step "evaluation (short)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" --short-answer \
@@ -176,9 +199,9 @@ step "world (unseen rendering)" "$LLAVA" data synth --out "$OUT/world-unseen" --
 step "evaluation (unseen, short)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$OUT/world-unseen/eval_test.jsonl" --short-answer \
     --image-folder "$OUT/world-unseen/images" --scenes "$OUT/world-unseen/scenes_test.json" --max-new-tokens 12 --report-file "$OUT/eval_unseen_short.json"
 step "evaluation (describe)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" --task describe \
-    --image-folder "$W/images" --scenes "$W/scenes_test.json" --max-new-tokens 160 --report-file "$OUT/eval_describe.json"
+    --image-folder "$W/images" --scenes "$W/scenes_test.json" --report-file "$OUT/eval_describe.json"
 step "evaluation (describe, unseen)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$OUT/world-unseen/eval_test.jsonl" --task describe \
-    --image-folder "$OUT/world-unseen/images" --scenes "$OUT/world-unseen/scenes_test.json" --max-new-tokens 160 --report-file "$OUT/eval_describe_unseen.json"
+    --image-folder "$OUT/world-unseen/images" --scenes "$OUT/world-unseen/scenes_test.json" --report-file "$OUT/eval_describe_unseen.json"
 step "evaluation (follow-up)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" --task follow-up --short-answer \
     --image-folder "$W/images" --scenes "$W/scenes_test.json" --max-new-tokens 12 --report-file "$OUT/eval_followup_short.json"
 step "f16 copy" "$LLAVA" convert --model "$PREV/model" --dtype f16 --output "$OUT/default-model"

@@ -15,11 +15,12 @@ struct EvalOptions: ParsableArguments {
     @Option(help: "Conversation template (default: the model's).") var convMode: String?
     @Option(help: "Split the questions into this many chunks…") var numChunks = 1
     @Option(help: "…and answer this one.") var chunkIdx = 0
-    @Option(help: "Longest answer.") var maxNewTokens = 64
+    @Option(help: "Longest answer (default 64; 160 for `llava eval synth --task describe`).") var maxNewTokens: Int?
     @Option(help: "Questions decoded together in one batch.") var parallel = 4
 
     func validate() throws {
         guard numChunks > 0, (0..<numChunks).contains(chunkIdx) else { throw ValidationError("--chunk-idx must be in 0..<--num-chunks") }
+        if let m = maxNewTokens, m < 1 { throw ValidationError("--max-new-tokens must be at least 1, got \(m)") }
     }
 
     /// The question file's questions of this chunk.
@@ -47,7 +48,8 @@ struct EvalOptions: ParsableArguments {
 
     /// Answers `items` through the shared answering loop (batched, resumable through the answers
     /// file); returns the answers' text by item id.
-    func answer(_ items: [BenchmarkItem]) async throws -> [String: String] {
+    func answer(_ items: [BenchmarkItem], defaultMaxNewTokens: Int = 64) async throws -> [String: String] {
+        let maxNewTokens = self.maxNewTokens ?? defaultMaxNewTokens
         let logger = Logger(label: "llava.eval")
         let answers = try await AnswerRun(answersFile: answersFile.map { URL(fileURLWithPath: $0) }, logger: logger).run(items) {
             guard case .llava(let llava) = try LoadedModel(directory: model, visionTower: visionTower, logger: logger) else {

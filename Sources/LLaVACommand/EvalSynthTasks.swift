@@ -19,7 +19,8 @@ extension SynthEval {
 
     func describeReport(_ scenes: [String: Scene]) async throws -> SynthReport {
         let images = try images()
-        let answers = try await eval.answer(images.map { item("describe/\($0)", $0, describePrompt) })
+        // A grid-walk description of five objects takes about 120 tokens.
+        let answers = try await eval.answer(images.map { item("describe/\($0)", $0, describePrompt) }, defaultMaxNewTokens: 160)
         var totals = DescriptionTotals()
         for image in images {
             totals.add(DescriptionScore(description: answers["describe/\(image)"] ?? "", scene: scenes[UnboundBaseline.sceneID(ofImage: image)]!))

@@ -26,25 +26,42 @@ final class DataSynthCommandTests: XCTestCase {
     /// `plain` writes what no style option writes; `unseen` and explicit settings change the
     /// images only: scenes, eval and relation questions are byte for byte the same.
     func testRenderStylesChangeOnlyThePixels() throws {
-        for (out, extra) in [("default", []), ("plain", ["--render-style", "plain"]), ("unseen", ["--render-style", "unseen"]),
+        for (out, extra) in [("default", []), ("plain", ["--render-style", "plain"]), ("unseen", ["--render-style", "unseen"]), ("wide", ["--render-style", "wide"]),
                              ("explicit", ["--anti-alias", "1", "--background-gradient", "30:30"])] {
             let r = try synth(out, extra)
             XCTAssertEqual(r.status, 0, "\(out): \(r.stderr)")
         }
         for name in ["scenes_test.json", "eval_test.jsonl", "relations_test.jsonl", "annotations_test.json"] {
-            for out in ["plain", "unseen", "explicit"] { XCTAssertEqual(try file(out, name), try file("default", name), "\(out) \(name)") }
+            for out in ["plain", "unseen", "wide", "explicit"] { XCTAssertEqual(try file(out, name), try file("default", name), "\(out) \(name)") }
         }
         XCTAssertFalse(try file("default", "relations_test.jsonl").isEmpty)
         for image in ["images/test/1.png", "images/test/2.png", "images/test/3.png"] {
             XCTAssertEqual(try file("plain", image), try file("default", image), image)
             XCTAssertNotEqual(try file("unseen", image), try file("default", image), image)
+            XCTAssertNotEqual(try file("wide", image), try file("default", image), image)
             XCTAssertNotEqual(try file("explicit", image), try file("default", image), image)
         }
     }
 
+    /// `llava data vqa --descriptions` adds one grid-walk description record per image after the
+    /// short-answer records, and says how many it wrote.
+    func testVQADataWithDescriptions() throws {
+        XCTAssertEqual(try synth("world", []).status, 0)
+        let scenes = dir.appendingPathComponent("world/scenes_test.json").path
+        let out = dir.appendingPathComponent("vqa.json")
+        let r = try LLaVAExecutable.run(["data", "vqa", "--scenes", scenes, "--out", out.path, "--seed", "1",
+                                         "--short-answer-style", "object-first-relation", "--descriptions"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("3 VQA records") && r.stderr.contains("and 3 description records"), r.stderr)
+        let records = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as! [[String: Any]]
+        XCTAssertEqual(records.map { $0["id"] as! String }.suffix(3), ["describe-test/1", "describe-test/2", "describe-test/3"])
+        let answer = ((records.last!["conversations"] as! [[String: String]])[1])["value"]!
+        XCTAssertTrue(answer.contains("Cells by row and column: 12 "), answer)
+    }
+
     func testBadStyleSettingsAreRefusedWithTheFlag() throws {
         let cases: [([String], String)] = [
-            (["--render-style", "fancy"], "--render-style must be one of plain, varied, unseen, got 'fancy'"),
+            (["--render-style", "fancy"], "--render-style must be one of plain, varied, unseen, wide, got 'fancy'"),
             (["--anti-alias", "1,x"], "--anti-alias must be a list like '1,4', got '1,x'"),
             (["--background-texture", "2:1"], "--background-texture must be LO:HI with LO <= HI, got '2:1'"),
             (["--size-jitter", "0.5"], "sizeJitter = 0.5: expected -0.25...0.25"),

@@ -175,6 +175,9 @@ final class LLaVACommandTests: XCTestCase {
         XCTAssertEqual(Set(ids), ["gray-colour/1", "gray-colour/direct", "gray-colour/2", "gray-position/1", "gray-position/direct",
                                   "gray-position/2", "rgba-colour/1", "rgba-colour/direct", "rgba-colour/2", "rgba-position/1",
                                   "rgba-position/direct", "rgba-position/2"])
+        let zero = try LLaVAExecutable.run(common.map { $0 == "3" ? "0" : $0 } + ["--task", "describe"])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.stderr.contains("--max-new-tokens must be at least 1, got 0"), zero.stderr)
         let missing = try LLaVAExecutable.run(Array(common.dropLast(3)) + ["--json", "--task", "describe"])
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains("--task describe needs --scenes"), missing.stderr)
