@@ -32,7 +32,7 @@ else
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
     S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
     S2B="--epochs 1 --batch-size 16 --learning-rate 5e-4"
-    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4 5e-4 5e-4" DRAWN_RATES="5e-4"
+    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4 5e-4 5e-4" DRAWN_RATES="5e-4 5e-4"
 fi
 
 step() {
@@ -127,16 +127,21 @@ step "vqa data (varied)" "$LLAVA" data vqa --scenes "$OUT/world-varied/scenes_tr
     --out "$W/stage2_mix.json" --include "$W/stage2_steps.json" --seed 2 --short-answer-style object-first-relation --follow-ups
 step "vision features (mix)" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --data "$W/stage2_mix.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features_mix.safetensors"
+# One-epoch stage-2 runs, each from the model before (PREV) at its rate with a fresh warmup and
+# cosine: stage2_runs NAME MIX FEATURES RATE... trains OUT/llava-NAME1, -NAME2, ... on W/MIX.json.
+stage2_runs() {
+    local name=$1 mix=$2 features=$3 run=0; shift 3
+    for rate in "$@"; do
+        run=$((run + 1))
+        step "stage 2 ($name $run)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
+            --data "$W/$mix.json" --image-folder "$W/images" --feature-cache "$OUT/$features.safetensors" \
+            --output-dir "$OUT/llava-$name$run" $S2C --learning-rate $rate --quiet
+        PREV="$OUT/llava-$name$run"
+    done
+}
 # The shipped model's runs: relation questions (the balanced set, short answer) went 51.5%,
 # 64.8%, 78.3%, 78.4%, 79.2% after the five at 5e-4 and 82.3% after one more at 1e-3.
-run=0
-for rate in $STEPS_RATES; do
-    run=$((run + 1))
-    step "stage 2 (steps $run)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
-        --data "$W/stage2_mix.json" --image-folder "$W/images" --feature-cache "$OUT/features_mix.safetensors" \
-        --output-dir "$OUT/llava-steps$run" $S2C --learning-rate $rate --quiet
-    PREV="$OUT/llava-steps$run"
-done
+stage2_runs steps stage2_mix features_mix $STEPS_RATES
 # Descriptions and the drawing, continued (issue 26). Trained on lists of objects, the model named
 # an object twice in most descriptions; the last mix adds, for every training image, a description
 # that walks the 4x4 grid of cells ("Cells by row and column: 12 no, 13 a small red star at the
@@ -154,14 +159,7 @@ step "vqa data (wide, described)" "$LLAVA" data vqa --scenes "$OUT/world-wide/sc
     --out "$W/stage2_described_mix.json" --include "$W/stage2_described_varied.json" --seed 3 --short-answer-style object-first-relation --follow-ups --descriptions
 step "vision features (described)" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --data "$W/stage2_described_mix.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features_described.safetensors"
-run=0
-for rate in $DESC_RATES; do
-    run=$((run + 1))
-    step "stage 2 (described $run)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
-        --data "$W/stage2_described_mix.json" --image-folder "$W/images" --feature-cache "$OUT/features_described.safetensors" \
-        --output-dir "$OUT/llava-described$run" $S2C --learning-rate $rate --quiet
-    PREV="$OUT/llava-described$run"
-done
+stage2_runs described stage2_described_mix features_described $DESC_RATES
 # Scenes drawn with the plain style answered 97% of the short questions after these three runs,
 # the same scenes in the unseen style 91%: two more worlds, one varied and one wide, for the last
 # runs.
@@ -177,14 +175,7 @@ step "vqa data (wide 2, described)" "$LLAVA" data vqa --scenes "$OUT/world-wide2
     --out "$W/stage2_drawn_mix.json" --include "$W/stage2_drawn_varied.json" --seed 5 --short-answer-style object-first-relation --follow-ups --descriptions
 step "vision features (drawn)" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --data "$W/stage2_drawn_mix.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features_drawn.safetensors"
-run=0
-for rate in $DRAWN_RATES; do
-    run=$((run + 1))
-    step "stage 2 (drawn $run)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
-        --data "$W/stage2_drawn_mix.json" --image-folder "$W/images" --feature-cache "$OUT/features_drawn.safetensors" \
-        --output-dir "$OUT/llava-drawn$run" $S2C --learning-rate $rate --quiet
-    PREV="$OUT/llava-drawn$run"
-done
+stage2_runs drawn stage2_drawn_mix features_drawn $DRAWN_RATES
 step "evaluation" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" \
     --image-folder "$W/images" --scenes "$W/scenes_test.json" --answers-file "$OUT/answers_test.jsonl" --max-new-tokens 24 --report-file "$OUT/eval_test.json"
 step "evaluation (short)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$W/eval_test.jsonl" --short-answer \
