@@ -144,6 +144,8 @@ struct DataCommand: ParsableCommand {
         var followUps = false
         @Flag(help: "Also write one record per image asking for a detailed description, answered by a walk over the image's 4×4 grid of cells in reading order, each cell as its row and column digits and what it holds (\"… Cells by row and column: 12 no, 13 a small red star at the top, 21 no, …\"), each object named once in its cell.")
         var descriptions = false
+        @Flag(help: "Also ask for the detailed description inside each image's short-answer conversation, after 1 to all of its questions (drawn per image), as a user of `llava chat` would ask for one after other questions.")
+        var descriptionsInConversation = false
         @Option(help: "LLaVA JSON whose records go first in --out (repeatable), to write one stage-2 mix.") var include: [String] = []
         @Option(help: ArgumentHelp("Also write the questions as text, one document per line, the image replaced by the scene in words (for `llava train lm`).", valueName: "file.txt"))
         var textOut: String?
@@ -166,13 +168,19 @@ struct DataCommand: ParsableCommand {
             let sceneTable = try ShortAnswerVQA.readScenes(from: url)
             let sets = ShortAnswerVQA.questionSets(scenes: sceneTable, questionsPerImage: questionsPerImage, seed: seed,
                                                    followUps: followUps)
-            var records = sets.map { ShortAnswerVQA.record($0, imagePrefix: prefix, style: shortAnswerStyle) }
+            var records = sets.enumerated().map { index, set in
+                let record = ShortAnswerVQA.record(set, imagePrefix: prefix, style: shortAnswerStyle)
+                return descriptionsInConversation
+                    ? GridDescription.insertingDescription(into: record, scene: sceneTable[set.id]!, index: index, seed: seed) : record
+            }
             let described = descriptions ? GridDescription.records(scenes: sceneTable, imagePrefix: prefix, seed: seed) : []
             records += described
             let included = try include.flatMap { try LLaVARecord.read(from: URL(fileURLWithPath: $0)) }
             try LLaVARecord.write(included + records, to: URL(fileURLWithPath: out))
-            let questions = records.reduce(0) { $0 + $1.conversations.count / 2 } - described.count
-            printErr("wrote \(included.count) included, \(records.count - described.count) VQA records (\(questions) questions)"
+            let inConversation = descriptionsInConversation ? sets.count : 0
+            let questions = records.reduce(0) { $0 + $1.conversations.count / 2 } - described.count - inConversation
+            printErr("wrote \(included.count) included, \(records.count - described.count) VQA records (\(questions) questions"
+                     + (descriptionsInConversation ? ", each with a description request among them" : "") + ")"
                      + (descriptions ? " and \(described.count) description records" : "") + " to \(out)")
             if let textOut {
                 let lines = ShortAnswerVQA.textDocuments(sets, scenes: sceneTable, imagePrefix: prefix,

@@ -97,10 +97,14 @@ struct SynthEval: AsyncParsableCommand {
     @Option(help: "What to evaluate: 'questions' (the question file's), 'describe' (a description of each of its images) or 'follow-up' (two-turn conversations about each of its images).")
     var task: SynthTask = .questions
     @Option(help: "The request of --task describe.") var describePrompt = "Describe the image in detail."
+    @Option(help: "With --task describe, ask each image's first N questions of the question file first, one turn at a time after the model's own answers (as in `llava chat`), and the description as turn N+1.")
+    var describeAfter = 0
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
         if task != .questions && scenes == nil { throw ValidationError("--task \(task.rawValue) needs --scenes") }
+        guard describeAfter >= 0 else { throw ValidationError("--describe-after must be 0 or more, got \(describeAfter)") }
+        if describeAfter > 0 && task != .describe { throw ValidationError("--describe-after needs --task describe") }
     }
 
     func run() async throws {

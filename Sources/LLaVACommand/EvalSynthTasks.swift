@@ -17,13 +17,34 @@ extension SynthEval {
                       text: text, history: history)
     }
 
+    /// With `describeAfter` > 0 the description is asked as a later turn: each image's first
+    /// questions of the question file are asked first, one turn at a time, each after the model's
+    /// own earlier answers, as in `llava chat`.
     func describeReport(_ scenes: [String: Scene]) async throws -> SynthReport {
         let images = try images()
+        let ask = { (text: String) in shortAnswer ? text + "\n" + ShortAnswerVQA.instruction : text }
+        let questionsByImage = Dictionary(grouping: try eval.questions(), by: { $0.image ?? "" })
+        let prefix = describeAfter == 0 ? "describe" : "describe-after-\(describeAfter)"
+        var history: [String: [PriorTurn]] = [:]
+        var asked: [BenchmarkItem] = []
+        for turn in 0..<describeAfter {
+            let turns = images.compactMap { image -> (image: String, item: BenchmarkItem)? in
+                guard let questions = questionsByImage[image], turn < questions.count else { return nil }
+                return (image, item("\(prefix)/\(image)/\(turn + 1)", image, ask(questions[turn].text), history: history[image] ?? []))
+            }
+            asked += turns.map(\.item)
+            // With an answers file, each run lists the earlier runs' items too, so the file keeps them.
+            let answers = try await eval.answer(eval.answersFile == nil ? turns.map(\.item) : asked)
+            for (image, item) in turns {
+                history[image, default: []].append(PriorTurn(user: item.text, assistant: answers[item.id] ?? ""))
+            }
+        }
         // A grid-walk description of five objects takes about 120 tokens.
-        let answers = try await eval.answer(images.map { item("describe/\($0)", $0, describePrompt) }, defaultMaxNewTokens: 160)
+        let requests = images.map { item("\(prefix)/\($0)", $0, describePrompt, history: history[$0] ?? []) }
+        let answers = try await eval.answer(eval.answersFile == nil ? requests : asked + requests, defaultMaxNewTokens: 160)
         var totals = DescriptionTotals()
         for image in images {
-            totals.add(DescriptionScore(description: answers["describe/\(image)"] ?? "", scene: scenes[UnboundBaseline.sceneID(ofImage: image)]!))
+            totals.add(DescriptionScore(description: answers["\(prefix)/\(image)"] ?? "", scene: scenes[UnboundBaseline.sceneID(ofImage: image)]!))
         }
         var report = SynthReport()
         report.description = totals

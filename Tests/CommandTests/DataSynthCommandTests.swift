@@ -57,6 +57,22 @@ final class DataSynthCommandTests: XCTestCase {
         XCTAssertEqual(records.map { $0["id"] as! String }.suffix(3), ["describe-test/1", "describe-test/2", "describe-test/3"])
         let answer = ((records.last!["conversations"] as! [[String: String]])[1])["value"]!
         XCTAssertTrue(answer.contains("Cells by row and column: 12 "), answer)
+
+        // --descriptions-in-conversation puts a description request inside every VQA conversation, after its first question.
+        let inside = try LLaVAExecutable.run(["data", "vqa", "--scenes", scenes, "--out", out.path, "--seed", "1",
+                                              "--short-answer-style", "object-first-relation", "--descriptions-in-conversation"])
+        XCTAssertEqual(inside.status, 0, inside.stderr)
+        XCTAssertTrue(inside.stderr.contains("3 VQA records (") && inside.stderr.contains("each with a description request among them"), inside.stderr)
+        let conversations = try (JSONSerialization.jsonObject(with: Data(contentsOf: out)) as! [[String: Any]]).map {
+            ($0["conversations"] as! [[String: String]]).map { $0["value"]! }
+        }
+        XCTAssertEqual(conversations.count, 3)
+        for turns in conversations {
+            let at = turns.firstIndex { $0.hasPrefix("The image shows ") }
+            XCTAssertNotNil(at, "\(turns)")
+            XCTAssertGreaterThanOrEqual(at ?? 0, 3, "\(turns)")
+            XCTAssertEqual(turns.filter { $0.contains("Cells by row and column") }.count, 1, "\(turns)")
+        }
     }
 
     func testBadStyleSettingsAreRefusedWithTheFlag() throws {

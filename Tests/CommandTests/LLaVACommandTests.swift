@@ -175,6 +175,29 @@ final class LLaVACommandTests: XCTestCase {
         XCTAssertEqual(Set(ids), ["gray-colour/1", "gray-colour/direct", "gray-colour/2", "gray-position/1", "gray-position/direct",
                                   "gray-position/2", "rgba-colour/1", "rgba-colour/direct", "rgba-colour/2", "rgba-position/1",
                                   "rgba-position/direct", "rgba-position/2"])
+        // --describe-after asks up to N of each image's questions first, one turn at a time: gray.png
+        // has two questions, rgba.png one.
+        let twoTurns = dir.appendingPathComponent("q2.jsonl")
+        try Data((String(contentsOf: questions, encoding: .utf8)
+            + #"{"question_id": 2, "image": "gray.png", "text": "How many stars are there?", "answer": "1", "type": "count"}"# + "\n").utf8)
+            .write(to: twoTurns)
+        let laterAnswers = dir.appendingPathComponent("later.jsonl")
+        let later = try LLaVAExecutable.run(common.map { $0 == questions.path ? twoTurns.path : $0 }
+                                            + ["--task", "describe", "--describe-after", "2", "--answers-file", laterAnswers.path])
+        XCTAssertEqual(later.status, 0, later.stderr)
+        let l = try JSONSerialization.jsonObject(with: Data(later.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual((l?["description"] as? [String: Any])?["images"] as? Int, 2, later.stdout)
+        let laterIDs = try String(contentsOf: laterAnswers, encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["question_id"] as! String
+        }
+        XCTAssertEqual(laterIDs.sorted(), ["describe-after-2/gray.png", "describe-after-2/gray.png/1", "describe-after-2/gray.png/2",
+                                           "describe-after-2/rgba.png", "describe-after-2/rgba.png/1"])
+        let misused = try LLaVAExecutable.run(common + ["--describe-after", "1"])
+        XCTAssertNotEqual(misused.status, 0)
+        XCTAssertTrue(misused.stderr.contains("--describe-after needs --task describe"), misused.stderr)
+        let negative = try LLaVAExecutable.run(common + ["--task", "describe", "--describe-after=-1"])
+        XCTAssertNotEqual(negative.status, 0)
+        XCTAssertTrue(negative.stderr.contains("--describe-after must be 0 or more, got -1"), negative.stderr)
         let zero = try LLaVAExecutable.run(common.map { $0 == "3" ? "0" : $0 } + ["--task", "describe"])
         XCTAssertNotEqual(zero.status, 0)
         XCTAssertTrue(zero.stderr.contains("--max-new-tokens must be at least 1, got 0"), zero.stderr)

@@ -63,4 +63,31 @@ final class GridDescriptionTests: XCTestCase {
         XCTAssertEqual(records, GridDescription.records(scenes: scenes, imagePrefix: "train/", seed: 3))
         XCTAssertNotEqual(records.map { $0.conversations[0].value }, GridDescription.records(scenes: scenes, imagePrefix: "train/", seed: 4).map { $0.conversations[0].value })
     }
+
+    /// The description goes into each conversation after 1 to all of its questions, never between
+    /// a question and its follow-up, with every question kept in order around it.
+    func testDescriptionInsideTheConversation() throws {
+        let scenes = try gridScenes(60)
+        let sets = ShortAnswerVQA.questionSets(scenes: scenes, questionsPerImage: 8, seed: 2, followUps: true)
+        var places = Set<Int>()
+        for (index, set) in sets.enumerated() {
+            let record = ShortAnswerVQA.record(set, imagePrefix: "train/", style: .objectFirstRelation)
+            let described = GridDescription.insertingDescription(into: record, scene: scenes[set.id]!, index: index, seed: 5)
+            XCTAssertEqual(described, GridDescription.insertingDescription(into: record, scene: scenes[set.id]!, index: index, seed: 5))
+            XCTAssertEqual(described.conversations.count, record.conversations.count + 2)
+            let at = try XCTUnwrap(described.conversations.firstIndex { GridDescription.requests.contains($0.value) })
+            XCTAssertEqual(at % 2, 0)
+            XCTAssertGreaterThanOrEqual(at, 2)
+            XCTAssertEqual(described.conversations[at + 1].value, GridDescription.describe(scenes[set.id]!))
+            var rest = described.conversations
+            rest.removeSubrange(at...(at + 1))
+            XCTAssertEqual(rest, record.conversations)
+            if at + 2 < described.conversations.count {
+                XCTAssertFalse(described.conversations[at + 2].value.hasPrefix("And "), described.conversations[at + 2].value)
+            }
+            places.insert(at / 2)
+        }
+        XCTAssertTrue(places.contains(1) && places.count >= 6, "\(places)")
+        XCTAssertTrue(sets.contains { $0.questions.contains { $0.question == FollowUpConversations.colourFollowUp } })
+    }
 }
