@@ -23,7 +23,7 @@ if [ "${SCALE:-full}" = tiny ]; then
     S1="--max-steps 100 --batch-size 8 --learning-rate 2e-3"
     S2="--max-steps 3000 --batch-size 8 --learning-rate 2e-3"
     S2B="--max-steps 100 --batch-size 8 --learning-rate 1e-3"
-    S2C="--max-steps 60 --batch-size 8" STEPS_RATES="1e-3" DESC_RATES="1e-3" DRAWN_RATES="1e-3" CHAT_RATES="5e-4"
+    S2C="--max-steps 60 --batch-size 8" STEPS_RATES="1e-3" DESC_RATES="1e-3" DRAWN_RATES="1e-3" CHAT_RATES="5e-4" CHATFREE_RATES="5e-4"
 else
     TRAIN=2500 VARIANTS=3 TEST=200 RECORDS=10000 VOCAB=800
     LM="--hidden-size 192 --intermediate-size 512 --layers 4 --heads 4 --max-steps 800 --batch-size 8 --learning-rate 2e-3"
@@ -32,7 +32,7 @@ else
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
     S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
     S2B="--epochs 1 --batch-size 16 --learning-rate 5e-4"
-    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4 5e-4 5e-4" DRAWN_RATES="5e-4 5e-4" CHAT_RATES="5e-4 5e-4"
+    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4 5e-4 5e-4" DRAWN_RATES="5e-4 5e-4" CHAT_RATES="5e-4" CHATFREE_RATES="5e-4 5e-4 5e-4"
 fi
 
 step() {
@@ -182,13 +182,19 @@ stage2_runs drawn stage2_drawn_mix $DRAWN_RATES
 # Descriptions had only been trained as a conversation's first turn: asked in `llava chat` after
 # two questions, the model's description scored 44% object F1 (99% asked first). Two more worlds
 # whose short-answer conversations each hold a description request after 1 to all of their
-# questions (never between a question and its follow-up).
+# questions (never between a question and its follow-up), one run on them; then the same mix with
+# a description request put into the plain world's conversations too, the short-answer ones and
+# the instruction data's free-form ones (after one run, a description after two free-form turns
+# scored 90.5% F1, after two short-answer turns 95.3%).
 world varied3 6 varied
 world wide3 7 wide
 vqa_mix varied3 6 stage2_drawn_mix stage2_chat_varied --descriptions --descriptions-in-conversation
-vqa_mix wide3 7 stage2_chat_varied stage2_chat_mix --descriptions --descriptions-in-conversation
+vqa_mix wide3 7 stage2_chat_varied stage2_chat_worlds --descriptions --descriptions-in-conversation
+features stage2_chat_worlds
+stage2_runs chat stage2_chat_worlds $CHAT_RATES
+vqa_mix main 8 stage2_chat_worlds stage2_chat_mix --questions-per-image 0 --descriptions-in-conversation
 features stage2_chat_mix
-stage2_runs chat stage2_chat_mix $CHAT_RATES
+stage2_runs chatfree stage2_chat_mix $CHATFREE_RATES
 # evaluate NAME WORLD FLAG...: `llava eval synth` of PREV on WORLD's test questions, images and
 # scenes, the report in OUT/eval_NAME.json (a later --question-file wins).
 evaluate() {

@@ -136,7 +136,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "scenes_<split>.json written by `llava data synth`.") var scenes: String
         @Option(help: "LLaVA JSON to write (one multi-turn record per image).") var out: String
         @Option(help: "Image path prefix (default: the split of scenes_<split>.json and a slash).") var imagePrefix: String?
-        @Option(help: "Questions per image.") var questionsPerImage = 8
+        @Option(help: "Questions per image (0: none of its own, only --include's records, e.g. to put descriptions into them).") var questionsPerImage = 8
         @Option(help: "Random seed of the questions and their order.") var seed: UInt64 = 0
         @Option(help: ArgumentHelp("How short answers are worded: 'word' (\"red\", as LLaVA-1.5) or 'object-first' (colour and shape answers led by the object asked about: \"star red\", \"red star\") or 'object-first-position' (and position answers led by the shape: \"star center\") or 'object-first-relation' (and relation answers after both objects' quarter of the image on the asked axis: \"star 1 circle 3 yes\").", valueName: "style"))
         var shortAnswerStyle: ShortAnswerStyle = .word
@@ -144,7 +144,7 @@ struct DataCommand: ParsableCommand {
         var followUps = false
         @Flag(help: "Also write one record per image asking for a detailed description, answered by a walk over the image's 4×4 grid of cells in reading order, each cell as its row and column digits and what it holds (\"… Cells by row and column: 12 no, 13 a small red star at the top, 21 no, …\"), each object named once in its cell.")
         var descriptions = false
-        @Flag(help: "Also ask for the detailed description inside each image's short-answer conversation, after 1 to all of its questions (drawn per image), as a user of `llava chat` would ask for one after other questions.")
+        @Flag(help: "Also ask for the detailed description inside each image's short-answer conversation, after 1 to all of its questions (drawn per image), as a user of `llava chat` would ask for one after other questions; likewise inside each --include conversation of two or more questions about one of --scenes' images (the instruction data's free-form conversations).")
         var descriptionsInConversation = false
         @Option(help: "LLaVA JSON whose records go first in --out (repeatable), to write one stage-2 mix.") var include: [String] = []
         @Option(help: ArgumentHelp("Also write the questions as text, one document per line, the image replaced by the scene in words (for `llava train lm`).", valueName: "file.txt"))
@@ -154,7 +154,7 @@ struct DataCommand: ParsableCommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            guard questionsPerImage > 0 else { throw ValidationError("--questions-per-image must be > 0, got \(questionsPerImage)") }
+            guard questionsPerImage >= 0 else { throw ValidationError("--questions-per-image must be 0 or more, got \(questionsPerImage)") }
             guard !textWithoutPlace || textOut != nil else { throw ValidationError("--text-without-place needs --text-out") }
         }
 
@@ -175,13 +175,25 @@ struct DataCommand: ParsableCommand {
             }
             let described = descriptions ? GridDescription.records(scenes: sceneTable, imagePrefix: prefix, seed: seed) : []
             records += described
-            let included = try include.flatMap { try LLaVARecord.read(from: URL(fileURLWithPath: $0)) }
+            var included = try include.flatMap { try LLaVARecord.read(from: URL(fileURLWithPath: $0)) }
+            var describedIncluded = 0
+            if descriptionsInConversation {
+                included = included.enumerated().map { index, record in
+                    guard record.conversations.count >= 4, let image = record.image, image.hasPrefix(prefix), image.hasSuffix(".png"),
+                          let scene = sceneTable[String(image.dropFirst(prefix.count).dropLast(4))],
+                          !record.conversations.contains(where: { $0.from == "gpt" && $0.value.contains(GridDescription.walkMarker) })
+                    else { return record }
+                    describedIncluded += 1
+                    return GridDescription.insertingDescription(into: record, scene: scene, index: sets.count + index, seed: seed)
+                }
+            }
             try LLaVARecord.write(included + records, to: URL(fileURLWithPath: out))
             let inConversation = descriptionsInConversation ? sets.count : 0
             let questions = records.reduce(0) { $0 + $1.conversations.count / 2 } - described.count - inConversation
             printErr("wrote \(included.count) included, \(records.count - described.count) VQA records (\(questions) questions"
-                     + (descriptionsInConversation ? ", each with a description request among them" : "") + ")"
-                     + (descriptions ? " and \(described.count) description records" : "") + " to \(out)")
+                     + (descriptionsInConversation && !sets.isEmpty ? ", each with a description request among them" : "") + ")"
+                     + (descriptions ? " and \(described.count) description records" : "") + " to \(out)"
+                     + (descriptionsInConversation ? "; a description request put into \(describedIncluded) included conversations" : ""))
             if let textOut {
                 let lines = ShortAnswerVQA.textDocuments(sets, scenes: sceneTable, imagePrefix: prefix,
                                                          style: shortAnswerStyle, place: !textWithoutPlace)

@@ -73,6 +73,28 @@ final class DataSynthCommandTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(at ?? 0, 3, "\(turns)")
             XCTAssertEqual(turns.filter { $0.contains("Cells by row and column") }.count, 1, "\(turns)")
         }
+
+        // With --questions-per-image 0 it writes only the included records, a description put into
+        // each conversation of two or more questions about one of the scenes' images.
+        let included = dir.appendingPathComponent("included.json")
+        let conversation = #"[{"from": "human", "value": "<image>\nWhat is there?"}, {"from": "gpt", "value": "Shapes."}, "#
+            + #"{"from": "human", "value": "How many?"}, {"from": "gpt", "value": "Two."}]"#
+        try Data(("[{\"id\": \"a\", \"image\": \"test/1.png\", \"conversations\": \(conversation)},"
+            + "{\"id\": \"b\", \"image\": \"other/1.png\", \"conversations\": \(conversation)},"
+            + #"{"id": "c", "image": "test/2.png", "conversations": [{"from": "human", "value": "<image>\nWhat is there?"}, {"from": "gpt", "value": "Shapes."}]}]"#).utf8)
+            .write(to: included)
+        let mixed = try LLaVAExecutable.run(["data", "vqa", "--scenes", scenes, "--out", out.path, "--include", included.path,
+                                             "--questions-per-image", "0", "--descriptions-in-conversation"])
+        XCTAssertEqual(mixed.status, 0, mixed.stderr)
+        XCTAssertTrue(mixed.stderr.contains("a description request put into 1 included conversations"), mixed.stderr)
+        let written = try (JSONSerialization.jsonObject(with: Data(contentsOf: out)) as! [[String: Any]])
+        XCTAssertEqual(written.map { $0["id"] as! String }, ["a", "b", "c"])
+        XCTAssertEqual(written.map { ($0["conversations"] as! [[String: String]]).count }, [6, 4, 2])
+        let a = (written[0]["conversations"] as! [[String: String]]).map { $0["value"]! }
+        XCTAssertTrue(a[2...].contains { $0.hasPrefix("The image shows ") }, "\(a)")
+        let negative = try LLaVAExecutable.run(["data", "vqa", "--scenes", scenes, "--out", out.path, "--questions-per-image=-1"])
+        XCTAssertNotEqual(negative.status, 0)
+        XCTAssertTrue(negative.stderr.contains("--questions-per-image must be 0 or more, got -1"), negative.stderr)
     }
 
     func testBadStyleSettingsAreRefusedWithTheFlag() throws {

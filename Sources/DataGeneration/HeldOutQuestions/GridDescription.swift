@@ -43,8 +43,11 @@ public enum GridDescription {
                 parts.append("\(row + 1)\(column + 1) " + (here.isEmpty ? "no" : named.joined(separator: " and ")))
             }
         }
-        return intro + " Cells by row and column: " + parts.joined(separator: ", ") + "."
+        return intro + " " + walkMarker + " " + parts.joined(separator: ", ") + "."
     }
+
+    /// The words that start the walk, after the count: a conversation that holds them already has a description.
+    public static let walkMarker = "Cells by row and column:"
 
     static func isCorner(_ row: Int, _ column: Int) -> Bool {
         (row == 0 || row == cells - 1) && (column == 0 || column == cells - 1)
