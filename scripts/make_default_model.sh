@@ -32,7 +32,7 @@ else
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
     S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
     S2B="--epochs 1 --batch-size 16 --learning-rate 5e-4"
-    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4 5e-4 5e-4" DRAWN_RATES="5e-4 5e-4" CHAT_RATES="5e-4" CHATFREE_RATES="5e-4 5e-4 5e-4"
+    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4 5e-4 5e-4" DRAWN_RATES="5e-4 5e-4" CHAT_RATES="5e-4" CHATFREE_RATES="5e-4 5e-4"
 fi
 
 step() {
