@@ -142,6 +142,8 @@ struct DataCommand: ParsableCommand {
         var shortAnswerStyle: ShortAnswerStyle = .word
         @Flag(help: "Follow a question about one object (\"How many stars are there?\" with one star, \"What shape is the blue object?\" with one blue object) with the follow-up `llava eval synth --task follow-up` asks (\"And what color is it?\", \"And where is it?\").")
         var followUps = false
+        @Flag(help: "With --follow-ups, ask each follow-up and the question before it as written and answer them in a sentence (\"There is 1 star.\" \"The star is red.\"), as in `llava chat`.")
+        var freeFormFollowUps = false
         @Flag(help: "Also write one record per image asking for a detailed description, answered by a walk over the image's 4×4 grid of cells in reading order, each cell as its row and column digits and what it holds (\"… Cells by row and column: 12 no, 13 a small red star at the top, 21 no, …\"), each object named once in its cell.")
         var descriptions = false
         @Flag(help: "Also ask for the detailed description inside each image's short-answer conversation, after 1 to all of its questions (drawn per image), as a user of `llava chat` would ask for one after other questions; likewise inside each --include conversation of two or more questions about one of --scenes' images (the instruction data's free-form conversations).")
@@ -156,6 +158,7 @@ struct DataCommand: ParsableCommand {
         func validate() throws {
             guard questionsPerImage >= 0 else { throw ValidationError("--questions-per-image must be 0 or more, got \(questionsPerImage)") }
             guard !textWithoutPlace || textOut != nil else { throw ValidationError("--text-without-place needs --text-out") }
+            guard !freeFormFollowUps || followUps else { throw ValidationError("--free-form-follow-ups needs --follow-ups") }
         }
 
         func run() throws {
@@ -169,7 +172,7 @@ struct DataCommand: ParsableCommand {
             let sets = ShortAnswerVQA.questionSets(scenes: sceneTable, questionsPerImage: questionsPerImage, seed: seed,
                                                    followUps: followUps)
             var records = sets.enumerated().map { index, set in
-                let record = ShortAnswerVQA.record(set, imagePrefix: prefix, style: shortAnswerStyle)
+                let record = ShortAnswerVQA.record(set, imagePrefix: prefix, style: shortAnswerStyle, freeFormFollowUps: freeFormFollowUps)
                 return descriptionsInConversation
                     ? GridDescription.insertingDescription(into: record, scene: sceneTable[set.id]!, index: index, seed: seed) : record
             }

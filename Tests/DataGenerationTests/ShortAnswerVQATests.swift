@@ -227,6 +227,40 @@ final class ShortAnswerVQATests: XCTestCase {
         XCTAssertGreaterThan(added[.position] ?? 0, 5)
     }
 
+    /// With free-form follow-ups, a follow-up and the question before it go as written with their
+    /// sentences, the follow-up's naming the object of the turn before; every other turn is as
+    /// without.
+    func testFreeFormFollowUps() throws {
+        let scenes = try scenes(40)
+        var free = 0
+        for set in ShortAnswerVQA.questionSets(scenes: scenes, questionsPerImage: 8, seed: 4, followUps: true) {
+            let short = ShortAnswerVQA.record(set, imagePrefix: "train/", style: .objectFirstRelation).conversations
+            let sentences = ShortAnswerVQA.record(set, imagePrefix: "train/", style: .objectFirstRelation, freeFormFollowUps: true).conversations
+            XCTAssertEqual(short.count, sentences.count)
+            for (n, q) in set.questions.enumerated() {
+                let pair = q.question.hasPrefix("And ") || (n + 1 < set.questions.count && set.questions[n + 1].question.hasPrefix("And "))
+                let (asked, answered) = (sentences[2 * n].value, sentences[2 * n + 1].value)
+                guard pair else {
+                    XCTAssertEqual([asked, answered], [short[2 * n].value, short[2 * n + 1].value])
+                    continue
+                }
+                free += 1
+                XCTAssertEqual(asked, (n == 0 ? "<image>\n" : "") + q.question)
+                XCTAssertEqual(answered, q.answer)
+                if q.question == FollowUpConversations.colourFollowUp {
+                    let plural = try XCTUnwrap(match(set.questions[n - 1].question, #"^How many (\w+) are there\?$"#))[0]
+                    let shape = try XCTUnwrap(scenes[set.id]!.objects.first { $0.shape.plural == plural }).shape.rawValue
+                    XCTAssertEqual(sentences[2 * n - 1].value, "There is 1 \(shape).")
+                    XCTAssertEqual(answered, "The \(shape) is \(q.shortAnswer(.word)).")
+                } else if q.question == FollowUpConversations.positionFollowUp {
+                    XCTAssertTrue(answered.hasSuffix(" of the image.") && answered.hasPrefix("The "), answered)
+                    XCTAssertTrue(answered.contains(q.shortAnswer(.word)), answered)
+                }
+            }
+        }
+        XCTAssertGreaterThan(free, 20)
+    }
+
     /// Without place, the text keeps every other question in order, and no word of it says where
     /// anything is.
     func testTextDocumentsWithoutPlace() throws {

@@ -26,6 +26,8 @@ public enum FollowUpConversations {
     public static let colourFollowUp = "And what color is it?"
     public static let positionFollowUp = "And where is it?"
 
+    static func isFollowUp(_ question: String) -> Bool { question == colourFollowUp || question == positionFollowUp }
+
     /// Up to two: a colour follow-up on the first object (in drawing order) whose shape is the only
     /// one of its kind in the scene, asked after counting that shape ("How many stars are there?"
     /// → 1); a position follow-up on the first object whose colour no other object has, asked after
@@ -44,7 +46,8 @@ public enum FollowUpConversations {
     /// scene that `conversations` could pick, not just the first. Their object-first answers
     /// name the object of the turn before ("star red" for "And what color is it?" after "How many
     /// stars are there?"), so the follow-up copies it as colour and position answers copy the
-    /// object named in their own question.
+    /// object named in their own question; so do their sentences ("The star is red.", "The
+    /// circle is on the left of the image.").
     public static func trainingFollowUps(for scene: Scene) -> [String: PhrasedQuestion] {
         Dictionary(candidates(scene).map { ($0.first, $0.followUp) }, uniquingKeysWith: { first, _ in first })
     }
@@ -59,14 +62,14 @@ public enum FollowUpConversations {
         let objects = scene.objects
         var out: [Candidate] = []
         for o in objects where objects.filter({ $0.shape == o.shape }).count == 1 {
-            let followUp = PhrasedQuestion(type: .colour, question: colourFollowUp, answer: "It is \(o.colour.rawValue).",
+            let followUp = PhrasedQuestion(type: .colour, question: colourFollowUp, answer: "The \(o.shape.rawValue) is \(o.colour.rawValue).",
                                            shortAnswer: o.colour.rawValue, objectFirstAnswer: "\(o.shape.rawValue) \(o.colour.rawValue)")
             out.append(Candidate(first: "How many \(o.shape.plural) are there?", firstAnswer: "1",
                                  followUp: followUp, direct: "What color is the \(o.shape.rawValue)?"))
         }
         for o in objects where objects.filter({ $0.colour == o.colour }).count == 1 {
             let region = Region(normalised: scene.normalisedCentre(o))
-            let followUp = PhrasedQuestion(type: .position, question: positionFollowUp, answer: "It is \(region.phrase) of the image.",
+            let followUp = PhrasedQuestion(type: .position, question: positionFollowUp, answer: "The \(o.shape.rawValue) is \(region.phrase) of the image.",
                                            shortAnswer: region.rawValue, objectFirstAnswer: "\(o.shape.rawValue) \(region.rawValue)")
             out.append(Candidate(first: "What shape is the \(o.colour.rawValue) object?", firstAnswer: o.shape.rawValue,
                                  followUp: followUp, direct: "Where is the \(o.kind.name) in the image?"))

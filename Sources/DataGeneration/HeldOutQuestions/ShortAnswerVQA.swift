@@ -86,12 +86,17 @@ public enum ShortAnswerVQA {
     }
 
     /// The set as one conversation: the image before the first question, every question followed
-    /// by `instruction`.
-    public static func record(_ set: QuestionSet, imagePrefix: String, style: ShortAnswerStyle) -> LLaVARecord {
+    /// by `instruction`. With `freeFormFollowUps`, a follow-up and the question before it are
+    /// asked as written instead and answered in a sentence ("How many stars are there?" "There
+    /// is 1 star." "And what color is it?" "The star is red."), as a user of `llava chat` asks.
+    public static func record(_ set: QuestionSet, imagePrefix: String, style: ShortAnswerStyle,
+                              freeFormFollowUps: Bool = false) -> LLaVARecord {
         var turns: [LLaVATurn] = []
         for (n, q) in set.questions.enumerated() {
-            turns.append(LLaVATurn(from: "human", value: (n == 0 ? "<image>\n" : "") + q.question + "\n" + instruction))
-            turns.append(LLaVATurn(from: "gpt", value: q.shortAnswer(style)))
+            let next = set.questions.indices.contains(n + 1) ? set.questions[n + 1].question : ""
+            let free = freeFormFollowUps && (FollowUpConversations.isFollowUp(q.question) || FollowUpConversations.isFollowUp(next))
+            turns.append(LLaVATurn(from: "human", value: (n == 0 ? "<image>\n" : "") + q.question + (free ? "" : "\n" + instruction)))
+            turns.append(LLaVATurn(from: "gpt", value: free ? q.answer : q.shortAnswer(style)))
         }
         return LLaVARecord(id: "vqa-\(imagePrefix)\(set.id)", image: "\(imagePrefix)\(set.id).png", conversations: turns)
     }
