@@ -95,6 +95,9 @@ final class DataSynthCommandTests: XCTestCase {
         let negative = try LLaVAExecutable.run(["data", "vqa", "--scenes", scenes, "--out", out.path, "--questions-per-image=-1"])
         XCTAssertNotEqual(negative.status, 0)
         XCTAssertTrue(negative.stderr.contains("--questions-per-image must be 0 or more, got -1"), negative.stderr)
+        let lone = try LLaVAExecutable.run(["data", "vqa", "--scenes", scenes, "--out", out.path, "--free-form-follow-ups"])
+        XCTAssertNotEqual(lone.status, 0)
+        XCTAssertTrue(lone.stderr.contains("--free-form-follow-ups needs --follow-ups"), lone.stderr)
     }
 
     func testBadStyleSettingsAreRefusedWithTheFlag() throws {
