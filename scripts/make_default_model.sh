@@ -35,13 +35,16 @@ else
     S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4 5e-4 5e-4" DRAWN_RATES="5e-4 5e-4" CHAT_RATES="5e-4" CHATFREE_RATES="5e-4 5e-4" FOLLOW_RATES="5e-4"
 fi
 
+# step NAME COMMAND...: runs COMMAND and records its wall time and the CPU time (user and system,
+# all threads) it took, so steps that shared the cores with other work can still be compared.
+cpu_ticks() { awk '{ print $16 + $17 }' /proc/$$/stat; }
 step() {
     local name=$1; shift
-    local start=$(date +%s)
+    local start=$(date +%s) ticks=$(cpu_ticks)
     echo "== $name: $*" >&2
     "$@"
-    local secs=$(( $(date +%s) - start ))
-    printf '%-36s %6d s\n' "$name" "$secs" | tee -a "$OUT/timings.txt" >&2
+    local secs=$(( $(date +%s) - start )) cpu=$(( ($(cpu_ticks) - ticks) / $(getconf CLK_TCK) ))
+    printf '%-36s %6d s  (CPU %6d s)\n' "$name" "$secs" "$cpu" | tee -a "$OUT/timings.txt" >&2
 }
 
 # The world puts one object per cell of a 4x4 grid and the CLIP's patches are a quarter of the
