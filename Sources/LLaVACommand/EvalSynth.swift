@@ -47,11 +47,11 @@ struct EvalOptions: ParsableArguments {
     }
 
     /// Answers `items` through the shared answering loop (batched, resumable through the answers
-    /// file); returns the answers' text by item id.
-    func answer(_ items: [BenchmarkItem], defaultMaxNewTokens: Int = 64) async throws -> [String: String] {
+    /// file, which also keeps the answers of `later` ids); returns the answers' text by item id.
+    func answer(_ items: [BenchmarkItem], keeping later: Set<String> = [], defaultMaxNewTokens: Int = 64) async throws -> [String: String] {
         let maxNewTokens = self.maxNewTokens ?? defaultMaxNewTokens
         let logger = Logger(label: "llava.eval")
-        let answers = try await AnswerRun(answersFile: answersFile.map { URL(fileURLWithPath: $0) }, logger: logger).run(items) {
+        let answers = try await AnswerRun(answersFile: answersFile.map { URL(fileURLWithPath: $0) }, logger: logger).run(items, keeping: later) {
             guard case .llava(let llava) = try LoadedModel(directory: model, visionTower: visionTower, logger: logger) else {
                 throw ValidationError("\(model) is a text-only model")
             }

@@ -25,6 +25,10 @@ extension SynthEval {
         let ask = { (text: String) in shortAnswer ? text + "\n" + ShortAnswerVQA.instruction : text }
         let questionsByImage = Dictionary(grouping: try eval.questions(), by: { $0.image ?? "" })
         let prefix = describeAfter == 0 ? "describe" : "describe-after-\(describeAfter)"
+        // Every id this report asks, so a resumed run's early turns keep the later answers on file.
+        let everyID = Set(images.flatMap { image in
+            (0..<min(describeAfter, questionsByImage[image]?.count ?? 0)).map { "\(prefix)/\(image)/\($0 + 1)" } + ["\(prefix)/\(image)"]
+        })
         var history: [String: [PriorTurn]] = [:]
         var asked: [BenchmarkItem] = []
         for turn in 0..<describeAfter {
@@ -34,7 +38,7 @@ extension SynthEval {
             }
             asked += turns.map(\.item)
             // With an answers file, each run lists the earlier runs' items too, so the file keeps them.
-            let answers = try await eval.answer(eval.answersFile == nil ? turns.map(\.item) : asked)
+            let answers = try await eval.answer(eval.answersFile == nil ? turns.map(\.item) : asked, keeping: everyID)
             for (image, item) in turns {
                 history[image, default: []].append(PriorTurn(user: item.text, assistant: answers[item.id] ?? ""))
             }
@@ -61,7 +65,7 @@ extension SynthEval {
         let single = conversations.flatMap { c in
             [item("\(c.id)/1", c.image, ask(c.first)), item("\(c.id)/direct", c.image, ask(c.direct))]
         }
-        var answers = try await eval.answer(single)
+        var answers = try await eval.answer(single, keeping: Set(conversations.map { "\($0.id)/2" }))
         let followUps = conversations.map { c in
             item("\(c.id)/2", c.image, ask(c.followUp), history: [PriorTurn(user: ask(c.first), assistant: answers["\(c.id)/1"] ?? "")])
         }

@@ -192,6 +192,30 @@ final class LLaVACommandTests: XCTestCase {
         }
         XCTAssertEqual(laterIDs.sorted(), ["describe-after-2/gray.png", "describe-after-2/gray.png/1", "describe-after-2/gray.png/2",
                                            "describe-after-2/rgba.png", "describe-after-2/rgba.png/1"])
+        // Run again on the complete files, with the last turns' answers edited: nothing is asked
+        // again (the first turns' runs keep the later answers), so the edits are what is scored and kept.
+        let edited = "A small red star is on the left."
+        for file in [laterAnswers, answers] {
+            let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map { line -> String in
+                var record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                let id = record["question_id"] as! String
+                if id.hasSuffix(".png") || id.hasSuffix("/2") { record["text"] = edited }
+                return String(decoding: try JSONSerialization.data(withJSONObject: record), as: UTF8.self)
+            }
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
+        }
+        let resumed = try LLaVAExecutable.run(common.map { $0 == questions.path ? twoTurns.path : $0 }
+                                              + ["--task", "describe", "--describe-after", "2", "--answers-file", laterAnswers.path])
+        let r = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual((r?["description"] as? [String: Any])?["f1"] as? Double, 1, resumed.stdout)
+        _ = try LLaVAExecutable.run(common + ["--task", "follow-up", "--answers-file", answers.path])
+        for file in [laterAnswers, answers] {
+            let texts = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map {
+                (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["text"] as! String
+            }
+            XCTAssertEqual(texts.count, file == answers ? 12 : 5)
+            XCTAssertEqual(texts.filter { $0 == edited }.count, file == answers ? 4 : 3, file.lastPathComponent)
+        }
         let misused = try LLaVAExecutable.run(common + ["--describe-after", "1"])
         XCTAssertNotEqual(misused.status, 0)
         XCTAssertTrue(misused.stderr.contains("--describe-after needs --task describe"), misused.stderr)

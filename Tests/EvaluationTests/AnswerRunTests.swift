@@ -53,6 +53,19 @@ final class AnswerRunTests: XCTestCase {
         _ = try await AnswerRun(answersFile: file).run(items(7)) { XCTFail("no answerer needed"); return second }
     }
 
+    /// A conversation resumed turn by turn: the run for turn one keeps the later turns' answers
+    /// that the file holds (ids in `keeping`), so they are not asked again, and drops the rest.
+    func testARunKeepsTheLaterTurnsAnswersItIsTold() async throws {
+        let file = dir.appendingPathComponent("answers.jsonl")
+        _ = try await AnswerRun(answersFile: file).run(items(5)) { CountingAnswerer() }
+        let counting = CountingAnswerer()
+        let first = try await AnswerRun(answersFile: file).run(Array(items(5).prefix(2)), keeping: ["q3", "q4", "q9"]) { counting }
+        XCTAssertEqual(first.count, 2)
+        XCTAssertEqual(try JSONLines.read(file, as: EvaluationAnswer.self).map(\.questionID), ["q0", "q1", "q3", "q4"])
+        _ = try await AnswerRun(answersFile: file).run(Array(items(5).suffix(2))) { XCTFail("no answerer needed"); return counting }
+        XCTAssertEqual(try JSONLines.read(file, as: EvaluationAnswer.self).map(\.questionID), ["q3", "q4"])
+    }
+
     func testABadLineInTheMiddleAndDuplicateIDsAreErrors() async throws {
         let file = dir.appendingPathComponent("answers.jsonl")
         try Data("{\"question_id\": \"q0\", \"text\": \"a\"}\nnot json\n{\"question_id\": \"q1\", \"text\": \"b\"}\n".utf8).write(to: file)

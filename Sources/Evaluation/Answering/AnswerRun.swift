@@ -20,19 +20,30 @@ public struct AnswerRun {
 
     /// Answers every item not answered yet; returns all answers by item id. `answerer` is
     /// called only when something is left to answer (so a complete file needs no model).
-    public func run(_ items: [BenchmarkItem], answerer makeAnswerer: () throws -> Answerer) async throws -> [String: EvaluationAnswer] {
+    /// The file is rewritten to hold the items' answers, then those of `later` (ids of items a
+    /// later run will ask, such as a conversation's next turns) that it already held.
+    public func run(_ items: [BenchmarkItem], keeping later: Set<String> = [],
+                    answerer makeAnswerer: () throws -> Answerer) async throws -> [String: EvaluationAnswer] {
         var seen = Set<String>()
         for item in items where !seen.insert(item.id).inserted {
             throw EvaluationError.invalidArgument("two questions share the id '\(item.id)'; answers are keyed by id")
         }
-        var done: [String: EvaluationAnswer] = [:]
-        for a in try answersFile?.load(logger: logger) ?? [] where seen.contains(a.questionID) { done[a.questionID] = a }
+        var done: [String: EvaluationAnswer] = [:], kept: [String: EvaluationAnswer] = [:]
+        var keptOrder: [String] = []
+        for a in try answersFile?.load(logger: logger) ?? [] {
+            if seen.contains(a.questionID) {
+                done[a.questionID] = a
+            } else if later.contains(a.questionID) {
+                if kept.updateValue(a, forKey: a.questionID) == nil { keptOrder.append(a.questionID) }
+            }
+        }
+        let keep = { (items.compactMap { done[$0.id] } + keptOrder.compactMap { kept[$0] }) }
         let remaining = items.filter { done[$0.id] == nil }
         if !done.isEmpty { logger.info("resuming: \(done.count) of \(items.count) questions already answered") }
         if !remaining.isEmpty {
             let answerer = try makeAnswerer()
             // Rewrite what is kept (drops a cut-off line), then append.
-            try answersFile?.write(items.compactMap { done[$0.id] })
+            try answersFile?.write(keep())
             let handle = try answersFile?.appender()
             defer { try? handle?.close() }
             var progress = ProgressLog(total: remaining.count, logger: logger, interval: progressInterval)
@@ -54,7 +65,7 @@ public struct AnswerRun {
             })
             progress.finish()
         }
-        try answersFile?.write(items.compactMap { done[$0.id] })
+        try answersFile?.write(keep())
         let overlong = done.values.filter(\.isOverlong).count
         if overlong > 0 { logger.warning("\(overlong) of \(items.count) questions did not fit the context: answered empty, scored as wrong") }
         return done
