@@ -92,6 +92,7 @@ final class DescriptionScoreTests: XCTestCase {
         XCTAssertEqual(totals.f1, (0.6 + 1) / 2, accuracy: 1e-12)
         XCTAssertEqual(totals.regionAccuracy, 3.0 / 4, accuracy: 1e-12)
         XCTAssertEqual(totals.noRepeatShare, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(totals.exactShare, 0.5, accuracy: 1e-12, "the second image's one star is named once (on the wrong side)")
         XCTAssertTrue(totals.table.contains("| object F1 | 80.0% | ≥ 95% |"), totals.table)
         // The JSON carries the counts and the metrics, and decodes back to the same totals.
         let json = try JSONEncoder().encode(totals)
@@ -99,6 +100,40 @@ final class DescriptionScoreTests: XCTestCase {
         XCTAssertEqual((object?["f1"] as? Double) ?? 0, 0.8, accuracy: 1e-12)
         XCTAssertEqual((object?["noRepeatShare"] as? Double) ?? 0, 0.5, accuracy: 1e-12)
         XCTAssertEqual(try JSONDecoder().decode(DescriptionTotals.self, from: json), totals)
+    }
+
+    /// Misreads seen on the unseen drawing: each object is named once, one of them with a wrong
+    /// colour, shape or size. Precision counts them; they are no repeated mention.
+    func testAMisreadObjectNamedOnceIsNoRepeat() throws {
+        let colour = DescriptionScore(description: "A large orange star is at the top. A small yellow star is in the center.",
+                                      scene: try scene([(.large, .orange, .star, .top), (.small, .orange, .star, .center)]))
+        XCTAssertFalse(colour.repeated)
+        XCTAssertFalse(colour.exact)
+        XCTAssertEqual(colour.precision, 0.5, accuracy: 1e-12)
+        let shape = DescriptionScore(description: "A small black square is in the center. A small black square is on the right.",
+                                     scene: try scene([(.small, .black, .square, .center), (.small, .black, .circle, .right)]))
+        XCTAssertFalse(shape.repeated, "the square on the right is the black circle misread")
+        let size = DescriptionScore(description: "A large blue cross is in the center. A large blue cross is in the center.",
+                                    scene: try scene([(.large, .blue, .cross, .center), (.small, .blue, .cross, .center)]))
+        XCTAssertFalse(size.repeated, "two crosses in the center, one of them sized wrong")
+        XCTAssertEqual(size.sizedRight, 1)
+        let invented = DescriptionScore(description: "A small red star is on the left. A small green circle is on the right.",
+                                        scene: try scene([(.small, .red, .star, .left)]))
+        XCTAssertFalse(invented.repeated, "a naming that fits no object is an invention")
+        XCTAssertEqual(invented.precision, 0.5, accuracy: 1e-12)
+        let faithful = DescriptionScore(description: "A small red star is on the left.", scene: try scene([(.small, .red, .star, .left)]))
+        XCTAssertTrue(faithful.exact)
+    }
+
+    /// One object named twice in two places: the second naming fits no other object (nothing on
+    /// the right shares its colour or shape), so it can only be the star again.
+    func testAnObjectNamedAgainElsewhereIsARepeat() throws {
+        let scene = try scene([(.small, .red, .star, .left), (.small, .blue, .circle, .right)])
+        let score = DescriptionScore(description: "A small red star is on the left. A small red star is on the right.", scene: scene)
+        XCTAssertTrue(score.repeated)
+        XCTAssertEqual([score.named, score.matched], [2, 1])
+        let misread = DescriptionScore(description: "A small red star is on the left. A small red circle is on the right.", scene: scene)
+        XCTAssertFalse(misread.repeated, "the red circle on the right is the blue circle with its colour misread")
     }
 
     func testEmptyOrColourlessDescriptionNamesNothing() throws {

@@ -20,8 +20,11 @@ public struct DescriptionScore: Sendable, Equatable, Codable {
     public var objects = 0
     /// Matched namings whose region (size) is the object's; a naming without one counts as wrong.
     public var placedRight = 0, sizedRight = 0
-    /// One object described twice: a kind named more often than the scene has it, or two namings
-    /// with the same kind, size and region where fewer objects fit that description.
+    /// One object described twice: two namings with the same colour, shape and region where the
+    /// scene has fewer such objects, or namings that cannot each be given a distinct object they
+    /// may describe (one of their kind anywhere, or one in their region with their colour or their
+    /// shape, the other misread). An object misread and named once is no repeat, nor is a naming
+    /// that fits no object at all; precision counts both.
     public var repeated = false
     /// A relation between an object and itself ("the red star is to the right of the red star").
     public var selfRelation = false
@@ -32,6 +35,8 @@ public struct DescriptionScore: Sendable, Equatable, Codable {
     public var precision: Double { named > 0 ? Double(matched) / Double(named) : (objects == 0 ? 1 : 0) }
     public var recall: Double { objects > 0 ? Double(matched) / Double(objects) : 1 }
     public var f1: Double { precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0 }
+    /// Every object named once with its colour and shape, and nothing else named.
+    public var exact: Bool { matched == objects && named == objects }
 
     public init(description: String, scene: Scene) {
         self.init(parsed: DescriptionParser.parse(description), scene: scene)
@@ -67,17 +72,34 @@ public struct DescriptionScore: Sendable, Equatable, Codable {
     }
 
     private static func describesTwice(_ namings: [DescribedObject], scene: Scene, region: (SceneObject) -> Region) -> Bool {
-        var perKind: [ObjectKind: Int] = [:]
-        for n in namings { perKind[n.kind!, default: 0] += 1 }
-        if perKind.contains(where: { kind, n in n > scene.objects.filter { $0.kind == kind }.count }) { return true }
-        struct Key: Hashable { var kind: ObjectKind, size: ObjectSize?, region: Region? }
-        var perDescription: [Key: Int] = [:]
-        for n in namings { perDescription[Key(kind: n.kind!, size: n.size, region: n.region), default: 0] += 1 }
-        return perDescription.contains { key, n in
-            n >= 2 && n > scene.objects.filter { o in
-                o.kind == key.kind && key.size.map { $0 == o.size } ?? true && key.region.map { $0 == region(o) } ?? true
-            }.count
+        struct Key: Hashable { var kind: ObjectKind, region: Region? }
+        let alike = Dictionary(grouping: namings) { Key(kind: $0.kind!, region: $0.region) }
+        let sameWords = alike.contains { key, group in
+            group.count >= 2 && group.count > scene.objects.filter { o in o.kind == key.kind && key.region.map { $0 == region(o) } ?? true }.count
         }
+        if sameWords { return true }
+        func fits(_ n: DescribedObject, _ o: SceneObject) -> Bool {
+            o.kind == n.kind || (n.region != nil && n.region == region(o) && (o.colour == n.colour || o.shape == n.shape))
+        }
+        let describing = namings.filter { n in scene.objects.contains { fits(n, $0) } }
+        return largestMatching(describing, scene.objects, fits) < describing.count
+    }
+
+    /// The most namings that can each be given a distinct object they fit (Kuhn's augmenting paths).
+    private static func largestMatching(_ namings: [DescribedObject], _ objects: [SceneObject],
+                                        _ fits: (DescribedObject, SceneObject) -> Bool) -> Int {
+        var owner = [Int?](repeating: nil, count: objects.count)
+        func augment(_ i: Int, _ seen: inout [Bool]) -> Bool {
+            for k in objects.indices where !seen[k] && fits(namings[i], objects[k]) {
+                seen[k] = true
+                if owner[k].map({ augment($0, &seen) }) ?? true { owner[k] = i; return true }
+            }
+            return false
+        }
+        return namings.indices.filter { i in
+            var seen = [Bool](repeating: false, count: objects.count)
+            return augment(i, &seen)
+        }.count
     }
 
     private mutating func scoreRelations(_ relations: [DescribedRelation], scene: Scene) {
@@ -105,12 +127,12 @@ public struct DescriptionScore: Sendable, Equatable, Codable {
 
 /// The description metrics over a set of images: precision, recall and F1 averaged per image,
 /// the share of matched namings in the right region (and size), and the shares of images with a
-/// repeated mention or a relation of an object to itself.
+/// repeated mention, with a relation of an object to itself, and named exactly.
 public struct DescriptionTotals: Sendable, Equatable, Codable {
     public var images = 0
     public var precisionSum = 0.0, recallSum = 0.0, f1Sum = 0.0
     public var matched = 0, placedRight = 0, sizedRight = 0
-    public var imagesWithRepeats = 0, imagesWithSelfRelations = 0
+    public var imagesWithRepeats = 0, imagesWithSelfRelations = 0, imagesExact = 0
     public var relationsJudged = 0, relationsRight = 0
 
     public init() {}
@@ -121,6 +143,7 @@ public struct DescriptionTotals: Sendable, Equatable, Codable {
         matched += s.matched; placedRight += s.placedRight; sizedRight += s.sizedRight
         if s.repeated { imagesWithRepeats += 1 }
         if s.selfRelation { imagesWithSelfRelations += 1 }
+        if s.exact { imagesExact += 1 }
         relationsJudged += s.relationsJudged; relationsRight += s.relationsRight
     }
 
@@ -132,14 +155,15 @@ public struct DescriptionTotals: Sendable, Equatable, Codable {
     public var sizeAccuracy: Double { share(sizedRight, matched) }
     public var noRepeatShare: Double { 1 - share(imagesWithRepeats, images) }
     public var noSelfRelationShare: Double { 1 - share(imagesWithSelfRelations, images) }
+    public var exactShare: Double { share(imagesExact, images) }
     public var relationAccuracy: Double { share(relationsRight, relationsJudged) }
 
     private enum CodingKeys: String, CodingKey {
         case images, precisionSum, recallSum, f1Sum, matched, placedRight, sizedRight, imagesWithRepeats,
-             imagesWithSelfRelations, relationsJudged, relationsRight
+             imagesWithSelfRelations, imagesExact, relationsJudged, relationsRight
     }
     private enum MetricKeys: String, CodingKey {
-        case precision, recall, f1, regionAccuracy, sizeAccuracy, noRepeatShare, noSelfRelationShare, relationAccuracy
+        case precision, recall, f1, regionAccuracy, sizeAccuracy, noRepeatShare, noSelfRelationShare, exactShare, relationAccuracy
     }
 
     /// The counts, and the metrics computed from them.
@@ -149,11 +173,13 @@ public struct DescriptionTotals: Sendable, Equatable, Codable {
         try c.encode(precisionSum, forKey: .precisionSum); try c.encode(recallSum, forKey: .recallSum); try c.encode(f1Sum, forKey: .f1Sum)
         try c.encode(matched, forKey: .matched); try c.encode(placedRight, forKey: .placedRight); try c.encode(sizedRight, forKey: .sizedRight)
         try c.encode(imagesWithRepeats, forKey: .imagesWithRepeats); try c.encode(imagesWithSelfRelations, forKey: .imagesWithSelfRelations)
+        try c.encode(imagesExact, forKey: .imagesExact)
         try c.encode(relationsJudged, forKey: .relationsJudged); try c.encode(relationsRight, forKey: .relationsRight)
         var m = encoder.container(keyedBy: MetricKeys.self)
         try m.encode(precision, forKey: .precision); try m.encode(recall, forKey: .recall); try m.encode(f1, forKey: .f1)
         try m.encode(regionAccuracy, forKey: .regionAccuracy); try m.encode(sizeAccuracy, forKey: .sizeAccuracy)
         try m.encode(noRepeatShare, forKey: .noRepeatShare); try m.encode(noSelfRelationShare, forKey: .noSelfRelationShare)
+        try m.encode(exactShare, forKey: .exactShare)
         try m.encode(relationAccuracy, forKey: .relationAccuracy)
     }
 
@@ -169,6 +195,7 @@ public struct DescriptionTotals: Sendable, Equatable, Codable {
         | named objects in the right region | \(p(regionAccuracy)) (\(placedRight) / \(matched)) | ≥ 90% |
         | named objects with the right size | \(p(sizeAccuracy)) (\(sizedRight) / \(matched)) | |
         | images without a repeated mention | \(p(noRepeatShare)) (\(images - imagesWithRepeats) / \(images)) | ≥ 95% |
+        | images named exactly (each object once, colour and shape right, nothing else) | \(p(exactShare)) (\(imagesExact) / \(images)) | |
         | images without a self-relation | \(p(noSelfRelationShare)) (\(images - imagesWithSelfRelations) / \(images)) | |
         | stated relations that hold | \(p(relationAccuracy)) (\(relationsRight) / \(relationsJudged)) | |
         """
