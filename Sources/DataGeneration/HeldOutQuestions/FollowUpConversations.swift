@@ -26,7 +26,8 @@ public enum FollowUpConversations {
     public static let colourFollowUp = "And what color is it?"
     public static let positionFollowUp = "And where is it?"
 
-    static func isFollowUp(_ question: String) -> Bool { question == colourFollowUp || question == positionFollowUp }
+    /// Whether a question, or a turn's text (the short-answer instruction may come after it), is a follow-up.
+    static func isFollowUp(_ question: String) -> Bool { question.hasPrefix(colourFollowUp) || question.hasPrefix(positionFollowUp) }
 
     /// Up to two: a colour follow-up on the first object (in drawing order) whose shape is the only
     /// one of its kind in the scene, asked after counting that shape ("How many stars are there?"

@@ -70,22 +70,22 @@ public enum GridDescription {
 }
 
 extension GridDescription {
-    /// `record` (one image's short-answer conversation, as `ShortAnswerVQA.record` writes it)
-    /// with a description request and its grid walk put in as a later turn: after 1 to all of its
+    /// `record` (one image's conversation of at least one question, short-answer as
+    /// `ShortAnswerVQA.record` writes it or free-form) with a description request and its grid
+    /// walk put in as a later turn: after 1 to all of its
     /// questions but never between a question and its follow-up, the place and the request drawn
     /// from `seed` and `index` (the record's place in id order). The request carries neither the
     /// image nor the short-answer instruction, as a user of `llava chat` would type it; questions
     /// after it are asked as before. A model that has only seen descriptions as a conversation's
     /// first turn garbles one asked later (docs/built-in-model.md).
     public static func insertingDescription(into record: LLaVARecord, scene: Scene, index: Int, seed: UInt64) -> LLaVARecord {
-        var rng = SplitMix64(seed: deriveSeed(seed, UInt64(index), 13))
         let turns = record.conversations
-        // Never between a question and its follow-up: "And what color is it?" refers to the turn before.
-        let places = (1...max(turns.count / 2, 1)).filter { after in
-            2 * after >= turns.count || ![FollowUpConversations.colourFollowUp, FollowUpConversations.positionFollowUp]
-                .contains { turns[2 * after].value.hasPrefix($0) }
-        }
         guard turns.count >= 2 else { return record }
+        var rng = SplitMix64(seed: deriveSeed(seed, UInt64(index), 13))
+        // Never between a question and its follow-up: "And what color is it?" refers to the turn before.
+        let places = (1...turns.count / 2).filter { after in
+            2 * after >= turns.count || !FollowUpConversations.isFollowUp(turns[2 * after].value)
+        }
         let after = rng.pick(places)
         let request = rng.pick(requests)
         var described = record
