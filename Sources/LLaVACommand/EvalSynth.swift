@@ -81,7 +81,7 @@ struct SynthEval: AsyncParsableCommand {
         discussion: """
         --task describe asks for a description of each image of the question file and scores it against its scene: \
         precision, recall and F1 of the (colour, shape) objects named, the share placed in the right region, and \
-        the images with a repeated mention. --task follow-up asks scripted two-turn conversations about each image \
+        the images with a repeated mention (one object named twice) or named exactly. --task follow-up asks scripted two-turn conversations about each image \
         ("How many stars are there?" then "And what color is it?"; "What shape is the blue object?" then "And where is \
         it?") and scores the follow-up beside the same question asked directly. Both need --scenes.
         """)
