@@ -72,9 +72,9 @@ public enum GridDescription {
 extension GridDescription {
     /// `record` (one image's conversation of at least one question, short-answer as
     /// `ShortAnswerVQA.record` writes it or free-form) with a description request and its grid
-    /// walk put in as a later turn: after 1 to all of its
-    /// questions but never between a question and its follow-up, the place and the request drawn
-    /// from `seed` and `index` (the record's place in id order). The request carries neither the
+    /// walk put in as a later turn: after 1 to all of its questions but never between a question
+    /// and its follow-up, the place and the request drawn from `seed` and `index` (the record's
+    /// place in id order). The request carries neither the
     /// image nor the short-answer instruction, as a user of `llava chat` would type it; questions
     /// after it are asked as before. A model that has only seen descriptions as a conversation's
     /// first turn garbles one asked later (docs/built-in-model.md).
