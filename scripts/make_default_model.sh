@@ -7,13 +7,15 @@
 #   scripts/make_default_model.sh [OUT]          (default OUT: .build-default-model)
 #   SCALE=tiny scripts/make_default_model.sh OUT (a minutes-long version, used by CI)
 # The result is OUT/default-model; copy it to Sources/LLaVACommand/DefaultModel to ship it.
+# Run it again with the same OUT to resume a run that was stopped: finished steps (listed in
+# OUT/steps.done) are skipped and training continues from its latest checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-.build-default-model}
 LLAVA=${LLAVA:-.build/release/llava}
 [ -x "$LLAVA" ] || swift build -c release --product llava
 mkdir -p "$OUT"
-: > "$OUT/timings.txt"
+touch "$OUT/timings.txt" "$OUT/steps.done" "$OUT/steps.started"
 
 if [ "${SCALE:-full}" = tiny ]; then
     TRAIN=250 VARIANTS=1 TEST=40 RECORDS=1500 VOCAB=600
@@ -36,15 +38,22 @@ else
 fi
 
 # step NAME COMMAND...: runs COMMAND and records its wall time and the CPU time (user and system,
-# all threads) it took, so steps that shared the cores with other work can still be compared.
+# all threads) it took, so steps that shared the cores with other work can still be compared. A
+# step in OUT/steps.done is skipped; one started before but not finished is marked "resumed" (its
+# time is then that of the part run now).
 cpu_ticks() { awk '{ print $16 + $17 }' /proc/$$/stat; }
 step() {
     local name=$1; shift
+    if grep -qxF "$name" "$OUT/steps.done"; then echo "== $name: done before" >&2; return; fi
+    local note=""
+    grep -qxF "$name" "$OUT/steps.started" && note="  resumed"
+    echo "$name" >> "$OUT/steps.started"
     local start=$(date +%s) ticks=$(cpu_ticks)
     echo "== $name: $*" >&2
     "$@"
     local secs=$(( $(date +%s) - start )) cpu=$(( ($(cpu_ticks) - ticks) / $(getconf CLK_TCK) ))
-    printf '%-36s %6d s  (CPU %6d s)\n' "$name" "$secs" "$cpu" | tee -a "$OUT/timings.txt" >&2
+    printf '%-36s %6d s  (CPU %6d s)%s\n' "$name" "$secs" "$cpu" "$note" | tee -a "$OUT/timings.txt" >&2
+    echo "$name" >> "$OUT/steps.done"
 }
 
 # The world puts one object per cell of a 4x4 grid and the CLIP's patches are a quarter of the
@@ -90,18 +99,18 @@ step "language model" "$LLAVA" train lm --tokenizer "$OUT/tokenizer" --data "$W/
 # alone and never learns shape (swapping one shape word in a caption changes its score no more
 # than chance would), so it first sees only each image's colourless caption, then all five.
 step "clip (shapes)" "$LLAVA" train clip --data "$W/captions_shapes_train.json" --image-folder "$W/images/train" \
-    --tokenizer "$OUT/tokenizer" --output-dir "$OUT/clip-shapes" --image-size 64 --patch-size 16 --text-max-length 48 $CLIP --quiet
+    --tokenizer "$OUT/tokenizer" --output-dir "$OUT/clip-shapes" --image-size 64 --patch-size 16 --text-max-length 48 $CLIP --resume --quiet
 step "clip" "$LLAVA" train clip --data "$W/annotations_train.json" --image-folder "$W/images/train" --tokenizer "$OUT/tokenizer" \
-    --init-from "$OUT/clip-shapes" --output-dir "$OUT/clip" $CLIP_RUN --final-position-noise 0.5 --quiet
+    --init-from "$OUT/clip-shapes" --output-dir "$OUT/clip" $CLIP_RUN --final-position-noise 0.5 --resume --quiet
 step "vision features" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --data "$W/stage2_train.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features.safetensors"
 step "stage 1 (pretrain)" "$LLAVA" train pretrain --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --data "$W/captions_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
-    $VISION --output-dir "$OUT/stage1" $S1 --quiet
+    $VISION --output-dir "$OUT/stage1" $S1 --resume --quiet
 step "stage 2 (finetune)" "$LLAVA" train finetune --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --pretrain-mm-mlp-adapter "$OUT/stage1/mm_projector.safetensors" --image-aspect-ratio square $VISION \
     --data "$W/stage2_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
-    --output-dir "$OUT/llava" $S2 --quiet
+    --output-dir "$OUT/llava" $S2 --resume --quiet
 # Position is read last: after three epochs the shipped model's run answered 38% of the held-out
 # position questions (short answer) and colour, shape and counts were near their best; three
 # more epochs, each a run from the model before at half the rate (a fresh warmup and cosine),
@@ -110,7 +119,7 @@ PREV="$OUT/llava"
 for more in 1 2 3; do
     step "stage 2 (more $more)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
         --data "$W/stage2_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
-        --output-dir "$OUT/llava-more$more" $S2B --quiet
+        --output-dir "$OUT/llava-more$more" $S2B --resume --quiet
     PREV="$OUT/llava-more$more"
 done
 # Relations, follow-ups and the drawing (issue 26). The model so far answers relation questions
@@ -150,7 +159,7 @@ stage2_runs() {
         run=$((run + 1))
         step "stage 2 ($name $run)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
             --data "$W/$mix.json" --image-folder "$W/images" --feature-cache "$OUT/features_$mix.safetensors" \
-            --output-dir "$OUT/llava-$name$run" $S2C --learning-rate $rate --quiet
+            --output-dir "$OUT/llava-$name$run" $S2C --learning-rate $rate --resume --quiet
         PREV="$OUT/llava-$name$run"
     done
 }

@@ -4,7 +4,8 @@ import XCTest
 
 /// The whole default-model chain at a scale that runs in CI (SCALE=tiny): synthetic world,
 /// instruction data, tokenizer, language model, CLIP, stage 1, stage 2, evaluation. Each
-/// stage's loss must fall and the result must beat chance on the held-out questions.
+/// stage's loss must fall and the result must beat chance on the held-out questions; run again
+/// as if stopped, it resumes.
 final class DefaultModelChainTests: XCTestCase {
     func losses(_ url: URL) throws -> [Double] {
         try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
@@ -12,9 +13,8 @@ final class DefaultModelChainTests: XCTestCase {
         }
     }
 
-    func testTinyChainLearnsAndBeatsChance() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("llava-chain-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: out) }
+    /// Runs scripts/make_default_model.sh at SCALE=tiny into `out`; its exit status and log.
+    func runChain(_ out: URL) throws -> (status: Int32, log: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [Fixtures.packageRoot.appendingPathComponent("scripts/make_default_model.sh").path, out.path]
@@ -35,8 +35,15 @@ final class DefaultModelChainTests: XCTestCase {
         try handle.close()
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(at: log)
-        XCTAssertEqual(process.terminationStatus, 0, String(text.suffix(3000)))
-        guard process.terminationStatus == 0 else { return }
+        return (process.terminationStatus, text)
+    }
+
+    func testTinyChainLearnsBeatsChanceAndResumes() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("llava-chain-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let first = try runChain(out)
+        XCTAssertEqual(first.status, 0, String(first.log.suffix(3000)))
+        guard first.status == 0 else { return }
 
         // The chatfree and follow runs continue on images the model has already learnt (their 60
         // steps start near the loss they end at: 0.26 → 0.29 and 0.24 → 0.26 in CI), so they are
@@ -73,5 +80,25 @@ final class DefaultModelChainTests: XCTestCase {
             let margin = (Double(correct) - expected) / variance.squareRoot()
             XCTAssertGreaterThan(margin, 2, "\(file): \(correct)/\(total) should beat chance (\(expected)) by > 2 deviations")
         }
+
+        // Run again as if stopped before its last two steps: only those run, the rest are skipped
+        // and their times kept.
+        let fm = FileManager.default
+        let done = out.appendingPathComponent("steps.done"), timings = out.appendingPathComponent("timings.txt")
+        var steps = try String(contentsOf: done, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(steps.suffix(2), ["evaluation (followup)", "f16 copy"])
+        steps.removeLast(2)
+        try (steps.joined(separator: "\n") + "\n").write(to: done, atomically: true, encoding: .utf8)
+        try fm.removeItem(at: out.appendingPathComponent("eval_followup.json"))
+        try fm.removeItem(at: out.appendingPathComponent("default-model"))
+        let timesBefore = try String(contentsOf: timings, encoding: .utf8).split(separator: "\n")
+        let second = try runChain(out)
+        XCTAssertEqual(second.status, 0, String(second.log.suffix(3000)))
+        for step in steps { XCTAssertTrue(second.log.contains("== \(step): done before"), "\(step) should be skipped") }
+        XCTAssertTrue(fm.fileExists(atPath: out.appendingPathComponent("eval_followup.json").path))
+        XCTAssertTrue(fm.fileExists(atPath: out.appendingPathComponent("default-model/config.json").path))
+        let timesAfter = try String(contentsOf: timings, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(Array(timesAfter.prefix(timesBefore.count)), timesBefore)
+        XCTAssertEqual(timesAfter.suffix(2).map { $0.hasPrefix("evaluation (followup)") || $0.hasPrefix("f16 copy") }, [true, true])
     }
 }
