@@ -217,13 +217,16 @@ vqa_mix wide3 10 stage2_follow_varied stage2_follow_worlds --descriptions --desc
 vqa_mix main 11 stage2_follow_worlds stage2_follow_mix --questions-per-image 0 --descriptions-in-conversation
 features stage2_follow_mix
 stage2_runs follow stage2_follow_mix $FOLLOW_RATES
-# evaluate NAME WORLD FLAG...: `llava eval synth` of PREV on WORLD's test questions, images and
-# scenes, the report in OUT/eval_NAME.json (a later --question-file wins).
-evaluate() {
-    local name=$1 world=$2; shift 2
-    step "evaluation ($name)" "$LLAVA" eval synth --model "$PREV/model" --question-file "$world/eval_test.jsonl" \
-        --image-folder "$world/images" --scenes "$world/scenes_test.json" --report-file "$OUT/eval_$name.json" "$@"
+# evaluate_model MODEL NAME WORLD FLAG...: `llava eval synth` of MODEL on WORLD's test questions,
+# images and scenes; the report in OUT/eval_NAME.json, the answers in OUT/answers_NAME.jsonl (so
+# a stopped evaluation resumes; a later --question-file wins). evaluate NAME ...: the same of PREV.
+evaluate_model() {
+    local model=$1 name=$2 world=$3; shift 3
+    step "evaluation ($name)" "$LLAVA" eval synth --model "$model" --question-file "$world/eval_test.jsonl" \
+        --image-folder "$world/images" --scenes "$world/scenes_test.json" --report-file "$OUT/eval_$name.json" \
+        --answers-file "$OUT/answers_$name.jsonl" "$@"
 }
+evaluate() { evaluate_model "$PREV/model" "$@"; }
 evaluate test "$W" --max-new-tokens 24
 evaluate test_short "$W" --short-answer --max-new-tokens 12
 evaluate relations_short "$W" --question-file "$W/relations_test.jsonl" --short-answer --max-new-tokens 12
@@ -240,4 +243,19 @@ evaluate describe_after2 "$W" --task describe --describe-after 2
 evaluate followup_short "$W" --task follow-up --short-answer --max-new-tokens 12
 evaluate followup "$W" --task follow-up --max-new-tokens 24
 step "f16 copy" "$LLAVA" convert --model "$PREV/model" --dtype f16 --output "$OUT/default-model"
+# The f16 copy must answer as the f32 model does: it answers the short-answer questions and
+# describes the test scenes again, and OUT/f16_check.txt counts the answers that are the same.
+evaluate_model "$OUT/default-model" test_short_f16 "$W" --short-answer --max-new-tokens 12
+evaluate_model "$OUT/default-model" describe_f16 "$W" --task describe
+# answer_texts FILE: each answer's question id and text, sorted (the model and answer ids differ).
+answer_texts() { sed 's/.*"question_id":\("[^"]*"\),"text":\(.*\)}$/\1 \2/' "$1" | sort; }
+f16_check() {
+    local name same=0 total=0
+    for name in test_short describe; do
+        total=$((total + $(wc -l < "$OUT/answers_$name.jsonl")))
+        same=$((same + $(comm -12 <(answer_texts "$OUT/answers_$name.jsonl") <(answer_texts "$OUT/answers_${name}_f16.jsonl") | wc -l)))
+    done
+    echo "f16 copy: $same of $total answers (short answers and descriptions) the same as the f32 model's" | tee "$OUT/f16_check.txt" >&2
+}
+step "f16 check" f16_check
 echo "model: $OUT/default-model (f16; f32 in $PREV/model); timings: $OUT/timings.txt" >&2

@@ -81,24 +81,34 @@ final class DefaultModelChainTests: XCTestCase {
             XCTAssertGreaterThan(margin, 2, "\(file): \(correct)/\(total) should beat chance (\(expected)) by > 2 deviations")
         }
 
-        // Run again as if stopped before its last two steps: only those run, the rest are skipped
-        // and their times kept.
+        // Run again as if stopped halfway through its last evaluation: only that and the check
+        // after it run, the rest are skipped and their times kept, and the answers on file are
+        // kept.
         let fm = FileManager.default
         let done = out.appendingPathComponent("steps.done"), timings = out.appendingPathComponent("timings.txt")
         var steps = try String(contentsOf: done, encoding: .utf8).split(separator: "\n").map(String.init)
-        XCTAssertEqual(steps.suffix(2), ["evaluation (followup)", "f16 copy"])
+        XCTAssertEqual(steps.suffix(2), ["evaluation (describe_f16)", "f16 check"])
         steps.removeLast(2)
         try (steps.joined(separator: "\n") + "\n").write(to: done, atomically: true, encoding: .utf8)
-        try fm.removeItem(at: out.appendingPathComponent("eval_followup.json"))
-        try fm.removeItem(at: out.appendingPathComponent("default-model"))
+        let answers = out.appendingPathComponent("answers_describe_f16.jsonl"), check = out.appendingPathComponent("f16_check.txt")
+        let allAnswers = try String(contentsOf: answers, encoding: .utf8).split(separator: "\n")
+        let kept = allAnswers.prefix(allAnswers.count / 2)
+        try (kept.joined(separator: "\n") + "\n").write(to: answers, atomically: true, encoding: .utf8)
+        try fm.removeItem(at: out.appendingPathComponent("eval_describe_f16.json"))
+        let checkBefore = try String(contentsOf: check, encoding: .utf8)
+        try fm.removeItem(at: check)
         let timesBefore = try String(contentsOf: timings, encoding: .utf8).split(separator: "\n")
         let second = try runChain(out)
         XCTAssertEqual(second.status, 0, String(second.log.suffix(3000)))
         for step in steps { XCTAssertTrue(second.log.contains("== \(step): done before"), "\(step) should be skipped") }
-        XCTAssertTrue(fm.fileExists(atPath: out.appendingPathComponent("eval_followup.json").path))
-        XCTAssertTrue(fm.fileExists(atPath: out.appendingPathComponent("default-model/config.json").path))
+        XCTAssertTrue(fm.fileExists(atPath: out.appendingPathComponent("eval_describe_f16.json").path))
+        let answersAfter = try String(contentsOf: answers, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(answersAfter.count, allAnswers.count)
+        XCTAssertEqual(Array(answersAfter.prefix(kept.count)), Array(kept), "the answers on file should be kept")
+        XCTAssertEqual(try String(contentsOf: check, encoding: .utf8), checkBefore)
+        XCTAssertTrue(checkBefore.hasPrefix("f16 copy: "), checkBefore)
         let timesAfter = try String(contentsOf: timings, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(Array(timesAfter.prefix(timesBefore.count)), timesBefore)
-        XCTAssertEqual(timesAfter.suffix(2).map { $0.hasPrefix("evaluation (followup)") || $0.hasPrefix("f16 copy") }, [true, true])
+        XCTAssertEqual(timesAfter.suffix(2).map { $0.hasPrefix("evaluation (describe_f16)") && $0.hasSuffix("resumed") || $0.hasPrefix("f16 check") }, [true, true])
     }
 }
