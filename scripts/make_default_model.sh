@@ -14,7 +14,23 @@ cd "$(dirname "$0")/.."
 OUT=${1:-.build-default-model}
 LLAVA=${LLAVA:-.build/release/llava}
 [ -x "$LLAVA" ] || swift build -c release --product llava
+# SIZE=96 draws every world at 96 px and gives the CLIP 24 px patches (still one patch per grid
+# cell, so as many image tokens), with outlines scaled to 2 px: the 64 px scenes' small objects
+# are too few pixels to tell apart in the unseen drawing (docs/built-in-model.md).
+SIZE=${SIZE:-64}
+case $SIZE in
+    64) PATCH=16 OUTLINE=1.5 ;;
+    96) PATCH=24 OUTLINE=2.0 ;;
+    *) echo "error: SIZE=$SIZE: expected 64 or 96" >&2; exit 2 ;;
+esac
 mkdir -p "$OUT"
+# A run resumes only as it was started: OUT/settings records its scale and size.
+SETTINGS="SCALE=${SCALE:-full} SIZE=$SIZE"
+if [ -s "$OUT/settings" ] && [ "$(cat "$OUT/settings")" != "$SETTINGS" ]; then
+    echo "error: $OUT was made with $(cat "$OUT/settings"), not $SETTINGS; resume it with those settings or use another folder" >&2
+    exit 2
+fi
+echo "$SETTINGS" > "$OUT/settings"
 touch "$OUT/timings.txt" "$OUT/steps.done" "$OUT/steps.started"
 
 if [ "${SCALE:-full}" = tiny ]; then
@@ -65,8 +81,8 @@ W=$OUT/world
 # Objects get a dark outline: a shape is then a pattern of dark pixels whatever the object's
 # colour, which a linear patch embedding keeps (a linear probe on the object's patch reads shape
 # 91% of the time with outlines, 40% without), so LLaVA's projector has shape to work with.
-step "world" "$LLAVA" data synth --out "$W" --train $TRAIN --val 20 --test $TEST --size 64 --seed 1 \
-    --layout grid --contrast-variants $VARIANTS --outline-width 1.5 --quiet
+step "world" "$LLAVA" data synth --out "$W" --train $TRAIN --val 20 --test $TEST --size $SIZE --seed 1 \
+    --layout grid --contrast-variants $VARIANTS --outline-width $OUTLINE --quiet
 step "instruction data" "$LLAVA" data instruct --annotations "$W/annotations_train.json" --out "$W/instruct_train.json" \
     --stage1-out "$W/captions_train.json" --seed 1 --count $RECORDS --quiet
 # Stage 2 mixes the instruction data with LLaVA-1.5-style short-answer questions on every
@@ -99,7 +115,7 @@ step "language model" "$LLAVA" train lm --tokenizer "$OUT/tokenizer" --data "$W/
 # alone and never learns shape (swapping one shape word in a caption changes its score no more
 # than chance would), so it first sees only each image's colourless caption, then all five.
 step "clip (shapes)" "$LLAVA" train clip --data "$W/captions_shapes_train.json" --image-folder "$W/images/train" \
-    --tokenizer "$OUT/tokenizer" --output-dir "$OUT/clip-shapes" --image-size 64 --patch-size 16 --text-max-length 48 $CLIP --resume --quiet
+    --tokenizer "$OUT/tokenizer" --output-dir "$OUT/clip-shapes" --image-size $SIZE --patch-size $PATCH --text-max-length 48 $CLIP --resume --quiet
 step "clip" "$LLAVA" train clip --data "$W/annotations_train.json" --image-folder "$W/images/train" --tokenizer "$OUT/tokenizer" \
     --init-from "$OUT/clip-shapes" --output-dir "$OUT/clip" $CLIP_RUN --final-position-noise 0.5 --resume --quiet
 step "vision features" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
@@ -133,8 +149,8 @@ done
 # world NAME SEED STYLE: a world of training scenes only, OUT/world-NAME, drawn with
 # --render-style STYLE; its images are linked as W/images/NAME so every mix reads one folder.
 world() {
-    step "world ($1)" "$LLAVA" data synth --out "$OUT/world-$1" --train $TRAIN --val 0 --test 0 --size 64 --seed $2 \
-        --layout grid --outline-width 1.5 --render-style $3 --quiet
+    step "world ($1)" "$LLAVA" data synth --out "$OUT/world-$1" --train $TRAIN --val 0 --test 0 --size $SIZE --seed $2 \
+        --layout grid --outline-width $OUTLINE --render-style $3 --quiet
     ln -sfn "$(cd "$OUT/world-$1/images" && pwd)" "$W/images/$1"
 }
 # vqa_mix WORLD SEED INCLUDE MIX FLAG...: W/MIX.json is W/INCLUDE.json's records, then the
@@ -234,8 +250,8 @@ evaluate relations_short "$W" --question-file "$W/relations_test.jsonl" --short-
 # training image used (hard edges, thicker outlines, stronger texture and gradient, objects
 # stretched by 10-12%), descriptions scored against the scenes (asked first and after two
 # questions), and two-turn follow-ups.
-step "world (unseen rendering)" "$LLAVA" data synth --out "$OUT/world-unseen" --train 0 --val 0 --test $TEST --size 64 --seed 1 \
-    --layout grid --outline-width 1.5 --render-style unseen --quiet
+step "world (unseen rendering)" "$LLAVA" data synth --out "$OUT/world-unseen" --train 0 --val 0 --test $TEST --size $SIZE --seed 1 \
+    --layout grid --outline-width $OUTLINE --render-style unseen --quiet
 evaluate unseen_short "$OUT/world-unseen" --short-answer --max-new-tokens 12
 evaluate describe "$W" --task describe
 evaluate describe_unseen "$OUT/world-unseen" --task describe

@@ -13,13 +13,13 @@ final class DefaultModelChainTests: XCTestCase {
         }
     }
 
-    /// Runs scripts/make_default_model.sh at SCALE=tiny into `out`; its exit status and log.
-    func runChain(_ out: URL) throws -> (status: Int32, log: String) {
+    /// Runs scripts/make_default_model.sh at `scale` (tiny) into `out`; its exit status and log.
+    func runChain(_ out: URL, scale: String = "tiny") throws -> (status: Int32, log: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [Fixtures.packageRoot.appendingPathComponent("scripts/make_default_model.sh").path, out.path]
         var env = ProcessInfo.processInfo.environment
-        env["SCALE"] = "tiny"
+        env["SCALE"] = scale
         // The release build that scripts/setup.sh makes (CI runs it first) trains several times
         // faster than the debug one; either gives the same numbers.
         let release = Fixtures.packageRoot.appendingPathComponent(".build/release/llava")
@@ -110,5 +110,12 @@ final class DefaultModelChainTests: XCTestCase {
         let timesAfter = try String(contentsOf: timings, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(Array(timesAfter.prefix(timesBefore.count)), timesBefore)
         XCTAssertEqual(timesAfter.suffix(2).map { $0.hasPrefix("evaluation (describe_f16)") && $0.hasSuffix("resumed") || $0.hasPrefix("f16 check") }, [true, true])
+
+        // Resumed at another scale, the script refuses before it runs a step.
+        let other = try runChain(out, scale: "full")
+        XCTAssertEqual(other.status, 2, String(other.log.suffix(3000)))
+        XCTAssertTrue(other.log.contains("was made with SCALE=tiny SIZE=64, not SCALE=full SIZE=64"), other.log)
+        XCTAssertFalse(other.log.contains("== "), other.log)
+        XCTAssertEqual(try String(contentsOf: timings, encoding: .utf8).split(separator: "\n"), timesAfter)
     }
 }
