@@ -19,27 +19,30 @@ import torch
 from PIL import Image
 
 SHAPES = ["circle", "square", "triangle", "star", "cross"]
+COLOURS = ["red", "green", "blue", "yellow", "purple", "orange", "black", "white"]
 
 
-def objects(world, split, limit, cell):
-    """(image path, cell index, shape index, is small) of each object of the first `limit` scenes."""
+def objects(world, split, limit, cell, target):
+    """(image path, cell index, label, is small) of each object of the first `limit` scenes; the
+    label is the index of its shape or colour (`target`)."""
     scenes = json.load(open(f"{world}/scenes_{split}.json"))
     for key in list(scenes)[:limit]:
         for o in scenes[key]["objects"]:
             row, column = int(o["centre"]["y"] // cell), int(o["centre"]["x"] // cell)
-            yield f"{world}/images/{split}/{key}.png", row * 4 + column, SHAPES.index(o["shape"]), o["size"] == "small"
+            label = SHAPES.index(o["shape"]) if target == "shape" else COLOURS.index(o["colour"])
+            yield f"{world}/images/{split}/{key}.png", row * 4 + column, label, o["size"] == "small"
 
 
 class PatchFeatures:
-    def __init__(self, kind, clip_dir, cell):
-        self.kind, self.cell = kind, cell
+    def __init__(self, kind, clip_dir, cell, layer, target):
+        self.kind, self.cell, self.layer, self.target = kind, cell, layer, target
         if kind == "clip":
             from transformers import CLIPImageProcessor, CLIPVisionModel
             self.model = CLIPVisionModel.from_pretrained(clip_dir).eval()
             self.processor = CLIPImageProcessor.from_pretrained(clip_dir)
 
     def __call__(self, world, split, limit):
-        rows = list(objects(world, split, limit, self.cell))
+        rows = list(objects(world, split, limit, self.cell, self.target))
         images = sorted({r[0] for r in rows})
         table = {}
         for start in range(0, len(images), 256):
@@ -48,7 +51,7 @@ class PatchFeatures:
             if self.kind == "clip":
                 with torch.no_grad():
                     out = self.model(**self.processor(images=pictures, return_tensors="pt"), output_hidden_states=True)
-                patches = out.hidden_states[0][:, 1:]  # layer 0, CLS dropped: what the projector reads
+                patches = out.hidden_states[self.layer][:, 1:]  # CLS dropped; layer 0 is what the projector reads
             else:
                 pixels = torch.tensor(np.stack([np.asarray(p, dtype=np.float32) / 255 for p in pictures]))
                 n = pixels.shape[0]
@@ -60,9 +63,9 @@ class PatchFeatures:
         return x, torch.tensor([r[2] for r in rows]), torch.tensor([r[3] for r in rows])
 
 
-def train_probe(x, y, hidden, epochs=60):
+def train_probe(x, y, hidden, classes, epochs=60):
     torch.manual_seed(0)
-    probe = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, len(SHAPES)))
+    probe = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, classes))
     optimizer = torch.optim.AdamW(probe.parameters(), 3e-3, weight_decay=1e-2)
     for _ in range(epochs):
         order = torch.randperm(len(x))
@@ -88,15 +91,18 @@ def main():
     parser.add_argument("--features", choices=["clip", "pixels"], default="clip")
     parser.add_argument("--clip", help="CLIP directory (default: OUT/clip)")
     parser.add_argument("--hidden", type=int, default=768)
+    parser.add_argument("--layer", type=int, default=0, help="CLIP hidden state to read (0: the embeddings)")
+    parser.add_argument("--target", choices=["shape", "colour"], default="shape")
     parser.add_argument("--cell", type=int, default=16, help="grid cell side in pixels (the scene's size / 4)")
     args = parser.parse_args()
-    features = PatchFeatures(args.features, args.clip or f"{args.run}/clip", args.cell)
+    features = PatchFeatures(args.features, args.clip or f"{args.run}/clip", args.cell, args.layer, args.target)
     parts = [features(f"{args.run}/world-{name}", "train", 2500) for name in args.worlds.split(",")]
     x, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-    probe = train_probe(x, y, args.hidden)
+    probe = train_probe(x, y, args.hidden, len(SHAPES if args.target == "shape" else COLOURS))
     plain = features(f"{args.run}/world", "test", 200)
     unseen = features(f"{args.run}/world-unseen", "test", 200)
-    print(f"{args.features} probe on {len(x)} objects of {args.worlds}: plain test {score(probe, *plain)}, "
+    what = f"layer {args.layer}" if args.features == "clip" else "pixels"
+    print(f"{args.target} from {what}, probe on {len(x)} objects of {args.worlds}: plain test {score(probe, *plain)}, "
           f"unseen drawing {score(probe, *unseen)}")
 
 
