@@ -4,7 +4,7 @@
 A research probe for docs/built-in-model.md (a development tool: torch, transformers, Pillow).
 For every object of the training worlds given, it takes what the LLaVA projector reads at the
 object's cell (the CLIP tower's layer-0 patch embedding) or the cell's raw pixels, trains a small
-MLP to name the shape, and scores it on the held-out scenes of the plain world and of the unseen
+MLP to name the shape (or colour), and scores it on the held-out scenes of the plain world and of the unseen
 drawing. The scores bound what the projector and LLM can read from that one patch.
 
     scripts/probe_patch_shapes.py --run OUT --worlds varied4,wide4,varied5,wide5 [--features pixels]
@@ -34,15 +34,17 @@ def objects(world, split, limit, cell, target):
 
 
 class PatchFeatures:
-    def __init__(self, kind, clip_dir, cell, layer, target):
-        self.kind, self.cell, self.layer, self.target = kind, cell, layer, target
+    def __init__(self, kind, clip_dir, layer, target):
+        self.kind, self.layer, self.target = kind, layer, target
         if kind == "clip":
             from transformers import CLIPImageProcessor, CLIPVisionModel
             self.model = CLIPVisionModel.from_pretrained(clip_dir).eval()
             self.processor = CLIPImageProcessor.from_pretrained(clip_dir)
 
     def __call__(self, world, split, limit):
-        rows = list(objects(world, split, limit, self.cell, self.target))
+        first = next(iter(json.load(open(f"{world}/scenes_{split}.json"))))
+        cell = Image.open(f"{world}/images/{split}/{first}.png").width // 4  # the scene's 4x4 grid
+        rows = list(objects(world, split, limit, cell, self.target))
         images = sorted({r[0] for r in rows})
         table = {}
         for start in range(0, len(images), 256):
@@ -55,11 +57,11 @@ class PatchFeatures:
             else:
                 pixels = torch.tensor(np.stack([np.asarray(p, dtype=np.float32) / 255 for p in pictures]))
                 n = pixels.shape[0]
-                patches = pixels.reshape(n, 4, self.cell, 4, self.cell, 3).permute(0, 1, 3, 2, 4, 5).reshape(n, 16, -1)
+                patches = pixels.reshape(n, 4, cell, 4, cell, 3).permute(0, 1, 3, 2, 4, 5).reshape(n, 16, -1)
                 patches = patches - patches.mean(-1, keepdim=True)
             for path, p in zip(paths, patches):
                 table[path] = p
-        x = torch.stack([table[path][cell] for path, cell, _, _ in rows])
+        x = torch.stack([table[path][index] for path, index, _, _ in rows])
         return x, torch.tensor([r[2] for r in rows]), torch.tensor([r[3] for r in rows])
 
 
@@ -93,9 +95,8 @@ def main():
     parser.add_argument("--hidden", type=int, default=768)
     parser.add_argument("--layer", type=int, default=0, help="CLIP hidden state to read (0: the embeddings)")
     parser.add_argument("--target", choices=["shape", "colour"], default="shape")
-    parser.add_argument("--cell", type=int, default=16, help="grid cell side in pixels (the scene's size / 4)")
     args = parser.parse_args()
-    features = PatchFeatures(args.features, args.clip or f"{args.run}/clip", args.cell, args.layer, args.target)
+    features = PatchFeatures(args.features, args.clip or f"{args.run}/clip", args.layer, args.target)
     parts = [features(f"{args.run}/world-{name}", "train", 2500) for name in args.worlds.split(",")]
     x, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     probe = train_probe(x, y, args.hidden, len(SHAPES if args.target == "shape" else COLOURS))
