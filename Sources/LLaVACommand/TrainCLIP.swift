@@ -15,9 +15,14 @@ struct TrainCLIP: ParsableCommand {
         commandName: "clip",
         abstract: "Train a small CLIP from scratch on image–caption pairs (HF CLIPModel output).")
 
-    @Option(help: "LLaVA JSON/JSONL (image + first gpt turn as caption) or COCO captions JSON (images + annotations).")
-    var data: String
-    @Option(help: "Folder the image paths are relative to.") var imageFolder: String = "."
+    @Option(parsing: .upToNextOption,
+            help: ArgumentHelp("LLaVA JSON/JSONL (image + first gpt turn as caption) or COCO captions JSON (images + annotations).",
+                               discussion: "Several files train on all their pairs, e.g. worlds drawn in different styles."))
+    var data: [String]
+    @Option(parsing: .upToNextOption,
+            help: ArgumentHelp("Folder the image paths are relative to: one for every --data file, or one per file, in order. (default: .)",
+                               valueName: "image-folder"))
+    var imageFolder: [String] = []
     @Option(help: "Directory with the tokenizer.json (and tokenizer_config.json) for captions.") var tokenizer: String
     @Option(help: "Where checkpoints, metrics, loss.svg and the model go.") var outputDir: String
     @Option(help: ArgumentHelp("Start from this CLIPModel directory's weights (fresh optimizer and schedule) instead of a random model: "
@@ -66,6 +71,11 @@ struct TrainCLIP: ParsableCommand {
     }
 
     func validate() throws {
+        guard !data.isEmpty else { throw ValidationError("--data needs at least one file") }
+        guard imageFolder.count <= 1 || imageFolder.count == data.count else {
+            throw ValidationError("--image-folder: give one folder for every --data file or one per file (\(data.count) --data files, "
+                                  + "\(imageFolder.count) folders)")
+        }
         if let std = finalPositionNoise, !(std > 0 && std.isFinite) {
             throw ValidationError("--final-position-noise must be a positive number, got \(std)")
         }
@@ -131,10 +141,10 @@ struct TrainCLIP: ParsableCommand {
         let tok = try CLIPTokenizerSetup(directory: URL(fileURLWithPath: tokenizer))
         let model = try startingModel(tok)
         model.shardsAcrossThreads = threadShards
-        let pairs = try CLIPPairLoading.pairs(contentsOf: URL(fileURLWithPath: data))
+        let folders = imageFolder.count == data.count ? imageFolder : Array(repeating: imageFolder.first ?? ".", count: data.count)
+        let pairs = try CLIPPairLoading.pairs(of: zip(data, folders).map { (URL(fileURLWithPath: $0), URL(fileURLWithPath: $1)) })
         let encoder = tok.encoder(maxPositions: model.text.config.maxPositions)
-        let images = try CLIPImageCache(paths: pairs.map(\.image), folder: URL(fileURLWithPath: imageFolder),
-                                        processor: ImageProcessor(configuration: model.imageProcessorConfiguration))
+        let images = try CLIPImageCache(files: pairs.map(\.image), processor: ImageProcessor(configuration: model.imageProcessorConfiguration))
         let trainer = try CLIPTrainer(model: model, pairs: pairs, captions: pairs.map { encoder.encode($0.caption) },
                                       images: images, options: options, outputDirectory: out, group: group)
         if resume, let step = try trainer.resumeIfPossible() {

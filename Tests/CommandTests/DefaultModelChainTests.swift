@@ -114,7 +114,7 @@ final class DefaultModelChainTests: XCTestCase {
         // Resumed at another scale, the script refuses before it runs a step.
         let other = try runChain(out, scale: "full")
         XCTAssertEqual(other.status, 2, String(other.log.suffix(3000)))
-        XCTAssertTrue(other.log.contains("was made with SCALE=tiny SIZE=64, not SCALE=full SIZE=64"), other.log)
+        XCTAssertTrue(other.log.contains("was made with SCALE=tiny SIZE=64, not SCALE=full SIZE=96"), other.log)
         XCTAssertFalse(other.log.contains("== "), other.log)
         XCTAssertEqual(try String(contentsOf: timings, encoding: .utf8).split(separator: "\n"), timesAfter)
     }

@@ -165,6 +165,53 @@ final class TrainCommandTests: XCTestCase {
                       mismatch.stderr)
     }
 
+    /// `train clip` on several --data files, each with its own --image-folder, trains on all
+    /// their pairs: the four images split over two files and folders give the same model as one
+    /// file of all four. A folder count that is neither one nor one per file is refused.
+    func testCLIPTrainsOnSeveralFilesEachWithItsFolder() throws {
+        let records = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("pretrain.json"))) as! [[String: Any]]
+        let second = dir.appendingPathComponent("second")
+        try FileManager.default.createDirectory(at: second, withIntermediateDirectories: true)
+        for record in records[2...] {
+            let image = record["image"] as! String
+            try FileManager.default.moveItem(at: dir.appendingPathComponent(image), to: second.appendingPathComponent(image))
+        }
+        let (a, b) = (dir.appendingPathComponent("a.json"), dir.appendingPathComponent("b.json"))
+        try JSONSerialization.data(withJSONObject: Array(records[..<2])).write(to: a)
+        try JSONSerialization.data(withJSONObject: Array(records[2...])).write(to: b)
+        let all = dir.appendingPathComponent("all")
+        try FileManager.default.createDirectory(at: all, withIntermediateDirectories: true)
+        for folder in [dir!, second] {
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where !name.hasSuffix(".json") && name != "second" && name != "all" {
+                try FileManager.default.copyItem(at: folder.appendingPathComponent(name), to: all.appendingPathComponent(name))
+            }
+        }
+        let architecture = ["--tokenizer", Fixtures.url("llama/mha").path, "--hidden", "32", "--layers", "1", "--heads", "2",
+                            "--text-hidden", "32", "--text-layers", "1", "--projection-dim", "16", "--image-size", "32",
+                            "--patch-size", "16", "--max-steps", "3", "--batch-size", "4", "--learning-rate", "1e-2", "--quiet"]
+        func clip(_ out: String, _ data: [String]) throws -> CommandResult {
+            try LLaVAExecutable.run(["train", "clip"] + data + ["--output-dir", dir.appendingPathComponent(out).path] + architecture,
+                                    timeout: 300)
+        }
+        let split = try clip("split", ["--data", a.path, b.path, "--image-folder", dir.path, second.path])
+        XCTAssertEqual(split.status, 0, split.stderr)
+        XCTAssertTrue(split.stdout.contains("on 4 pairs"), split.stdout)
+        let whole = try clip("whole", ["--data", dir.appendingPathComponent("pretrain.json").path, "--image-folder", all.path])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let x = try SafeTensorsFile(url: dir.appendingPathComponent("split/model.safetensors"))
+        let y = try SafeTensorsFile(url: dir.appendingPathComponent("whole/model.safetensors"))
+        XCTAssertEqual(x.tensorNames, y.tensorNames)
+        for name in x.tensorNames { XCTAssertEqual(try x.tensor(name).toF32().toFloatArray(), try y.tensor(name).toF32().toFloatArray(), name) }
+
+        let missing = try clip("missing", ["--data", a.path, b.path, "--image-folder", dir.path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains(dir.appendingPathComponent(records[2]["image"] as! String).path), missing.stderr)
+        let counts = try clip("counts", ["--data", a.path, b.path, a.path, "--image-folder", dir.path, second.path])
+        XCTAssertNotEqual(counts.status, 0)
+        XCTAssertTrue(counts.stderr.contains("--image-folder: give one folder for every --data file or one per file (3 --data files, 2 folders)"),
+                      counts.stderr)
+    }
+
     /// `--prompt-format v1`: the tokenizer and the language model see each record as stage 2
     /// renders it, so the template's words get pieces of their own and each record is one
     /// document; without it they see the records' separate strings.

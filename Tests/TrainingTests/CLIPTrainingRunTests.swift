@@ -127,6 +127,29 @@ final class CLIPTrainingRunTests: XCTestCase {
         }
     }
 
+    /// Pairs of several files: each image under its file's folder, and each file's groups
+    /// renumbered after the groups before them (negative ids too), ungrouped images left alone.
+    func testPairsOfSeveralFilesKeepTheirFoldersAndGroupsApart() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coco-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func write(_ name: String, _ groups: [String]) throws -> URL {
+            let images = groups.enumerated().map { i, g in #"{"id": \#(i + 1), "file_name": "\#(i + 1).png"\#(g)}"# }
+            let captions = groups.indices.map { #"{"image_id": \#($0 + 1), "caption": "c\#($0)"}"# }
+            let url = dir.appendingPathComponent(name)
+            try Data(#"{"images": [\#(images.joined(separator: ","))], "annotations": [\#(captions.joined(separator: ","))]}"#.utf8).write(to: url)
+            return url
+        }
+        let a = try write("a.json", [#", "group_id": 7"#, #", "group_id": 8"#, ""])
+        let b = try write("b.json", [#", "group_id": -2"#, #", "group_id": 0"#])
+        let c = try write("c.json", [#", "group_id": 7"#])
+        let pairs = try CLIPPairLoading.pairs(of: [(a, URL(fileURLWithPath: "/data/plain")), (b, URL(fileURLWithPath: "/data/varied")),
+                                                   (c, URL(fileURLWithPath: "/data/wide"))])
+        XCTAssertEqual(pairs.map(\.image), ["/data/plain/1.png", "/data/plain/2.png", "/data/plain/3.png",
+                                            "/data/varied/1.png", "/data/varied/2.png", "/data/wide/1.png"])
+        XCTAssertEqual(pairs.map(\.group), [7, 8, nil, 9, 11, 12])
+    }
+
     /// `visionPositionStd` changes the image tower's position embedding alone: its spread follows
     /// the given deviation, and every other tensor is the default initialisation of the same seed.
     func testVisionPositionStdSetsOnlyThePositionEmbedding() throws {

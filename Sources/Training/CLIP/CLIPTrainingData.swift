@@ -44,6 +44,29 @@ public enum CLIPPairLoading {
         return pairs
     }
 
+    /// The pairs of several files, each read as ``pairs(contentsOf:)`` with its images under its
+    /// own folder: a pair's image becomes its path under that folder, and the contrast groups of
+    /// each file after the first are renumbered to follow the groups before them, so two files'
+    /// groups never merge.
+    ///
+    /// ```swift
+    /// let pairs = try CLIPPairLoading.pairs(of: [(plain, plainImages), (varied, variedImages)])
+    /// ```
+    public static func pairs(of sources: [(data: URL, imageFolder: URL)]) throws -> [CLIPPair] {
+        var all: [CLIPPair] = [], nextGroup: Int?
+        for source in sources {
+            let pairs = try pairs(contentsOf: source.data)
+            let groups = pairs.compactMap(\.group)
+            let shift = nextGroup.map { $0 - (groups.min() ?? 0) } ?? 0
+            all += pairs.map { pair in
+                CLIPPair(image: source.imageFolder.appendingPathComponent(pair.image).path, caption: pair.caption,
+                         group: pair.group.map { $0 + shift })
+            }
+            if let last = groups.max() { nextGroup = last + shift + 1 }
+        }
+        return all
+    }
+
     static func coco(_ object: [String: Any], file: String) throws -> [CLIPPair] {
         // COCO's captions files keep captions under 'annotations'; a combined file (instances and
         // captions, as `llava data synth` writes) keeps them under 'captions'.
@@ -105,10 +128,18 @@ public struct CLIPImageCache {
     private(set) var pixels: [String: [Float]] = [:]
 
     public init(paths: [String], folder: URL, processor: ImageProcessor) throws {
+        try self.init(paths: paths, processor: processor) { folder.appendingPathComponent($0) }
+    }
+
+    /// The images at `files`, paths as they are (absolute, or relative to the working directory).
+    public init(files: [String], processor: ImageProcessor) throws {
+        try self.init(paths: files, processor: processor) { URL(fileURLWithPath: $0) }
+    }
+
+    private init(paths: [String], processor: ImageProcessor, url: (String) -> URL) throws {
         self.processor = processor
         for path in Set(paths).sorted() {
-            let url = folder.appendingPathComponent(path)
-            pixels[path] = processor.preprocess(try ImageDecoder.decode(contentsOf: url)).values
+            pixels[path] = processor.preprocess(try ImageDecoder.decode(contentsOf: url(path))).values
         }
     }
 
