@@ -170,22 +170,16 @@ final class TrainCommandTests: XCTestCase {
     /// file of all four. A folder count that is neither one nor one per file is refused.
     func testCLIPTrainsOnSeveralFilesEachWithItsFolder() throws {
         let records = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("pretrain.json"))) as! [[String: Any]]
-        let second = dir.appendingPathComponent("second")
-        try FileManager.default.createDirectory(at: second, withIntermediateDirectories: true)
-        for record in records[2...] {
+        let (second, all) = (dir.appendingPathComponent("second"), dir.appendingPathComponent("all"))
+        for folder in [second, all] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        for (i, record) in records.enumerated() {
             let image = record["image"] as! String
-            try FileManager.default.moveItem(at: dir.appendingPathComponent(image), to: second.appendingPathComponent(image))
+            try FileManager.default.copyItem(at: dir.appendingPathComponent(image), to: all.appendingPathComponent(image))
+            if i >= 2 { try FileManager.default.moveItem(at: dir.appendingPathComponent(image), to: second.appendingPathComponent(image)) }
         }
         let (a, b) = (dir.appendingPathComponent("a.json"), dir.appendingPathComponent("b.json"))
         try JSONSerialization.data(withJSONObject: Array(records[..<2])).write(to: a)
         try JSONSerialization.data(withJSONObject: Array(records[2...])).write(to: b)
-        let all = dir.appendingPathComponent("all")
-        try FileManager.default.createDirectory(at: all, withIntermediateDirectories: true)
-        for folder in [dir!, second] {
-            for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where !name.hasSuffix(".json") && name != "second" && name != "all" {
-                try FileManager.default.copyItem(at: folder.appendingPathComponent(name), to: all.appendingPathComponent(name))
-            }
-        }
         let architecture = ["--tokenizer", Fixtures.url("llama/mha").path, "--hidden", "32", "--layers", "1", "--heads", "2",
                             "--text-hidden", "32", "--text-layers", "1", "--projection-dim", "16", "--image-size", "32",
                             "--patch-size", "16", "--max-steps", "3", "--batch-size", "4", "--learning-rate", "1e-2", "--quiet"]

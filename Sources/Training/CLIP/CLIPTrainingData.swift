@@ -127,19 +127,11 @@ public struct CLIPImageCache {
     public let processor: ImageProcessor
     private(set) var pixels: [String: [Float]] = [:]
 
-    public init(paths: [String], folder: URL, processor: ImageProcessor) throws {
-        try self.init(paths: paths, processor: processor) { folder.appendingPathComponent($0) }
-    }
-
     /// The images at `files`, paths as they are (absolute, or relative to the working directory).
     public init(files: [String], processor: ImageProcessor) throws {
-        try self.init(paths: files, processor: processor) { URL(fileURLWithPath: $0) }
-    }
-
-    private init(paths: [String], processor: ImageProcessor, url: (String) -> URL) throws {
         self.processor = processor
-        for path in Set(paths).sorted() {
-            pixels[path] = processor.preprocess(try ImageDecoder.decode(contentsOf: url(path))).values
+        for path in Set(files).sorted() {
+            pixels[path] = processor.preprocess(try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path))).values
         }
     }
 
