@@ -76,6 +76,8 @@ struct TrainHyperparameters: ParsableArguments {
     @Option(help: "Clip gradients to this global norm.") var maxGradNorm: Float?
     @Option(help: "Truncate sequences to this many tokens.") var modelMaxLength: Int?
     @Option(help: "Batches hold only image or only text samples (true/false).") var groupByModalityLength: Bool?
+    @Option(help: "Sort samples by length within groups of this many batches (then shuffle the batches), so batches pad less; 1: no sorting.")
+    var lengthGrouping: Int?
     @Option(help: "pad (to a square with the mean colour) or square (resize + crop).") var imageAspectRatio: String?
     @Option(help: "Random seed (data order, initialisation, dropout).") var seed: UInt64 = 42
     @Option(help: "Checkpoint every N steps.") var saveSteps: Int?
@@ -103,6 +105,10 @@ struct TrainHyperparameters: ParsableArguments {
         if let maxGradNorm { o.maxGradNorm = maxGradNorm }
         if let modelMaxLength { o.modelMaxLength = modelMaxLength }
         if let groupByModalityLength { o.groupByModalityLength = groupByModalityLength }
+        if let lengthGrouping {
+            guard lengthGrouping > 0 else { throw ValidationError("--length-grouping must be positive, got \(lengthGrouping)") }
+            o.lengthGrouping = lengthGrouping
+        }
         if let saveSteps { o.saveSteps = saveSteps }
         if let saveTotalLimit { o.saveTotalLimit = saveTotalLimit }
         o.seed = seed

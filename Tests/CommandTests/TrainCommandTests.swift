@@ -104,6 +104,20 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(typo.stderr.contains("default or whiten, got pca"), typo.stderr)
     }
 
+    /// `--length-grouping N` trains (its batches pad less); 0 is refused, naming the option.
+    func testLengthGroupingTrainsAndRefusesZero() throws {
+        let data = dir.appendingPathComponent("finetune.json").path
+        let grouped = try LLaVAExecutable.run(["train", "finetune"] + base + [
+            "--data", data, "--output-dir", dir.appendingPathComponent("g1").path, "--length-grouping", "2",
+            "--batch-size", "2", "--max-steps", "4", "--learning-rate", "1e-3"], timeout: 300)
+        XCTAssertEqual(grouped.status, 0, grouped.stderr)
+        XCTAssertEqual(try losses("g1").count, 4)
+        let zero = try LLaVAExecutable.run(["train", "finetune"] + base + [
+            "--data", data, "--output-dir", dir.appendingPathComponent("g2").path, "--length-grouping", "0", "--max-steps", "1"])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.stderr.contains("--length-grouping must be positive, got 0"), zero.stderr)
+    }
+
     /// A feature cache is keyed by the hidden state it holds, not by how the layer was written:
     /// one cached at layer -2 of the 3-layer tower serves a run reading layer 2 (as a LLaVA
     /// checkpoint's config may spell it) and is refused, naming the file, for layer 1.

@@ -98,6 +98,42 @@ final class DataBatchingTests: XCTestCase {
         XCTAssertEqual(batches.flatMap { $0 }.sorted(), Array(0..<23))
     }
 
+    func testLengthGroupingSortsWithinGroupsAndShufflesTheBatches() throws {
+        // Lengths are 1…23, one each. With groups of 2 batches of 4, every batch holds samples
+        // of one sorted group of 8, so its lengths are close; all 23 once per epoch.
+        for grouped in [false, true] {
+            var s = BatchSampler(lengths: lengths, isMultimodal: multimodal, batchSize: 4, seed: 5,
+                                 groupByModality: grouped, lengthGroup: 2)
+            for _ in 0..<3 {
+                let batches = take(&s, s.stepsPerEpoch)
+                XCTAssertEqual(batches.flatMap { $0 }.sorted(), Array(0..<23))
+                for batch in batches {
+                    let l = batch.map { lengths[$0] }
+                    XCTAssertEqual(l, l.sorted(by: >), "longest first")
+                }
+            }
+        }
+        // One group holding everything: the batches are the sorted lengths cut in fours, in a
+        // shuffled order, the short one (3 samples) last; each epoch shuffles them anew.
+        var all = BatchSampler(lengths: lengths, isMultimodal: multimodal, batchSize: 4, seed: 5,
+                               groupByModality: false, lengthGroup: 6)
+        let sortedCuts = stride(from: 23, to: 0, by: -4).map { top in Array(stride(from: top, to: max(top - 4, 0), by: -1)) }
+        let epoch0 = take(&all, all.stepsPerEpoch), epoch1 = take(&all, all.stepsPerEpoch)
+        for epoch in [epoch0, epoch1] {
+            let l = epoch.map { $0.map { lengths[$0] } }
+            XCTAssertEqual(Set(l), Set(sortedCuts))
+            XCTAssertEqual(l.last, [3, 2, 1])
+        }
+        XCTAssertNotEqual(epoch0, epoch1)
+        XCTAssertNotEqual(epoch0.map { $0.map { lengths[$0] } }, sortedCuts, "the batches are shuffled")
+        // A length group of 1 is no grouping at all; the setting survives encoding.
+        XCTAssertEqual(BatchSampler(lengths: lengths, isMultimodal: multimodal, batchSize: 4, seed: 7, groupByModality: true,
+                                    lengthGroup: 1).batches(forEpoch: 2), sampler().batches(forEpoch: 2))
+        let decoded = try JSONDecoder().decode(BatchSampler.self, from: JSONEncoder().encode(all))
+        XCTAssertEqual(decoded, all)
+        XCTAssertEqual(decoded.lengthGroup, 6)
+    }
+
     func testUniformDrawIsInRange() {
         var rng = SplitMix64(seed: 9)
         var seen = Set<UInt64>()

@@ -19,6 +19,12 @@ import Tokenizer
 /// batch mixes images and text. Without it, the order is a plain shuffle (the HF trainer's
 /// random sampler).
 ///
+/// `lengthGroup` (> 1) pads less: the shuffled samples are taken `lengthGroup` batches at a
+/// time, sorted by length and cut into batches, so a batch holds samples of about one length;
+/// those batches are then shuffled (a short last batch stays last). This is the reference's
+/// grouping at world size `lengthGroup`, where each rank's batch comes from one sorted
+/// megabatch. At 1 (the default) the order is exactly as without it.
+///
 /// `dropLast` drops every batch smaller than `batchSize` (with grouping, up to one per kind).
 /// The sampler is Codable: encode it with the checkpoint and decode it to continue with
 /// exactly the batches that would have come next.
@@ -45,6 +51,8 @@ public struct BatchSampler: Codable, Equatable {
     public let batchSize: Int
     public private(set) var seed: UInt64
     public let groupByModality: Bool
+    /// Batches per length-sorted group; 1 = no length grouping.
+    public let lengthGroup: Int
     public let dropLast: Bool
     public private(set) var epoch = 0
     public private(set) var position = 0
@@ -54,12 +62,13 @@ public struct BatchSampler: Codable, Equatable {
     private var cachedBatches: [[Int]] = []
 
     private enum CodingKeys: String, CodingKey {
-        case lengths, isMultimodal, batchSize, seed, groupByModality, dropLast, epoch, position
+        case lengths, isMultimodal, batchSize, seed, groupByModality, lengthGroup, dropLast, epoch, position
     }
 
     public init(lengths: [Int], isMultimodal: [Bool], batchSize: Int, seed: UInt64, groupByModality: Bool,
-                dropLast: Bool = false) {
+                lengthGroup: Int = 1, dropLast: Bool = false) {
         precondition(batchSize > 0, "batchSize must be positive, got \(batchSize)")
+        precondition(lengthGroup > 0, "lengthGroup must be positive, got \(lengthGroup)")
         precondition(lengths.count == isMultimodal.count,
                      "\(lengths.count) lengths but \(isMultimodal.count) modality flags")
         self.lengths = lengths
@@ -67,6 +76,7 @@ public struct BatchSampler: Codable, Equatable {
         self.batchSize = batchSize
         self.seed = seed
         self.groupByModality = groupByModality
+        self.lengthGroup = lengthGroup
         self.dropLast = dropLast
         precondition(stepsPerEpoch > 0, "\(lengths.count) samples give no batch of \(batchSize) (dropLast \(dropLast))")
     }
@@ -111,7 +121,7 @@ public struct BatchSampler: Codable, Equatable {
         let images = lengths.indices.filter { isMultimodal[$0] }
         let texts = lengths.indices.filter { !isMultimodal[$0] }
         if !groupByModality {
-            batches = chunks(Self.shuffled(Array(lengths.indices), &rng))
+            batches = shuffledBatches(Array(lengths.indices), &rng)
         } else if images.isEmpty || texts.isEmpty {
             batches = lengthGrouped(Array(lengths.indices), &rng)
         } else {
@@ -122,14 +132,31 @@ public struct BatchSampler: Codable, Equatable {
         return dropLast ? batches.filter { $0.count == batchSize } : batches
     }
 
-    /// `get_length_grouped_indices`: shuffle, cut into batches, each ordered longest first
-    /// (ties keep the shuffled order, as Python's stable sort does).
+    /// `get_length_grouped_indices`: shuffle, cut into batches, each ordered longest first.
     private func lengthGrouped(_ indices: [Int], _ rng: inout SplitMix64) -> [[Int]] {
-        chunks(Self.shuffled(indices, &rng)).map { batch in
-            batch.enumerated()
-                .sorted { a, b in lengths[a.element] != lengths[b.element] ? lengths[a.element] > lengths[b.element] : a.offset < b.offset }
-                .map(\.element)
+        shuffledBatches(indices, &rng).map(longestFirst)
+    }
+
+    /// The indices shuffled and cut into batches; with `lengthGroup` > 1, each run of
+    /// `lengthGroup` batches sorted by length first, and the batches shuffled after.
+    private func shuffledBatches(_ indices: [Int], _ rng: inout SplitMix64) -> [[Int]] {
+        let order = Self.shuffled(indices, &rng)
+        guard lengthGroup > 1 else { return chunks(order) }
+        let group = lengthGroup * batchSize
+        var batches = stride(from: 0, to: order.count, by: group).flatMap { start in
+            chunks(longestFirst(Array(order[start..<min(start + group, order.count)])))
         }
+        let short = batches.count > 1 && batches[batches.count - 1].count < batchSize ? batches.removeLast() : nil
+        batches = Self.shuffled(batches, &rng)
+        if let short { batches.append(short) }
+        return batches
+    }
+
+    /// Longest first; ties keep their order, as Python's stable sort does.
+    private func longestFirst(_ indices: [Int]) -> [Int] {
+        indices.enumerated()
+            .sorted { a, b in lengths[a.element] != lengths[b.element] ? lengths[a.element] > lengths[b.element] : a.offset < b.offset }
+            .map(\.element)
     }
 
     private func chunks(_ indices: [Int]) -> [[Int]] {
@@ -138,7 +165,7 @@ public struct BatchSampler: Codable, Equatable {
 
     public static func == (a: Self, b: Self) -> Bool {
         a.lengths == b.lengths && a.isMultimodal == b.isMultimodal && a.batchSize == b.batchSize
-            && a.groupByModality == b.groupByModality && a.dropLast == b.dropLast && a.state == b.state
+            && a.groupByModality == b.groupByModality && a.lengthGroup == b.lengthGroup && a.dropLast == b.dropLast && a.state == b.state
     }
 }
 

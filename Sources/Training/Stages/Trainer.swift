@@ -25,6 +25,8 @@ public struct TrainingOptions: Sendable {
     public var maxGradNorm: Float = 1
     public var modelMaxLength = 2048
     public var groupByModalityLength = false
+    /// Batches per length-sorted group (`--length-grouping`, see `BatchSampler.lengthGroup`).
+    public var lengthGrouping = 1
     public var seed: UInt64 = 42
     public var saveSteps = 500
     public var saveTotalLimit = 1
@@ -107,7 +109,7 @@ public final class Trainer {
         reducer = GradientReducer(group: group)
         sampler = BatchSampler(lengths: lengths, isMultimodal: samples.map { $0.imagePath != nil },
                                batchSize: options.batchSize, seed: options.seed,
-                               groupByModality: options.groupByModalityLength)
+                               groupByModality: options.groupByModalityLength, lengthGroup: options.lengthGrouping)
         let perEpoch = max(1, (sampler.stepsPerEpoch + options.gradientAccumulation - 1) / options.gradientAccumulation)
         totalSteps = options.maxSteps ?? perEpoch * options.epochs
         optimizer = AdamW(weightDecay: options.weightDecay, momentPrecision: options.optimizerMoments)
