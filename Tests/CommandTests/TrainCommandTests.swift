@@ -40,6 +40,12 @@ final class TrainCommandTests: XCTestCase {
          "--image-folder", dir.path, "--quiet"]
     }
 
+    /// `llava train STAGE` on the data file `data` of `dir`, into dir/RUN, with `extra` flags.
+    func train(_ stage: String, _ data: String, into run: String, _ extra: [String]) throws -> CommandResult {
+        try LLaVAExecutable.run(["train", stage] + base + ["--data", dir.appendingPathComponent(data).path,
+                                 "--output-dir", dir.appendingPathComponent(run).path] + extra, timeout: 300)
+    }
+
     func losses(_ run: String) throws -> [Double] { try Self.losses(dir.appendingPathComponent(run)) }
 
     /// The per-step losses of a run's metrics.jsonl.
@@ -84,36 +90,30 @@ final class TrainCommandTests: XCTestCase {
     /// `--mm-projector-init whiten` starts stage 1 from a projector reading whitened features and
     /// still learns; it is refused where the projector is not new.
     func testWhitenedProjectorInitialisation() throws {
-        let data = dir.appendingPathComponent("pretrain.json").path
-        let s1 = try LLaVAExecutable.run(["train", "pretrain"] + base + [
-            "--data", data, "--output-dir", dir.appendingPathComponent("w1").path, "--mm-projector-init", "whiten",
-            "--batch-size", "4", "--max-steps", "30", "--learning-rate", "1e-2"], timeout: 300)
+        let data = "pretrain.json"
+        let s1 = try train("pretrain", data, into: "w1", ["--mm-projector-init", "whiten",
+            "--batch-size", "4", "--max-steps", "30", "--learning-rate", "1e-2"])
         XCTAssertEqual(s1.status, 0, s1.stderr)
         XCTAssertTrue(s1.stderr.contains("whitened input") && s1.stderr.contains("of 4 images"), s1.stderr)
         let l1 = try losses("w1")
         XCTAssertLessThan(l1.suffix(3).reduce(0, +) / 3, l1.prefix(3).reduce(0, +) / 3 * 0.5, "stage-1 loss should fall: \(l1)")
 
-        let again = try LLaVAExecutable.run(["train", "finetune"] + base + [
-            "--data", data, "--output-dir", dir.appendingPathComponent("w2").path, "--mm-projector-init", "whiten",
+        let again = try train("finetune", data, into: "w2", ["--mm-projector-init", "whiten",
             "--pretrain-mm-mlp-adapter", dir.appendingPathComponent("w1/mm_projector.safetensors").path, "--max-steps", "1"])
         XCTAssertNotEqual(again.status, 0)
         XCTAssertTrue(again.stderr.contains("--mm-projector-init whiten starts a new projector"), again.stderr)
-        let typo = try LLaVAExecutable.run(["train", "pretrain"] + base + [
-            "--data", data, "--output-dir", dir.appendingPathComponent("w3").path, "--mm-projector-init", "pca", "--max-steps", "1"])
+        let typo = try train("pretrain", data, into: "w3", ["--mm-projector-init", "pca", "--max-steps", "1"])
         XCTAssertNotEqual(typo.status, 0)
         XCTAssertTrue(typo.stderr.contains("default or whiten, got pca"), typo.stderr)
     }
 
     /// `--length-grouping N` trains (its batches pad less); 0 is refused, naming the option.
     func testLengthGroupingTrainsAndRefusesZero() throws {
-        let data = dir.appendingPathComponent("finetune.json").path
-        let grouped = try LLaVAExecutable.run(["train", "finetune"] + base + [
-            "--data", data, "--output-dir", dir.appendingPathComponent("g1").path, "--length-grouping", "2",
-            "--batch-size", "2", "--max-steps", "4", "--learning-rate", "1e-3"], timeout: 300)
+        let grouped = try train("finetune", "finetune.json", into: "g1", ["--length-grouping", "2",
+            "--batch-size", "2", "--max-steps", "4", "--learning-rate", "1e-3"])
         XCTAssertEqual(grouped.status, 0, grouped.stderr)
         XCTAssertEqual(try losses("g1").count, 4)
-        let zero = try LLaVAExecutable.run(["train", "finetune"] + base + [
-            "--data", data, "--output-dir", dir.appendingPathComponent("g2").path, "--length-grouping", "0", "--max-steps", "1"])
+        let zero = try train("finetune", "finetune.json", into: "g2", ["--length-grouping", "0", "--max-steps", "1"])
         XCTAssertNotEqual(zero.status, 0)
         XCTAssertTrue(zero.stderr.contains("--length-grouping must be positive, got 0"), zero.stderr)
     }
