@@ -50,7 +50,9 @@ else
     CLIP_RUN="--epochs 8 --batch-size 64 --learning-rate 1e-3" CLIP_WORLDS="varied wide varied2 wide2"
     CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 $CLIP_RUN"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
-    S2_ALL="--epochs 5 --batch-size 16 --learning-rate 1e-3 --length-grouping 16"
+    S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
+    S2B="--epochs 1 --batch-size 16 --learning-rate 5e-4"
+    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4 5e-4 5e-4" DRAWN_RATES="5e-4 5e-4" CHAT_RATES="5e-4" CHATFREE_RATES="5e-4 5e-4" FOLLOW_RATES="5e-4"
 fi
 
 # step NAME COMMAND...: runs COMMAND and records its wall time and the CPU time (user and system,
@@ -129,8 +131,6 @@ world varied 2 varied
 world wide 3 wide
 world varied2 4 varied
 world wide2 5 wide
-world varied3 6 varied
-world wide3 7 wide
 CLIP_SHAPES=("$W/captions_shapes_train.json") CLIP_CAPTIONS=("$W/annotations_train.json") CLIP_IMAGES=("$W/images/train")
 for name in $CLIP_WORLDS; do
     CLIP_SHAPES+=("$OUT/world-$name/captions_shapes_train.json")
@@ -149,6 +149,28 @@ step "vision features" "$LLAVA" train cache-features --model-name-or-path "$OUT/
 step "stage 1 (pretrain)" "$LLAVA" train pretrain --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
     --data "$W/captions_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
     $VISION --output-dir "$OUT/stage1" $S1 --resume --quiet
+step "stage 2 (finetune)" "$LLAVA" train finetune --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
+    --pretrain-mm-mlp-adapter "$OUT/stage1/mm_projector.safetensors" --image-aspect-ratio square $VISION \
+    --data "$W/stage2_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
+    --output-dir "$OUT/llava" $S2 --resume --quiet
+# Position is read last: after three epochs the shipped model's run answered 38% of the held-out
+# position questions (short answer) and colour, shape and counts were near their best; three
+# more epochs, each a run from the model before at half the rate (a fresh warmup and cosine),
+# took position to 46%, 75% and 85%.
+PREV="$OUT/llava"
+for more in 1 2 3; do
+    step "stage 2 (more $more)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
+        --data "$W/stage2_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
+        --output-dir "$OUT/llava-more$more" $S2B --resume --quiet
+    PREV="$OUT/llava-more$more"
+done
+# Relations, follow-ups and the drawing (issue 26). The model so far answers relation questions
+# at chance: a bare yes or no needs both objects found and their places compared within one
+# token. The last mix words relation answers with their steps, each object's shape and its
+# quarter of the image on the asked axis, then the answer ("star 1 circle 3 yes"; each number a
+# lookup like "star center"), follows single-object questions up ("How many stars are there?"
+# "1" "And what color is it?" "star red"), and adds the scenes of the world drawn with varied
+# rendering settings (world-varied).
 # vqa_mix WORLD SEED INCLUDE MIX FLAG...: W/MIX.json is W/INCLUDE.json's records, then the
 # short-answer conversations (with follow-ups and relation steps) on WORLD's training images
 # ('main': W's own). `features MIX` caches its vision features.
@@ -175,101 +197,56 @@ stage2_runs() {
         PREV="$OUT/llava-$name$run"
     done
 }
-# Stage 2 at full scale is one run of five epochs on the whole mix: the short-answer questions
-# on every world's training images (colour, shape and position named after the object, relation
-# answers with their steps, follow-ups), a grid-walk description of every image, description
-# requests inside conversations, follow-ups asked as written, and the instruction data (59,668
-# records). Batches are sorted by length within groups of 16 (--length-grouping): a random batch
-# of this mix is 57% padding-free, a grouped one 98%. The full-scale recipe used to add these
-# mixes one at a time, 19 runs over 4.3 hours; that curriculum is kept below for SCALE=tiny, whose
-# CI check it was tuned on (docs/built-in-model.md has both recipes' results).
-if [ "${SCALE:-full}" != tiny ]; then
-    vqa_mix main 1 instruct_train stage2_described --descriptions
-    vqa_mix varied 2 stage2_described stage2_described_varied --descriptions
-    vqa_mix wide 3 stage2_described_varied stage2_described_mix --descriptions
-    vqa_mix varied2 4 stage2_described_mix stage2_drawn_varied --descriptions
-    vqa_mix wide2 5 stage2_drawn_varied stage2_drawn_mix --descriptions
-    vqa_mix varied3 9 stage2_drawn_mix stage2_follow_varied --descriptions --descriptions-in-conversation --free-form-follow-ups
-    vqa_mix wide3 10 stage2_follow_varied stage2_follow_worlds --descriptions --descriptions-in-conversation --free-form-follow-ups
-    vqa_mix main 11 stage2_follow_worlds stage2_follow_mix --questions-per-image 0 --descriptions-in-conversation
-    features stage2_follow_mix
-    step "stage 2 (all)" "$LLAVA" train finetune --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
-        --pretrain-mm-mlp-adapter "$OUT/stage1/mm_projector.safetensors" --image-aspect-ratio square $VISION \
-        --data "$W/stage2_follow_mix.json" --image-folder "$W/images" --feature-cache "$OUT/features_stage2_follow_mix.safetensors" \
-        --output-dir "$OUT/llava-all" $S2_ALL --resume --quiet
-    PREV="$OUT/llava-all"
-else
-    step "stage 2 (finetune)" "$LLAVA" train finetune --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
-        --pretrain-mm-mlp-adapter "$OUT/stage1/mm_projector.safetensors" --image-aspect-ratio square $VISION \
-        --data "$W/stage2_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
-        --output-dir "$OUT/llava" $S2 --resume --quiet
-    # Position is read last: after three epochs the shipped model's run answered 38% of the held-out
-    # position questions (short answer) and colour, shape and counts were near their best; three
-    # more epochs, each a run from the model before at half the rate (a fresh warmup and cosine),
-    # took position to 46%, 75% and 85%.
-    PREV="$OUT/llava"
-    for more in 1 2 3; do
-        step "stage 2 (more $more)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
-            --data "$W/stage2_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
-            --output-dir "$OUT/llava-more$more" $S2B --resume --quiet
-        PREV="$OUT/llava-more$more"
-    done
-    # Relations, follow-ups and the drawing (issue 26). The model so far answers relation questions
-    # at chance: a bare yes or no needs both objects found and their places compared within one
-    # token. The last mix words relation answers with their steps, each object's shape and its
-    # quarter of the image on the asked axis, then the answer ("star 1 circle 3 yes"; each number a
-    # lookup like "star center"), follows single-object questions up ("How many stars are there?"
-    # "1" "And what color is it?" "star red"), and adds the scenes of the world drawn with varied
-    # rendering settings (world-varied).
-    vqa_mix main 1 instruct_train stage2_steps
-    vqa_mix varied 2 stage2_steps stage2_mix
-    features stage2_mix
-    # The shipped model's runs: relation questions (the balanced set, short answer) went 51.5%,
-    # 64.8%, 78.3%, 78.4%, 79.2% after the five at 5e-4 and 82.3% after one more at 1e-3.
-    stage2_runs steps stage2_mix $STEPS_RATES
-    # Descriptions and the drawing, continued (issue 26). Trained on lists of objects, the model named
-    # an object twice in most descriptions; the next mix adds, for every training image, a description
-    # that walks the 4x4 grid of cells ("Cells by row and column: 12 no, 13 a small red star at the
-    # top, ..."), so what to write after a cell's digits is what one patch shows. It also adds the
-    # world drawn beyond the unseen test style (world-wide), so training brackets the unseen settings
-    # from both sides without using any of them.
-    vqa_mix main 1 instruct_train stage2_described --descriptions
-    vqa_mix varied 2 stage2_described stage2_described_varied --descriptions
-    vqa_mix wide 3 stage2_described_varied stage2_described_mix --descriptions
-    features stage2_described_mix
-    stage2_runs described stage2_described_mix $DESC_RATES
-    # Scenes drawn with the plain style answered 97% of the short questions after these three runs,
-    # the same scenes in the unseen style 91%: the next runs add two more worlds, one varied and one
-    # wide (world-varied2, world-wide2).
-    vqa_mix varied2 4 stage2_described_mix stage2_drawn_varied --descriptions
-    vqa_mix wide2 5 stage2_drawn_varied stage2_drawn_mix --descriptions
-    features stage2_drawn_mix
-    stage2_runs drawn stage2_drawn_mix $DRAWN_RATES
-    # Descriptions had only been trained as a conversation's first turn: asked in `llava chat` after
-    # two questions, the model's description scored 44% object F1 (99% asked first). Two more worlds
-    # whose short-answer conversations each hold a description request after 1 to all of their
-    # questions (never between a question and its follow-up), one run on them; then the same mix with
-    # a description request put into the plain world's conversations too, the short-answer ones and
-    # the instruction data's free-form ones (after one run, a description after two free-form turns
-    # scored 90.5% F1, after two short-answer turns 95.3%).
-    vqa_mix varied3 6 stage2_drawn_mix stage2_chat_varied --descriptions --descriptions-in-conversation
-    vqa_mix wide3 7 stage2_chat_varied stage2_chat_worlds --descriptions --descriptions-in-conversation
-    features stage2_chat_worlds
-    stage2_runs chat stage2_chat_worlds $CHAT_RATES
-    vqa_mix main 8 stage2_chat_worlds stage2_chat_mix --questions-per-image 0 --descriptions-in-conversation
-    features stage2_chat_mix
-    stage2_runs chatfree stage2_chat_mix $CHATFREE_RATES
-    # Follow-ups asked as written ("And what color is it?" without the short-answer instruction) were
-    # answered with a sentence about another object (27% right): every follow-up in training was in
-    # the short-answer form. The chat worlds' questions again (new seeds), each follow-up and the
-    # question before it asked as written and answered in a sentence that names the object ("There
-    # is 1 star." "The star is red.").
-    vqa_mix varied3 9 stage2_drawn_mix stage2_follow_varied --descriptions --descriptions-in-conversation --free-form-follow-ups
-    vqa_mix wide3 10 stage2_follow_varied stage2_follow_worlds --descriptions --descriptions-in-conversation --free-form-follow-ups
-    vqa_mix main 11 stage2_follow_worlds stage2_follow_mix --questions-per-image 0 --descriptions-in-conversation
-    features stage2_follow_mix
-    stage2_runs follow stage2_follow_mix $FOLLOW_RATES
-fi
+vqa_mix main 1 instruct_train stage2_steps
+vqa_mix varied 2 stage2_steps stage2_mix
+features stage2_mix
+# The shipped model's runs: relation questions (the balanced set, short answer) went 51.5%,
+# 64.8%, 78.3%, 78.4%, 79.2% after the five at 5e-4 and 82.3% after one more at 1e-3.
+stage2_runs steps stage2_mix $STEPS_RATES
+# Descriptions and the drawing, continued (issue 26). Trained on lists of objects, the model named
+# an object twice in most descriptions; the next mix adds, for every training image, a description
+# that walks the 4x4 grid of cells ("Cells by row and column: 12 no, 13 a small red star at the
+# top, ..."), so what to write after a cell's digits is what one patch shows. It also adds the
+# world drawn beyond the unseen test style (world-wide), so training brackets the unseen settings
+# from both sides without using any of them.
+vqa_mix main 1 instruct_train stage2_described --descriptions
+vqa_mix varied 2 stage2_described stage2_described_varied --descriptions
+vqa_mix wide 3 stage2_described_varied stage2_described_mix --descriptions
+features stage2_described_mix
+stage2_runs described stage2_described_mix $DESC_RATES
+# Scenes drawn with the plain style answered 97% of the short questions after these three runs,
+# the same scenes in the unseen style 91%: the next runs add two more worlds, one varied and one
+# wide (world-varied2, world-wide2).
+vqa_mix varied2 4 stage2_described_mix stage2_drawn_varied --descriptions
+vqa_mix wide2 5 stage2_drawn_varied stage2_drawn_mix --descriptions
+features stage2_drawn_mix
+stage2_runs drawn stage2_drawn_mix $DRAWN_RATES
+# Descriptions had only been trained as a conversation's first turn: asked in `llava chat` after
+# two questions, the model's description scored 44% object F1 (99% asked first). Two more worlds
+# whose short-answer conversations each hold a description request after 1 to all of their
+# questions (never between a question and its follow-up), one run on them; then the same mix with
+# a description request put into the plain world's conversations too, the short-answer ones and
+# the instruction data's free-form ones (after one run, a description after two free-form turns
+# scored 90.5% F1, after two short-answer turns 95.3%).
+world varied3 6 varied
+world wide3 7 wide
+vqa_mix varied3 6 stage2_drawn_mix stage2_chat_varied --descriptions --descriptions-in-conversation
+vqa_mix wide3 7 stage2_chat_varied stage2_chat_worlds --descriptions --descriptions-in-conversation
+features stage2_chat_worlds
+stage2_runs chat stage2_chat_worlds $CHAT_RATES
+vqa_mix main 8 stage2_chat_worlds stage2_chat_mix --questions-per-image 0 --descriptions-in-conversation
+features stage2_chat_mix
+stage2_runs chatfree stage2_chat_mix $CHATFREE_RATES
+# Follow-ups asked as written ("And what color is it?" without the short-answer instruction) were
+# answered with a sentence about another object (27% right): every follow-up in training was in
+# the short-answer form. The chat worlds' questions again (new seeds), each follow-up and the
+# question before it asked as written and answered in a sentence that names the object ("There
+# is 1 star." "The star is red.").
+vqa_mix varied3 9 stage2_drawn_mix stage2_follow_varied --descriptions --descriptions-in-conversation --free-form-follow-ups
+vqa_mix wide3 10 stage2_follow_varied stage2_follow_worlds --descriptions --descriptions-in-conversation --free-form-follow-ups
+vqa_mix main 11 stage2_follow_worlds stage2_follow_mix --questions-per-image 0 --descriptions-in-conversation
+features stage2_follow_mix
+stage2_runs follow stage2_follow_mix $FOLLOW_RATES
 # evaluate_model MODEL NAME WORLD FLAG...: `llava eval synth` of MODEL on WORLD's test questions,
 # images and scenes; the report in OUT/eval_NAME.json, the answers in OUT/answers_NAME.jsonl (so
 # a stopped evaluation resumes; a later --question-file wins). evaluate NAME ...: the same of PREV.
