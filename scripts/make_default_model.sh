@@ -50,9 +50,15 @@ else
     CLIP_RUN="--epochs 8 --batch-size 64 --learning-rate 1e-3" CLIP_WORLDS="varied wide varied2 wide2"
     CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 $CLIP_RUN"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
-    S2="--epochs 3 --batch-size 16 --learning-rate 1e-3"
-    S2B="--epochs 1 --batch-size 16 --learning-rate 5e-4"
-    S2C="--epochs 1 --batch-size 16" STEPS_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 1e-3" DESC_RATES="5e-4 5e-4 5e-4" DRAWN_RATES="5e-4 5e-4" CHAT_RATES="5e-4" CHATFREE_RATES="5e-4 5e-4" FOLLOW_RATES="5e-4"
+    # Stage 2 at full scale: the plain mix's six epochs as in the curriculum below, then the last,
+    # whole mix (every world, descriptions, follow-ups) for three; the mixes between are made
+    # (each includes the one before) but not trained on. Batches are sorted by length within
+    # groups of 16 (--length-grouping): a random batch of the whole mix is 57% padding-free, a
+    # grouped one 98%.
+    GROUP="--length-grouping 16"
+    S2="--epochs 3 --batch-size 16 --learning-rate 1e-3 $GROUP"
+    S2B="--epochs 1 --batch-size 16 --learning-rate 5e-4 $GROUP"
+    S2C="--epochs 1 --batch-size 16 $GROUP" STEPS_RATES="" DESC_RATES="" DRAWN_RATES="" CHAT_RATES="" CHATFREE_RATES="" FOLLOW_RATES="1e-3 5e-4 5e-4"
 fi
 
 # step NAME COMMAND...: runs COMMAND and records its wall time and the CPU time (user and system,
@@ -186,9 +192,12 @@ features() {
         --data "$W/$1.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features_$1.safetensors"
 }
 # One-epoch stage-2 runs, each from the model before (PREV) at its rate with a fresh warmup and
-# cosine: stage2_runs NAME MIX RATE... trains OUT/llava-NAME1, -NAME2, ... on W/MIX.json.
+# cosine: stage2_runs NAME MIX RATE... caches W/MIX.json's features and trains OUT/llava-NAME1,
+# -NAME2, ... on it; with no rates it does nothing.
 stage2_runs() {
     local name=$1 mix=$2 run=0; shift 2
+    [ $# -gt 0 ] || return 0
+    features $mix
     for rate in "$@"; do
         run=$((run + 1))
         step "stage 2 ($name $run)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
@@ -199,7 +208,6 @@ stage2_runs() {
 }
 vqa_mix main 1 instruct_train stage2_steps
 vqa_mix varied 2 stage2_steps stage2_mix
-features stage2_mix
 # The shipped model's runs: relation questions (the balanced set, short answer) went 51.5%,
 # 64.8%, 78.3%, 78.4%, 79.2% after the five at 5e-4 and 82.3% after one more at 1e-3.
 stage2_runs steps stage2_mix $STEPS_RATES
@@ -212,14 +220,12 @@ stage2_runs steps stage2_mix $STEPS_RATES
 vqa_mix main 1 instruct_train stage2_described --descriptions
 vqa_mix varied 2 stage2_described stage2_described_varied --descriptions
 vqa_mix wide 3 stage2_described_varied stage2_described_mix --descriptions
-features stage2_described_mix
 stage2_runs described stage2_described_mix $DESC_RATES
 # Scenes drawn with the plain style answered 97% of the short questions after these three runs,
 # the same scenes in the unseen style 91%: the next runs add two more worlds, one varied and one
 # wide (world-varied2, world-wide2).
 vqa_mix varied2 4 stage2_described_mix stage2_drawn_varied --descriptions
 vqa_mix wide2 5 stage2_drawn_varied stage2_drawn_mix --descriptions
-features stage2_drawn_mix
 stage2_runs drawn stage2_drawn_mix $DRAWN_RATES
 # Descriptions had only been trained as a conversation's first turn: asked in `llava chat` after
 # two questions, the model's description scored 44% object F1 (99% asked first). Two more worlds
@@ -232,10 +238,8 @@ world varied3 6 varied
 world wide3 7 wide
 vqa_mix varied3 6 stage2_drawn_mix stage2_chat_varied --descriptions --descriptions-in-conversation
 vqa_mix wide3 7 stage2_chat_varied stage2_chat_worlds --descriptions --descriptions-in-conversation
-features stage2_chat_worlds
 stage2_runs chat stage2_chat_worlds $CHAT_RATES
 vqa_mix main 8 stage2_chat_worlds stage2_chat_mix --questions-per-image 0 --descriptions-in-conversation
-features stage2_chat_mix
 stage2_runs chatfree stage2_chat_mix $CHATFREE_RATES
 # Follow-ups asked as written ("And what color is it?" without the short-answer instruction) were
 # answered with a sentence about another object (27% right): every follow-up in training was in
@@ -245,7 +249,6 @@ stage2_runs chatfree stage2_chat_mix $CHATFREE_RATES
 vqa_mix varied3 9 stage2_drawn_mix stage2_follow_varied --descriptions --descriptions-in-conversation --free-form-follow-ups
 vqa_mix wide3 10 stage2_follow_varied stage2_follow_worlds --descriptions --descriptions-in-conversation --free-form-follow-ups
 vqa_mix main 11 stage2_follow_worlds stage2_follow_mix --questions-per-image 0 --descriptions-in-conversation
-features stage2_follow_mix
 stage2_runs follow stage2_follow_mix $FOLLOW_RATES
 # evaluate_model MODEL NAME WORLD FLAG...: `llava eval synth` of MODEL on WORLD's test questions,
 # images and scenes; the report in OUT/eval_NAME.json, the answers in OUT/answers_NAME.jsonl (so
