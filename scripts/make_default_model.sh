@@ -166,7 +166,8 @@ step "stage 2 (finetune)" "$LLAVA" train finetune --model-name-or-path "$OUT/lm/
 # position questions (short answer) and colour, shape and counts were near their best; three
 # more epochs, each a run from the model before at half the rate (a fresh warmup and cosine),
 # took position to 46%, 75% and 85%. At 96 px (MORE_RUNS=6 at full scale) it is slower: the
-# 2026-12-05 run with the position noise at 1.5 read 39.5%, 39.5%, 37.6%, 54.8%, 53.5% and 58.6%.
+# 2026-12-05 run with the position noise at 1.5 read 39.5% after the three epochs, then 39.5%,
+# 37.6%, 54.8%, 53.5%, 58.6% and 54.8% after each "more" run (a seventh, by hand: 63.1%).
 PREV="$OUT/llava"
 for more in $(seq $MORE_RUNS); do
     step "stage 2 (more $more)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
