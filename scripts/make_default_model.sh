@@ -54,14 +54,14 @@ else
     CLIP="--hidden 128 --layers 4 --heads 4 --text-hidden 128 --text-layers 3 --projection-dim 128 $CLIP_RUN"
     S1="--epochs 3 --batch-size 16 --learning-rate 2e-3"
     # Stage 2 at full scale: the plain mix for three epochs and nine "more" runs of one, then the
-    # last, whole mix (every world, descriptions, follow-ups) for two; the mixes between are made
+    # last, whole mix (every world, descriptions, follow-ups) for three; the mixes between are made
     # (each includes the one before) but not trained on. Batches are sorted by length within
     # groups of 16 (--length-grouping): a random batch of the whole mix is 57% padding-free, a
     # grouped one 98%.
     GROUP="--length-grouping 16"
     S2="--epochs 3 --batch-size 16 --learning-rate 1e-3 $GROUP"
     S2B="--epochs 1 --batch-size 16 $GROUP" MORE_RATES="5e-4 5e-4 5e-4 5e-4 5e-4 5e-4 5e-4 1e-3 1e-3"
-    S2C="--epochs 1 --batch-size 16 $GROUP" STEPS_RATES="" DESC_RATES="" DRAWN_RATES="" CHAT_RATES="" CHATFREE_RATES="" FOLLOW_RATES="1e-3 5e-4"
+    S2C="--epochs 1 --batch-size 16 $GROUP" STEPS_RATES="" DESC_RATES="" DRAWN_RATES="" CHAT_RATES="" CHATFREE_RATES="" FOLLOW_RATES="1e-3 5e-4 1e-3"
 fi
 
 # step NAME COMMAND...: runs COMMAND and records its wall time and the CPU time (user and system,
@@ -169,14 +169,21 @@ step "stage 2 (finetune)" "$LLAVA" train finetune --model-name-or-path "$OUT/lm/
 # 2026-12-05 run with the position noise at 1.5 read 39.5% after the three epochs, then 39.5%,
 # 37.6%, 54.8%, 53.5%, 58.6%, 54.8% and 63.1% after each "more" run at 5e-4, and 78.3% after one
 # at 1e-3.
-PREV="$OUT/llava" more=0
-for rate in $MORE_RATES; do
-    more=$((more + 1))
-    step "stage 2 (more $more)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
-        --data "$W/stage2_train.json" --image-folder "$W/images" --feature-cache "$OUT/features.safetensors" \
-        --output-dir "$OUT/llava-more$more" $S2B --learning-rate $rate --resume --quiet
-    PREV="$OUT/llava-more$more"
-done
+# train_runs NAME DATA CACHE OPTIONS RATE...: one-epoch stage-2 runs (OPTIONS), each from the
+# model before (PREV) at its rate with a fresh warmup and cosine, on W/DATA.json with the vision
+# features in CACHE: OUT/llava-NAME1, -NAME2, ...; PREV is then the last.
+train_runs() {
+    local name=$1 data=$2 cache=$3 options=$4 run=0; shift 4
+    for rate in "$@"; do
+        run=$((run + 1))
+        step "stage 2 ($name $run)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
+            --data "$W/$data.json" --image-folder "$W/images" --feature-cache "$cache" \
+            --output-dir "$OUT/llava-$name$run" $options --learning-rate $rate --resume --quiet
+        PREV="$OUT/llava-$name$run"
+    done
+}
+PREV="$OUT/llava"
+train_runs more stage2_train "$OUT/features.safetensors" "$S2B" $MORE_RATES
 # Relations, follow-ups and the drawing (issue 26). The model so far answers relation questions
 # at chance: a bare yes or no needs both objects found and their places compared within one
 # token. The last mix words relation answers with their steps, each object's shape and its
@@ -198,20 +205,13 @@ features() {
     step "vision features ($1)" "$LLAVA" train cache-features --model-name-or-path "$OUT/lm/model" --vision-tower "$OUT/clip" \
         --data "$W/$1.json" --image-folder "$W/images" --image-aspect-ratio square $VISION --output "$OUT/features_$1.safetensors"
 }
-# One-epoch stage-2 runs, each from the model before (PREV) at its rate with a fresh warmup and
-# cosine: stage2_runs NAME MIX RATE... caches W/MIX.json's features and trains OUT/llava-NAME1,
-# -NAME2, ... on it; with no rates it does nothing.
+# stage2_runs NAME MIX RATE...: caches W/MIX.json's features and runs train_runs on it (S2C); with
+# no rates it does nothing.
 stage2_runs() {
-    local name=$1 mix=$2 run=0; shift 2
+    local name=$1 mix=$2; shift 2
     [ $# -gt 0 ] || return 0
     features $mix
-    for rate in "$@"; do
-        run=$((run + 1))
-        step "stage 2 ($name $run)" "$LLAVA" train finetune --model-name-or-path "$PREV/model" --image-aspect-ratio square $VISION \
-            --data "$W/$mix.json" --image-folder "$W/images" --feature-cache "$OUT/features_$mix.safetensors" \
-            --output-dir "$OUT/llava-$name$run" $S2C --learning-rate $rate --resume --quiet
-        PREV="$OUT/llava-$name$run"
-    done
+    train_runs $name $mix "$OUT/features_$mix.safetensors" "$S2C" "$@"
 }
 vqa_mix main 1 instruct_train stage2_steps
 vqa_mix varied 2 stage2_steps stage2_mix
