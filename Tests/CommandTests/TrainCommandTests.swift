@@ -404,7 +404,7 @@ final class TrainCommandTests: XCTestCase {
 
     /// `--optimizer-moments bf16` reaches the optimizer (the checkpoint keeps BF16 moments), the
     /// run continued from its step-3 checkpoint repeats the uninterrupted losses, and resuming
-    /// it with f32 moments is refused by name.
+    /// it with f32 moments, another batch size or another length grouping is refused by name.
     func testBF16MomentsRunResumesAndRefusesAnotherPrecision() throws {
         let common = ["train", "finetune"] + base + [
             "--data", dir.appendingPathComponent("finetune.json").path, "--batch-size", "5", "--max-steps", "6",
@@ -423,6 +423,14 @@ final class TrainCommandTests: XCTestCase {
         let f32 = try LLaVAExecutable.run(common.dropLast(2) + ["--output-dir", part.path, "--resume"], timeout: 300)
         XCTAssertNotEqual(f32.status, 0)
         XCTAssertTrue(f32.stderr.contains("--optimizer-moments bf16"), f32.stderr)
+        // Another batch size or length grouping would not continue the saved run's batches.
+        for (flag, value, saved) in [("--length-grouping", "2", "1"), ("--batch-size", "4", "5")] {
+            var args = common + ["--output-dir", part.path, "--resume"]
+            if let i = args.firstIndex(of: flag) { args[i + 1] = value } else { args += [flag, value] }
+            let r = try LLaVAExecutable.run(args, timeout: 300)
+            XCTAssertNotEqual(r.status, 0, flag)
+            XCTAssertTrue(r.stderr.contains("\(flag) \(saved), not \(value)"), r.stderr)
+        }
         let c = try LLaVAExecutable.run(common + ["--output-dir", part.path, "--resume"], timeout: 300)
         XCTAssertEqual(c.status, 0, c.stderr)
         XCTAssertEqual(try Self.losses(part), Array(try Self.losses(whole).suffix(3)))

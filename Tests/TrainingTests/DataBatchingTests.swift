@@ -90,6 +90,23 @@ final class DataBatchingTests: XCTestCase {
         }
     }
 
+    /// The state names the sampler's shape (so a resume can refuse another), and a state saved
+    /// before it did (seed, epoch and position only) still decodes and applies.
+    func testStateKeepsTheSamplersShapeAndReadsOlderStates() throws {
+        var s = BatchSampler(lengths: lengths, isMultimodal: [Bool](repeating: false, count: 23), batchSize: 5, seed: 3,
+                             groupByModality: false, lengthGroup: 2)
+        _ = take(&s, 7)
+        XCTAssertEqual(s.state, BatchSampler.State(seed: 3, epoch: 1, position: 2, batchSize: 5, lengthGroup: 2, stepsPerEpoch: 5))
+        let old = try JSONDecoder().decode(BatchSampler.State.self, from: Data(#"{"seed":3,"epoch":1,"position":2}"#.utf8))
+        XCTAssertNil(old.batchSize)
+        XCTAssertNil(old.lengthGroup)
+        XCTAssertNil(old.stepsPerEpoch)
+        var fresh = BatchSampler(lengths: lengths, isMultimodal: [Bool](repeating: false, count: 23), batchSize: 5, seed: 3,
+                                 groupByModality: false, lengthGroup: 2)
+        fresh.state = old
+        XCTAssertEqual(take(&fresh, 4), take(&s, 4))
+    }
+
     func testSingleModalityStillLengthGrouped() {
         var s = BatchSampler(lengths: lengths, isMultimodal: [Bool](repeating: false, count: 23), batchSize: 5, seed: 3,
                              groupByModality: true)

@@ -43,6 +43,11 @@ public struct BatchSampler: Codable, Equatable {
         public var epoch: Int
         /// The next batch's number within the epoch.
         public var position: Int
+        /// The sampler's shape when the state was saved (nil in checkpoints written before these
+        /// were kept): a state resumes exactly only into a sampler of the same shape.
+        public var batchSize: Int? = nil
+        public var lengthGroup: Int? = nil
+        public var stepsPerEpoch: Int? = nil
     }
 
     /// Per sample: the length batches are ordered by (longest first).
@@ -82,7 +87,10 @@ public struct BatchSampler: Codable, Equatable {
     }
 
     public var state: State {
-        get { State(seed: seed, epoch: epoch, position: position) }
+        get {
+            State(seed: seed, epoch: epoch, position: position, batchSize: batchSize, lengthGroup: lengthGroup,
+                  stepsPerEpoch: stepsPerEpoch)
+        }
         set {
             precondition(newValue.epoch >= 0 && (0..<stepsPerEpoch).contains(newValue.position),
                          "state \(newValue) out of range (\(stepsPerEpoch) steps per epoch)")
