@@ -8,6 +8,8 @@ public enum LLaVAError: Error, CustomStringConvertible, Equatable {
     /// A config meant as LLaVA that fits neither layout (see `LLaVAConfiguration.layout(of:)`).
     case unrecognizedLayout(file: String, found: ConfigFindings)
     case missingVisionTower(name: String?, checkpoint: String)
+    /// A tower directory given for a llava-hf checkpoint, whose tower is inside it.
+    case unusedVisionTower(tower: String, checkpoint: String)
     case visionWidthMismatch(projectorInput: Int, towerOutput: Int)
     case imageCountMismatch(placeholders: Int, images: Int)
     case imageFeatureCountMismatch(tokens: Int, features: Int)
@@ -26,6 +28,9 @@ public enum LLaVAError: Error, CustomStringConvertible, Equatable {
                 + "num_hidden_layers); found \(found). Only LLaMA-family decoders (LLaMA, Vicuna, Mistral) are supported"
         case .missingVisionTower(let name, let checkpoint):
             return "\(checkpoint) is an original-layout LLaVA checkpoint whose CLIP tower (\(name ?? "mm_vision_tower unset")) is not inside it: pass its directory with --vision-tower DIR"
+        case .unusedVisionTower(let tower, let checkpoint):
+            return "--vision-tower \(tower): \(checkpoint) is a llava-hf checkpoint that holds its own vision tower "
+                + "(vision_tower.*), so that one would not be used; leave --vision-tower out"
         case .visionWidthMismatch(let p, let t):
             return "the projector expects \(p)-wide vision features but the vision tower gives \(t)"
         case .imageCountMismatch(let placeholders, let images):

@@ -63,6 +63,7 @@ public final class LLaVAModel: @unchecked Sendable {
         var processorFile = directory.appendingPathComponent("preprocessor_config.json")
         switch config.layout {
         case .llavaHF:
+            if let visionTower { throw LLaVAError.unusedVisionTower(tower: visionTower.path, checkpoint: directory.path) }
             guard let prefix = CLIPVisionModel.detectPrefix(in: store), let vc = config.vision else {
                 throw LLaVAError.missingVisionTower(name: "vision_tower.*", checkpoint: directory.path)
             }

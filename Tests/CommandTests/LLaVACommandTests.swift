@@ -271,6 +271,22 @@ final class LLaVACommandTests: XCTestCase {
                           mentioning: ["--vision-tower"])
     }
 
+    /// A llava-hf checkpoint holds its tower: another one given with --vision-tower is refused
+    /// by name, in inference and in training, not silently left unused.
+    func testVisionTowerForALlavaHFCheckpointIsRefused() throws {
+        let model = Fixtures.url("llava/hf-mlp2x-default").path, tower = Fixtures.url("llava/orig-mlp2x-clip").path
+        try expectFailure(["generate", "--model", model, "--vision-tower", tower, "--prompt", "hi"],
+                          mentioning: ["--vision-tower", tower, model])
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("llava-tower-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let data = out.appendingPathComponent("data.json")
+        try Data(#"[{"id": "a", "conversations": [{"from": "human", "value": "Hi."}, {"from": "gpt", "value": "hello"}]}]"#.utf8).write(to: data)
+        try expectFailure(["train", "finetune", "--model-name-or-path", model, "--vision-tower", tower, "--data", data.path,
+                           "--output-dir", out.appendingPathComponent("run").path, "--max-steps", "1", "--quiet"],
+                          mentioning: ["--vision-tower", tower, model])
+    }
+
     /// The reference's LLaVA-1.5 checkpoints say model_type "llava" (as llava-hf does) with
     /// LlavaLlamaForCausalLM; `generate` reads them as the original layout they are.
     func testOriginalConfigSpelledLlavaGenerates() throws {
