@@ -35,6 +35,10 @@ if [ -s "$OUT/settings" ] && [ "$(cat "$OUT/settings")" != "$SETTINGS" ]; then
     echo "error: $OUT was made with $(cat "$OUT/settings"), not $SETTINGS; resume it with those settings or use another folder" >&2
     exit 2
 fi
+if [ ! -e "$OUT/settings" ] && [ -s "$OUT/steps.done" ]; then
+    echo "error: $OUT has finished steps but no settings file (it was started before the script kept one): if it was made with $SETTINGS, write that line to $OUT/settings and run again" >&2
+    exit 2
+fi
 echo "$SETTINGS" > "$OUT/settings"
 touch "$OUT/timings.txt" "$OUT/steps.done" "$OUT/steps.started"
 
