@@ -173,7 +173,7 @@ step "stage 2 (finetune)" "$LLAVA" train finetune --model-name-or-path "$OUT/lm/
 # 2026-12-05 run with the position noise at 1.5 read 39.5% after the three epochs, then 39.5%,
 # 37.6%, 54.8%, 53.5%, 58.6%, 54.8% and 63.1% after each "more" run at 5e-4, and 78.3% after one
 # at 1e-3.
-# train_runs NAME DATA CACHE OPTIONS RATE...: one-epoch stage-2 runs (OPTIONS), each from the
+# train_runs NAME DATA CACHE OPTIONS RATE...: stage-2 runs with OPTIONS (one epoch at full scale), each from the
 # model before (PREV) at its rate with a fresh warmup and cosine, on W/DATA.json with the vision
 # features in CACHE: OUT/llava-NAME1, -NAME2, ...; PREV is then the last.
 train_runs() {
