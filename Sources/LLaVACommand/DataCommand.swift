@@ -148,6 +148,8 @@ struct DataCommand: ParsableCommand {
         var descriptions = false
         @Flag(help: "Also ask for the detailed description inside each image's short-answer conversation, after 1 to all of its questions (drawn per image), as a user of `llava chat` would ask for one after other questions; likewise inside each --include conversation of two or more questions about one of --scenes' images (the instruction data's free-form conversations).")
         var descriptionsInConversation = false
+        @Flag(help: "Also write one record per object alone of its kind whose shape another colour shares in its image, asking only where it is (\"Where is the red star in the image?\" with a blue star beside it): the questions a model that finds objects by shape alone gets half wrong.")
+        var sharedShapePositions = false
         @Option(help: "LLaVA JSON whose records go first in --out (repeatable), to write one stage-2 mix.") var include: [String] = []
         @Option(help: ArgumentHelp("Also write the questions as text, one document per line, the image replaced by the scene in words (for `llava train lm`).", valueName: "file.txt"))
         var textOut: String?
@@ -178,6 +180,9 @@ struct DataCommand: ParsableCommand {
             }
             let described = descriptions ? GridDescription.records(scenes: sceneTable, imagePrefix: prefix, seed: seed) : []
             records += described
+            let shared = sharedShapePositions
+                ? ShortAnswerVQA.sharedShapePositionRecords(scenes: sceneTable, imagePrefix: prefix, style: shortAnswerStyle) : []
+            records += shared
             var included = try include.flatMap { try LLaVARecord.read(from: URL(fileURLWithPath: $0)) }
             var describedIncluded = 0
             if descriptionsInConversation {
@@ -192,10 +197,11 @@ struct DataCommand: ParsableCommand {
             }
             try LLaVARecord.write(included + records, to: URL(fileURLWithPath: out))
             let inConversation = descriptionsInConversation ? sets.count : 0
-            let questions = records.reduce(0) { $0 + $1.conversations.count / 2 } - described.count - inConversation
-            printErr("wrote \(included.count) included, \(records.count - described.count) VQA records (\(questions) questions"
+            let questions = records.reduce(0) { $0 + $1.conversations.count / 2 } - described.count - inConversation - shared.count
+            printErr("wrote \(included.count) included, \(records.count - described.count - shared.count) VQA records (\(questions) questions"
                      + (descriptionsInConversation && !sets.isEmpty ? ", each with a description request among them" : "") + ")"
-                     + (descriptions ? " and \(described.count) description records" : "") + " to \(out)"
+                     + (descriptions ? " and \(described.count) description records" : "")
+                     + (sharedShapePositions ? " and \(shared.count) shared-shape position records" : "") + " to \(out)"
                      + (descriptionsInConversation ? "; a description request put into \(describedIncluded) included conversations" : ""))
             if let textOut {
                 let lines = ShortAnswerVQA.textDocuments(sets, scenes: sceneTable, imagePrefix: prefix,

@@ -157,6 +157,43 @@ final class ShortAnswerVQATests: XCTestCase {
         }
     }
 
+    /// The shared-shape position records ask, one record each, where every object alone of its
+    /// kind is when another colour has its shape, and nothing else: in a hand-made scene (red
+    /// star, blue star, two green circles, a white circle, a yellow square) exactly the two stars
+    /// and the white circle, each with its region in the style asked for.
+    func testSharedShapePositionRecords() throws {
+        func object(_ shape: String, _ colour: String, _ x: Double, _ y: Double) -> String {
+            #"{"shape":"\#(shape)","colour":"\#(colour)","size":"small","radius":5,"centre":{"x":\#(x),"y":\#(y)},"#
+                + #""box":{"x1":\#(x - 5),"y1":\#(y - 5),"x2":\#(x + 5),"y2":\#(y + 5)},"visibleFraction":1}"#
+        }
+        let json = #"{"size":64,"background":"slate","textureSeed":1,"objects":["#
+            + [object("star", "red", 8, 32), object("star", "blue", 56, 32), object("circle", "green", 32, 8),
+               object("circle", "green", 32, 56), object("circle", "white", 32, 32), object("square", "yellow", 8, 8)]
+            .joined(separator: ",") + "]}"
+        let scene = try JSONDecoder().decode(Scene.self, from: Data(json.utf8))
+        let records = ShortAnswerVQA.sharedShapePositionRecords(scenes: ["7": scene], imagePrefix: "train/", style: .objectFirstPosition)
+        XCTAssertEqual(records.map(\.id), ["vqa-shared-train/7-red-star", "vqa-shared-train/7-blue-star", "vqa-shared-train/7-white-circle"])
+        XCTAssertEqual(records.map { $0.conversations.map(\.value) }, [
+            ["<image>\nWhere is the red star in the image?\n" + ShortAnswerVQA.instruction, "star left"],
+            ["<image>\nWhere is the blue star in the image?\n" + ShortAnswerVQA.instruction, "star right"],
+            ["<image>\nWhere is the white circle in the image?\n" + ShortAnswerVQA.instruction, "circle center"],
+        ])
+        XCTAssertEqual(records.map(\.image), Array(repeating: "train/7.png", count: 3))
+        let words = ShortAnswerVQA.sharedShapePositionRecords(scenes: ["7": scene], imagePrefix: "train/", style: .word)
+        XCTAssertEqual(words.map { $0.conversations[1].value }, ["left", "right", "center"])
+
+        // Over generated scenes: every record's object is alone of its kind and shares its shape with another colour.
+        let generated = try scenes(60, layout: .grid)
+        let all = ShortAnswerVQA.sharedShapePositionRecords(scenes: generated, imagePrefix: "train/", style: .word)
+        XCTAssertGreaterThan(all.count, 20)
+        for record in all {
+            let scene = generated[String(record.image!.dropFirst(6).dropLast(4))]!
+            let kind = try XCTUnwrap(match(record.conversations[0].value, #"Where is the (\w+) (\w+) in the image"#))
+            XCTAssertEqual(scene.objects.filter { $0.colour.rawValue == kind[0] && $0.shape.rawValue == kind[1] }.count, 1, record.id)
+            XCTAssertTrue(scene.objects.contains { $0.shape.rawValue == kind[1] && $0.colour.rawValue != kind[0] }, record.id)
+        }
+    }
+
     /// The scene in words lists every object once, in reading order of a 4×4 grid, with the
     /// region the evaluation uses; a record's text document keeps its questions and answers.
     func testSceneInWordsAndTextDocuments() throws {

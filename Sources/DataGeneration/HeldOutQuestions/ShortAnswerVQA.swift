@@ -85,6 +85,24 @@ public enum ShortAnswerVQA {
         questionSets(scenes: scenes, questionsPerImage: questionsPerImage, seed: seed).map { record($0, imagePrefix: imagePrefix, style: style) }
     }
 
+    /// Position questions that the shape alone cannot answer, one record each: for every object
+    /// alone of its kind whose shape an object of another colour shares ("Where is the red star
+    /// in the image?" with a blue star beside it), in id order and then by kind. A model that
+    /// finds the object by its shape alone answers half of these by chance; the colour has to
+    /// pick the object. Record ids are `vqa-shared-<prefix><id>-<colour>-<shape>`.
+    public static func sharedShapePositionRecords(scenes: [String: Scene], imagePrefix: String,
+                                                  style: ShortAnswerStyle) -> [LLaVARecord] {
+        orderedIDs(scenes).flatMap { id -> [LLaVARecord] in
+            let facts = SceneFacts(scene: scenes[id]!)
+            return facts.regions.keys.sorted().filter { facts.colours(of: $0.shape).count > 1 }.map { kind in
+                var record = record(QuestionSet(id: id, questions: [Phrasing.position(kind, region: facts.regions[kind]!)]),
+                                    imagePrefix: imagePrefix, style: style)
+                record.id = "vqa-shared-\(imagePrefix)\(id)-\(kind.colour.rawValue)-\(kind.shape.rawValue)"
+                return record
+            }
+        }
+    }
+
     /// The set as one conversation: the image before the first question, every question followed
     /// by `instruction`. With `freeFormFollowUps`, a follow-up and the question before it are
     /// asked as written instead and answered in a sentence ("How many stars are there?" "There
