@@ -142,6 +142,9 @@ struct SynthEval: AsyncParsableCommand {
             let correct = EvalQuestions.isCorrect(prediction: prediction, answer: answer, type: type)
             report.add(type: type.rawValue, correct: correct)
             if type == .relation { report.addRelation(SynthReport.relationGroup(q.text, answer: answer), correct: correct) }
+            if let scene = scenesByID?[UnboundBaseline.sceneID(ofImage: q.image ?? "")], EvalQuestions.namesASharedShape(q.text, in: scene) {
+                report.addSharedShape(type: type.rawValue, correct: correct)
+            }
             questions.append(EvalQuestion(id: Int(q.questionID) ?? 0, image: q.image ?? "", type: type, question: q.text, answer: answer))
         }
         if let scenesByID {
@@ -150,6 +153,9 @@ struct SynthEval: AsyncParsableCommand {
                 let correct = baseline.answer(q).map { EvalQuestions.isCorrect(prediction: $0, answer: q.answer, type: q.type) } ?? false
                 report.addBaseline(type: q.type.rawValue, correct: correct)
                 if q.type == .relation { report.addRelation(SynthReport.relationGroup(q.question, answer: q.answer), correct: correct, baseline: true) }
+                if let scene = scenesByID[UnboundBaseline.sceneID(ofImage: q.image)], EvalQuestions.namesASharedShape(q.question, in: scene) {
+                    report.addSharedShape(type: q.type.rawValue, correct: correct, baseline: true)
+                }
             }
         }
         return report
@@ -165,6 +171,10 @@ struct SynthReport: Codable {
     /// Relation questions by axis and answer ("horizontal yes", …), model and baseline.
     var relations: [String: Count]?
     var relationsBaseline: [String: Count]?
+    /// Per type, the questions that name an object whose shape another colour shares in the
+    /// image (scenes given): a model that finds objects by shape alone is at chance on these.
+    var sharedShape: [String: Count]?
+    var sharedShapeBaseline: [String: Count]?
     var description: DescriptionTotals?
     var followUp: FollowUpTotals?
 
@@ -187,6 +197,13 @@ struct SynthReport: Codable {
         if baseline { relationsBaseline = counts } else { relations = counts }
     }
 
+    mutating func addSharedShape(type: String, correct: Bool, baseline: Bool = false) {
+        var counts = (baseline ? sharedShapeBaseline : sharedShape) ?? [:]
+        counts[type, default: Count()].total += 1
+        if correct { counts[type, default: Count()].correct += 1 }
+        if baseline { sharedShapeBaseline = counts } else { sharedShape = counts }
+    }
+
     /// "horizontal yes" for "Is the red star to the left of the blue circle?" answered yes.
     static func relationGroup(_ question: String, answer: String) -> String {
         let horizontal = question.contains("left of") || question.contains("right of")
@@ -197,6 +214,7 @@ struct SynthReport: Codable {
         var parts: [String] = []
         if !types.isEmpty { parts.append(typeTable) }
         if let relations, !relations.isEmpty { parts.append(relationTable(relations)) }
+        if let sharedShape, !sharedShape.isEmpty { parts.append(sharedShapeTable(sharedShape)) }
         if let description { parts.append(description.table) }
         if let followUp { parts.append(followUp.table) }
         return parts.joined(separator: "\n\n")
@@ -215,6 +233,17 @@ struct SynthReport: Codable {
         rows.append(("all", sum(types), baseline.map(sum)))
         for (name, c, b) in rows {
             lines.append("| \(name) | \(Self.percent(c)) | \(c.correct) / \(c.total) |" + (b.map { " \(Self.percent($0)) |" } ?? ""))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func sharedShapeTable(_ counts: [String: Count]) -> String {
+        var lines = ["| naming an object whose shape another colour shares | accuracy | correct / total | unbound baseline |",
+                     "|---|---|---|---|"]
+        for type in QuestionType.allCases.map(\.rawValue) {
+            guard let c = counts[type] else { continue }
+            lines.append("| \(type) | \(Self.percent(c)) | \(c.correct) / \(c.total) |"
+                         + (sharedShapeBaseline?[type].map { " \(Self.percent($0)) |" } ?? " |"))
         }
         return lines.joined(separator: "\n")
     }

@@ -104,7 +104,8 @@ final class LLaVACommandTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("scenes_partial.json has no scene for question 1's image rgba.png"), missing.stderr)
     }
 
-    /// Relation questions are also counted by axis and answer, for the model and the baseline.
+    /// Relation questions are also counted by axis and answer, for the model and the baseline,
+    /// and apart when they name an object whose shape another colour shares in the image.
     func testSynthEvalCountsRelationQuestionsByAxisAndAnswer() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llava-eval-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -122,8 +123,14 @@ final class LLaVACommandTests: XCTestCase {
              "centre": {"x": 54, "y": 10}, "box": {"x1": 49, "y1": 5, "x2": 59, "y2": 15}}
             """
         let scene = "{\"size\": 64, \"background\": \"grey\", \"textureSeed\": 1, \"objects\": [\(objects)]}"
+        // rgba's scene has a green star too: its question names a star that the shape alone does not find.
+        let greenStar = """
+            {"shape": "star", "colour": "green", "size": "small", "radius": 5, "visibleFraction": 1,
+             "centre": {"x": 54, "y": 54}, "box": {"x1": 49, "y1": 49, "x2": 59, "y2": 59}}
+            """
+        let sharedScene = "{\"size\": 64, \"background\": \"grey\", \"textureSeed\": 1, \"objects\": [\(objects), \(greenStar)]}"
         let scenes = dir.appendingPathComponent("scenes_test.json")
-        try Data("{\"gray\": \(scene), \"rgba\": \(scene)}".utf8).write(to: scenes)
+        try Data("{\"gray\": \(scene), \"rgba\": \(sharedScene)}".utf8).write(to: scenes)
         let common = ["eval", "synth"] + arguments("hf-mlp2x-default", tower: nil) + [
             "--question-file", questions.path, "--image-folder", Fixtures.url("images").path, "--max-new-tokens", "2",
             "--scenes", scenes.path]
@@ -135,10 +142,13 @@ final class LLaVACommandTests: XCTestCase {
         // The baseline answers every relation question with the set's most common answer, "no".
         XCTAssertEqual(report?["relationsBaseline"], ["horizontal yes": ["correct": 0, "total": 1], "horizontal no": ["correct": 1, "total": 1],
                                                      "vertical no": ["correct": 1, "total": 1]], r.stdout)
+        XCTAssertEqual(report?["sharedShape"]?["relation"]?["total"], 1, r.stdout)
+        XCTAssertEqual(report?["sharedShapeBaseline"], ["relation": ["correct": 1, "total": 1]], r.stdout)
         let table = try LLaVAExecutable.run(common)
         XCTAssertEqual(table.status, 0, table.stderr)
         for row in ["| horizontal yes |", "| horizontal no |", "| vertical no |"] { XCTAssertTrue(table.stdout.contains(row), table.stdout) }
         XCTAssertFalse(table.stdout.contains("| vertical yes |"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("| naming an object whose shape another colour shares |"), table.stdout)
     }
 
     /// `eval synth --task describe` scores one description per image of the question file;

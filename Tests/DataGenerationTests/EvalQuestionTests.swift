@@ -35,7 +35,24 @@ final class EvalQuestionTests: XCTestCase {
         }
     }
 
-    /// Held-out questions use the teacher's wording: each eval question, answered by the
+    /// A question names a shared shape when one of its objects ("the red star") has a shape that
+    /// an object of another colour has in the scene; plural and other shapes do not count.
+    func testNamesASharedShape() throws {
+        func object(_ shape: String, _ colour: String) -> String {
+            #"{"shape":"\#(shape)","colour":"\#(colour)","size":"small","radius":5,"centre":{"x":10,"y":10},"#
+                + #""box":{"x1":5,"y1":5,"x2":15,"y2":15},"visibleFraction":1}"#
+        }
+        let json = #"{"size":64,"background":"slate","textureSeed":1,"objects":["#
+            + [object("star", "red"), object("star", "blue"), object("circle", "green"), object("circle", "green")].joined(separator: ",") + "]}"
+        let scene = try JSONDecoder().decode(Scene.self, from: Data(json.utf8))
+        XCTAssertTrue(EvalQuestions.namesASharedShape("Where is the red star in the image?", in: scene))
+        XCTAssertTrue(EvalQuestions.namesASharedShape("Is the green circle to the left of the blue star?", in: scene))
+        XCTAssertFalse(EvalQuestions.namesASharedShape("Where is the green circle in the image?", in: scene))
+        XCTAssertFalse(EvalQuestions.namesASharedShape("How many stars are there?", in: scene))
+        XCTAssertFalse(EvalQuestions.namesASharedShape("What shape is the red object?", in: scene))
+    }
+
+
     /// teacher's full answer for the same facts, is scored correct.
     func testQuestionsMatchTheTeachersPhrasingAndAnswers() throws {
         let world = try WorldGenerator()

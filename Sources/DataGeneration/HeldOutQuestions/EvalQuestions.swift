@@ -100,6 +100,16 @@ public enum EvalQuestions {
         }
     }
 
+    /// Whether the question names an object by colour and shape ("the red star") whose shape an
+    /// object of another colour shares in `scene`: the object cannot be found by its shape alone.
+    public static func namesASharedShape(_ question: String, in scene: Scene) -> Bool {
+        let words = normalisedWords(question)
+        return zip(words, words.dropFirst()).contains { colourWord, shapeWord in
+            guard let colour = Vocabulary.colourWords[colourWord], let shape = Shape(rawValue: shapeWord) else { return false }
+            return scene.objects.contains { $0.shape == shape && $0.colour != colour }
+        }
+    }
+
     private static let negations: Set<String> = ["not", "none", "0", "isnt", "arent", "doesnt", "dont", "cannot", "cant", "nothing"]
 
     // MARK: - JSONL
