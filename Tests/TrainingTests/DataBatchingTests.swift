@@ -85,7 +85,7 @@ final class DataBatchingTests: XCTestCase {
             var again = sampler(grouped: grouped)
             _ = take(&again, 10)
             let state = try JSONDecoder().decode(BatchSampler.State.self, from: JSONEncoder().encode(again.state))
-            fresh.state = state
+            try fresh.restore(state)
             XCTAssertEqual(take(&fresh, 12), future)
         }
     }
@@ -103,8 +103,23 @@ final class DataBatchingTests: XCTestCase {
         XCTAssertNil(old.stepsPerEpoch)
         var fresh = BatchSampler(lengths: lengths, isMultimodal: [Bool](repeating: false, count: 23), batchSize: 5, seed: 3,
                                  groupByModality: false, lengthGroup: 2)
-        fresh.state = old
+        try fresh.restore(old)
         XCTAssertEqual(take(&fresh, 4), take(&s, 4))
+
+        // A state of another shape is refused, each difference by name, and leaves the sampler as it was.
+        var other = BatchSampler(lengths: lengths, isMultimodal: [Bool](repeating: false, count: 23), batchSize: 4, seed: 3,
+                                 groupByModality: false, lengthGroup: 2)
+        let before = other.state
+        XCTAssertThrowsError(try other.restore(s.state)) { XCTAssertEqual($0 as? BatchSampler.StateMismatch, .batchSize(saved: 5, current: 4)) }
+        var ungrouped = BatchSampler(lengths: lengths, isMultimodal: [Bool](repeating: false, count: 23), batchSize: 5, seed: 3,
+                                     groupByModality: false)
+        XCTAssertThrowsError(try ungrouped.restore(s.state)) { XCTAssertEqual($0 as? BatchSampler.StateMismatch, .lengthGroup(saved: 2, current: 1)) }
+        var fewer = BatchSampler(lengths: Array(lengths.prefix(15)), isMultimodal: [Bool](repeating: false, count: 15), batchSize: 5, seed: 3,
+                                 groupByModality: false, lengthGroup: 2)
+        XCTAssertThrowsError(try fewer.restore(s.state)) { XCTAssertEqual($0 as? BatchSampler.StateMismatch, .stepsPerEpoch(saved: 5, current: 3)) }
+        let past = BatchSampler.State(seed: 3, epoch: 1, position: 4)
+        XCTAssertThrowsError(try fewer.restore(past)) { XCTAssertEqual($0 as? BatchSampler.StateMismatch, .position(epoch: 1, position: 4, stepsPerEpoch: 3)) }
+        XCTAssertEqual(other.state, before)
     }
 
     func testSingleModalityStillLengthGrouped() {

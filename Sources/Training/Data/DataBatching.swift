@@ -87,18 +87,35 @@ public struct BatchSampler: Codable, Equatable {
     }
 
     public var state: State {
-        get {
-            State(seed: seed, epoch: epoch, position: position, batchSize: batchSize, lengthGroup: lengthGroup,
-                  stepsPerEpoch: stepsPerEpoch)
+        State(seed: seed, epoch: epoch, position: position, batchSize: batchSize, lengthGroup: lengthGroup,
+              stepsPerEpoch: stepsPerEpoch)
+    }
+
+    /// Why a saved state does not continue this sampler's stream.
+    public enum StateMismatch: Error, Equatable {
+        case batchSize(saved: Int, current: Int)
+        case lengthGroup(saved: Int, current: Int)
+        /// Another data set (or drop-last setting): another number of batches per epoch.
+        case stepsPerEpoch(saved: Int, current: Int)
+        /// A next batch outside this sampler's epoch (a state saved without its shape).
+        case position(epoch: Int, position: Int, stepsPerEpoch: Int)
+    }
+
+    /// Continues from `state`, which must come from a sampler of this shape: the same batch size,
+    /// length grouping and batches per epoch (each checked where the state keeps it; a state
+    /// saved before they were kept is checked by its position alone).
+    public mutating func restore(_ state: State) throws(StateMismatch) {
+        if let saved = state.batchSize, saved != batchSize { throw .batchSize(saved: saved, current: batchSize) }
+        if let saved = state.lengthGroup, saved != lengthGroup { throw .lengthGroup(saved: saved, current: lengthGroup) }
+        let steps = stepsPerEpoch
+        if let saved = state.stepsPerEpoch, saved != steps { throw .stepsPerEpoch(saved: saved, current: steps) }
+        guard state.epoch >= 0, (0..<steps).contains(state.position) else {
+            throw .position(epoch: state.epoch, position: state.position, stepsPerEpoch: steps)
         }
-        set {
-            precondition(newValue.epoch >= 0 && (0..<stepsPerEpoch).contains(newValue.position),
-                         "state \(newValue) out of range (\(stepsPerEpoch) steps per epoch)")
-            seed = newValue.seed
-            epoch = newValue.epoch
-            position = newValue.position
-            cachedEpoch = -1
-        }
+        seed = state.seed
+        epoch = state.epoch
+        position = state.position
+        cachedEpoch = -1
     }
 
     public var stepsPerEpoch: Int {

@@ -136,32 +136,28 @@ public final class Trainer {
         try c.restore(into: graph.parameters)
         optimizer = c.optimizer
         let state = try JSONDecoder().decode(BatchSampler.State.self, from: c.samplerState)
-        try checkResumable(state, from: dir)
-        sampler.state = state
+        try restoreSampler(state, from: dir)
         graph.decoder.rngState = c.rng
         step = c.step
         if group.isRoot { logger.info("resumed from \(dir.path) at step \(step)") }
         return step
     }
 
-    /// Refuses a checkpoint whose batches this run would not continue: another batch size,
-    /// length grouping or data set (another number of batches per epoch), named by its option.
-    func checkResumable(_ state: BatchSampler.State, from dir: URL) throws {
-        func refuse(_ what: String) -> TrainingError {
-            .invalidArgument("\(dir.path) was saved by a run with \(what); resume with the settings and data it was started with")
-        }
-        if let saved = state.batchSize, saved != options.batchSize {
-            throw refuse("--batch-size \(saved), not \(options.batchSize)")
-        }
-        if let saved = state.lengthGroup, saved != options.lengthGrouping {
-            throw refuse("--length-grouping \(saved), not \(options.lengthGrouping)")
-        }
-        let steps = sampler.stepsPerEpoch
-        if let saved = state.stepsPerEpoch, saved != steps {
-            throw refuse("\(saved) batches per epoch, where this data gives \(steps)")
-        }
-        guard state.epoch >= 0, (0..<steps).contains(state.position) else {
-            throw refuse("batch \(state.position) of epoch \(state.epoch) next, past this data's \(steps) batches per epoch")
+    /// Continues the checkpoint's batch stream, or refuses a checkpoint whose batches this run
+    /// would not continue (another batch size, length grouping or data set), naming the option.
+    func restoreSampler(_ state: BatchSampler.State, from dir: URL) throws {
+        do {
+            try sampler.restore(state)
+        } catch {
+            let what: String
+            switch error {
+            case .batchSize(let saved, let current): what = "--batch-size \(saved), not \(current)"
+            case .lengthGroup(let saved, let current): what = "--length-grouping \(saved), not \(current)"
+            case .stepsPerEpoch(let saved, let current): what = "\(saved) batches per epoch, where this data gives \(current)"
+            case .position(let epoch, let position, let steps):
+                what = "batch \(position) of epoch \(epoch) next, past this data's \(steps) batches per epoch"
+            }
+            throw TrainingError.invalidArgument("\(dir.path) was saved by a run with \(what); resume with the settings and data it was started with")
         }
     }
 
