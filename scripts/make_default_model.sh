@@ -264,7 +264,7 @@ vqa_mix wide3 10 stage2_follow_varied stage2_follow_worlds --descriptions --desc
 # Where the 96 px run of 2026-12-05 (fifth) missed position (84.7%) every miss was a question about
 # an object whose shape another colour shares ("Where is the yellow star?" with a blue star
 # beside it): 24 of 48 right, chance, against 109 of 109 without such a neighbour; its relation
-# questions of that kind were at chance too. It found the object by its shape alone. Two epochs
+# questions of that kind were near chance (19 of 34). It found the object by its shape alone. Two epochs
 # on those position questions alone (--shared-shape-positions) took them to 48 of 48, so the
 # whole mix holds them for the plain world (7,582 at full scale). Left out at tiny scale, whose
 # CI chain's margins were measured without them.
