@@ -178,30 +178,28 @@ struct SynthReport: Codable {
     var description: DescriptionTotals?
     var followUp: FollowUpTotals?
 
-    mutating func add(type: String, correct: Bool) {
-        types[type, default: Count()].total += 1
-        if correct { types[type, default: Count()].correct += 1 }
-    }
+    mutating func add(type: String, correct: Bool) { Self.tally(&types, type, correct) }
 
-    mutating func addBaseline(type: String, correct: Bool) {
-        var counts = baseline ?? [:]
-        counts[type, default: Count()].total += 1
-        if correct { counts[type, default: Count()].correct += 1 }
-        baseline = counts
-    }
+    mutating func addBaseline(type: String, correct: Bool) { Self.tally(&baseline, type, correct) }
 
     mutating func addRelation(_ group: String, correct: Bool, baseline: Bool = false) {
-        var counts = (baseline ? relationsBaseline : relations) ?? [:]
-        counts[group, default: Count()].total += 1
-        if correct { counts[group, default: Count()].correct += 1 }
-        if baseline { relationsBaseline = counts } else { relations = counts }
+        if baseline { Self.tally(&relationsBaseline, group, correct) } else { Self.tally(&relations, group, correct) }
     }
 
     mutating func addSharedShape(type: String, correct: Bool, baseline: Bool = false) {
-        var counts = (baseline ? sharedShapeBaseline : sharedShape) ?? [:]
-        counts[type, default: Count()].total += 1
-        if correct { counts[type, default: Count()].correct += 1 }
-        if baseline { sharedShapeBaseline = counts } else { sharedShape = counts }
+        if baseline { Self.tally(&sharedShapeBaseline, type, correct) } else { Self.tally(&sharedShape, type, correct) }
+    }
+
+    private static func tally(_ counts: inout [String: Count], _ key: String, _ correct: Bool) {
+        counts[key, default: Count()].total += 1
+        if correct { counts[key, default: Count()].correct += 1 }
+    }
+
+    /// A table that is absent until its first count.
+    private static func tally(_ counts: inout [String: Count]?, _ key: String, _ correct: Bool) {
+        var filled = counts ?? [:]
+        tally(&filled, key, correct)
+        counts = filled
     }
 
     /// "horizontal yes" for "Is the red star to the left of the blue circle?" answered yes.
